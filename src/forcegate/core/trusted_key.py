@@ -1,0 +1,62 @@
+"""A key the verifier trusts, with what identifies it (``kid``, ``x5t#S256``) and where it came from.
+
+Keys are always supplied by configuration (a certificate registered for an org, a file given on
+the command line). A token never supplies its own key: ``jwk``, ``jku``, ``x5u`` and ``x5c`` header
+parameters are ignored by design.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from forcegate.core._b64 import b64url_encode
+from forcegate.errors import KeyMaterialError
+
+__all__ = ["PublicKey", "TrustedKey", "x5t_s256"]
+
+PublicKey: TypeAlias = RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey
+
+
+def x5t_s256(certificate: x509.Certificate) -> str:
+    """RFC 7515 §4.1.8 ``x5t#S256``: base64url SHA-256 of the certificate's DER."""
+    return b64url_encode(hashlib.sha256(certificate.public_bytes(Encoding.DER)).digest())
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedKey:
+    """One verification key.
+
+    ``key`` is a public key, or ``bytes`` for an HMAC (JWK ``oct``) key. ``not_after`` is the
+    certificate's expiry in epoch seconds when the key came from a certificate; the verifier refuses
+    a key whose certificate has expired unless its policy says otherwise. ``algorithms``, when set
+    (from a JWK's ``alg``), restricts the key to those algorithms on top of the policy.
+    """
+
+    key: PublicKey | bytes = field(repr=False)
+    kid: str | None = None
+    x5t_s256: str | None = None
+    label: str = ""
+    not_after: float | None = None
+    algorithms: frozenset[str] | None = None
+
+    @classmethod
+    def from_certificate(cls, certificate: x509.Certificate, *, label: str = "", kid: str | None = None) -> TrustedKey:
+        """Trust the public key of ``certificate``; ``x5t#S256`` and expiry come from it."""
+        public_key = certificate.public_key()
+        if not isinstance(public_key, RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey):
+            raise KeyMaterialError(f"certificate key type {type(public_key).__name__} cannot verify JWS")
+        return cls(
+            key=public_key,
+            kid=kid,
+            x5t_s256=x5t_s256(certificate),
+            label=label or certificate.subject.rfc4514_string(),
+            not_after=certificate.not_valid_after_utc.timestamp(),
+        )
