@@ -12,7 +12,7 @@ import base64
 import binascii
 import re
 
-__all__ = ["b64_decode_lenient", "b64_encode", "b64url_decode", "b64url_encode"]
+__all__ = ["b64_decode_lenient", "b64_encode", "b64url_decode", "b64url_decode_segment", "b64url_encode"]
 
 # A base64url string without padding can never have length % 4 == 1, and its last character
 # must not carry set bits beyond the decoded length (RFC 4648 §3.5 canonical encoding).
@@ -26,6 +26,10 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_URL_TO_STD = bytes.maketrans(b"-_", b"+/")
+_PADDING = ("", "", "==", "=")
+
+
 def b64url_decode(text: str) -> bytes:
     """Strict RFC 7515 base64url decode: alphabet ``A-Za-z0-9-_``, no padding, canonical last char.
 
@@ -33,12 +37,28 @@ def b64url_decode(text: str) -> bytes:
     """
     if _B64URL.fullmatch(text) is None:
         raise ValueError("not base64url: character outside the alphabet or padding present")
+    return b64url_decode_segment(text)
+
+
+def b64url_decode_segment(text: str) -> bytes:
+    """:func:`b64url_decode` without the regular expression, for the JWS hot path.
+
+    Same acceptance, cheaper: after ``-_`` become ``+/``, ``a2b_base64(strict_mode=True)`` refuses
+    every character outside the alphabet, so only the three characters that translation or padding
+    would let through (``+``, ``/``, ``=``) need a separate look. ``text`` must be ASCII.
+    """
+    if "+" in text or "/" in text or "=" in text:
+        raise ValueError("not base64url: '+', '/' or padding present")
     rem = len(text) % 4
     if rem == 1:
         raise ValueError("not base64url: impossible length")
     if (rem == 2 and text[-1] not in _LAST_CHAR_2) or (rem == 3 and text[-1] not in _LAST_CHAR_3):
         raise ValueError("not base64url: non-canonical final character")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # bytes.translate + a2b_base64 is several times faster than base64.urlsafe_b64decode here.
+    try:
+        return binascii.a2b_base64((text + _PADDING[rem]).encode("ascii").translate(_URL_TO_STD), strict_mode=True)
+    except binascii.Error as exc:
+        raise ValueError(f"not base64url: {exc}") from None
 
 
 def b64_encode(data: bytes) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import TypeAlias
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
@@ -18,11 +17,10 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from forcegate.core._b64 import b64url_encode
+from forcegate.core.algorithms import PublicKey, compatible_algorithms
 from forcegate.errors import KeyMaterialError
 
 __all__ = ["PublicKey", "TrustedKey", "x5t_s256"]
-
-PublicKey: TypeAlias = RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey
 
 
 def x5t_s256(certificate: x509.Certificate) -> str:
@@ -46,6 +44,16 @@ class TrustedKey:
     label: str = ""
     not_after: float | None = None
     algorithms: frozenset[str] | None = None
+    #: The supported algorithms this key fits (type, curve, size), computed once: the verifier
+    #: consults it on every token, and a set lookup is far cheaper than re-inspecting the key.
+    usable_with: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        usable = compatible_algorithms(self.key)
+        if self.algorithms is not None:
+            object.__setattr__(self, "algorithms", frozenset(self.algorithms))
+            usable &= self.algorithms
+        object.__setattr__(self, "usable_with", usable)
 
     @classmethod
     def from_certificate(cls, certificate: x509.Certificate, *, label: str = "", kid: str | None = None) -> TrustedKey:

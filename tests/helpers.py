@@ -1,0 +1,71 @@
+"""Test support: a raw JWS signer written directly on ``cryptography``.
+
+It knows nothing of forcegate's own minting code, so tokens it makes are an independent input to
+the verifier.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | bytes
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _segment(value: Mapping[str, Any] | bytes) -> str:
+    raw = value if isinstance(value, bytes) else json.dumps(value, separators=(",", ":")).encode()
+    return b64url(raw)
+
+
+def sign_raw(alg: str, key: SigningKey, signing_input: bytes) -> bytes:
+    """Sign ``signing_input`` per RFC 7518 for ``alg``, independently of forcegate."""
+    digest = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}.get(alg[-3:])
+    if alg.startswith("HS"):
+        assert isinstance(key, bytes)
+        assert digest is not None
+        return hmac.new(key, signing_input, getattr(hashlib, digest.name)).digest()
+    if alg.startswith(("RS", "PS")):
+        assert isinstance(key, rsa.RSAPrivateKey)
+        assert digest is not None
+        pad: padding.AsymmetricPadding = (
+            padding.PKCS1v15()
+            if alg.startswith("RS")
+            else padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+        )
+        return key.sign(signing_input, pad, digest)
+    if alg.startswith("ES"):
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        assert digest is not None
+        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(digest)))
+        size = (key.curve.key_size + 7) // 8
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    if alg == "EdDSA":
+        assert isinstance(key, ed25519.Ed25519PrivateKey)
+        return key.sign(signing_input)
+    raise ValueError(alg)
+
+
+def make_jws(
+    claims: Mapping[str, Any] | bytes,
+    key: SigningKey,
+    *,
+    alg: str = "RS256",
+    header: Mapping[str, Any] | bytes | None = None,
+) -> str:
+    """A compact JWS; ``header`` defaults to Apex's exact ``{"alg":"RS256"}`` shape for ``alg``."""
+    head = _segment(header if header is not None else {"alg": alg})
+    body = _segment(claims)
+    signing_input = f"{head}.{body}".encode()
+    return f"{head}.{body}.{b64url(sign_raw(alg, key, signing_input))}"
