@@ -29,7 +29,7 @@ from forcegate.core._b64 import b64url_decode, b64url_encode
 from forcegate.core.jwt import JWTPolicy, JWTVerifier
 from forcegate.core.trusted_key import TrustedKey
 
-ORG_ID = "00D5g000004ABCDEA2"
+ORG_ID = "00D5g000004ABCDEA4"
 AUDIENCE = "https://forcegate.example.com/oauth2/token"
 
 
@@ -42,9 +42,9 @@ def apex_shaped_token(private_key: rsa.RSAPrivateKey, now: int) -> str:
         "exp": now + 300,
         "nbf": now,
         "org_id": ORG_ID,
-        "user_id": "0055g00000AbCdEAAZ",
+        "user_id": "0055g00000AbCdEAAV",
         "instance_url": "https://example.my.salesforce.com",
-        "params": {"recordId": "0015g00000XyZabAAB", "mode": "edit"},
+        "params": {"recordId": "0015g00000XyZabAAF", "mode": "edit"},
     }
     signing_input = b64url_encode(b'{"alg":"RS256"}') + "." + b64url_encode(json.dumps(claims).encode())
     signature = private_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())

@@ -10,7 +10,8 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -69,3 +70,15 @@ def make_jws(
     body = _segment(claims)
     signing_input = f"{head}.{body}".encode()
     return f"{head}.{body}.{b64url(sign_raw(alg, key, signing_input))}"
+
+
+@dataclass
+class Outcome:
+    """What one run of the ``forcegate`` command did."""
+
+    code: int
+    out: str
+    err: str
+
+
+Runner = Callable[..., Outcome]

@@ -238,4 +238,4 @@ def test_header_cache_is_bounded(rsa_key: rsa.RSAPrivateKey) -> None:
     verifier = JWSVerifier()
     for i in range(200):
         verifier.parse(make_jws(CLAIMS, rsa_key, header={"alg": "RS256", "kid": str(i)}))
-    assert len(verifier._cache._entries) <= 64
+    assert len(verifier._headers) <= JWSVerifier.HEADER_CACHE_SIZE

@@ -29,7 +29,7 @@ from forcegate.errors import (
 from helpers import make_jws
 
 NOW = 1_790_000_000
-ORG = "00D5g000004ABCDEA2"
+ORG = "00D5g000004ABCDEA4"
 AUD = "https://forcegate.example.com/oauth2/token"
 
 
@@ -104,7 +104,7 @@ def test_replay_key_digests_the_token_without_jti(verifier: JWTVerifier, rsa_key
         ({"iss": ...}, MissingClaim),
         ({"iss": ""}, MissingClaim),
         ({"iss": 7}, MissingClaim),
-        ({"iss": "00D000000000000AAA"}, UnknownIssuer),
+        ({"iss": "00D000000000000EAA"}, UnknownIssuer),
         ({"sub": ...}, MissingClaim),
         ({"aud": ...}, MissingClaim),
         ({"aud": "https://other.example.com/oauth2/token"}, InvalidAudience),
@@ -203,7 +203,7 @@ def test_es256_when_configured(ec_key: ec.EllipticCurvePrivateKey, clock: FixedC
 def test_resolver_picks_keys_per_issuer(
     rsa_key: rsa.RSAPrivateKey, other_rsa_key: rsa.RSAPrivateKey, clock: FixedClock
 ) -> None:
-    other_org = "00D5g000004XYZWEAY"
+    other_org = "00D5g000004XYZWEA4"
     registry = {ORG: [TrustedKey(rsa_key.public_key())], other_org: [TrustedKey(other_rsa_key.public_key())]}
     verifier = JWTVerifier(
         policy=JWTPolicy(audiences=frozenset({AUD})), keys=lambda iss: registry.get(iss, []), clock=clock
@@ -214,7 +214,7 @@ def test_resolver_picks_keys_per_issuer(
     with pytest.raises(InvalidSignature):
         verifier.verify(make_jws(claims(iss=ORG), other_rsa_key))
     with pytest.raises(UnknownIssuer):
-        verifier.verify(make_jws(claims(iss="00D000000000000AAA"), rsa_key))
+        verifier.verify(make_jws(claims(iss="00D000000000000EAA"), rsa_key))
 
 
 def test_rotation_either_active_certificate_verifies(

@@ -117,45 +117,11 @@ class VerifiedJWS(NamedTuple):
     key: TrustedKey
 
 
-def _as_text(token: str | bytes, max_bytes: int) -> str:
-    if len(token) > max_bytes:  # checked before any parsing work
-        raise TokenTooLarge(f"token of {len(token)} bytes exceeds the {max_bytes}-byte limit")
-    if isinstance(token, bytes):
-        try:
-            return token.decode("ascii")
-        except UnicodeDecodeError:
-            raise MalformedToken("token is not ASCII") from None
-    return token
-
-
 def _decode_segment(segment: str, what: str) -> bytes:
     try:
         return b64url_decode_segment(segment)
     except ValueError as exc:
         raise MalformedToken(f"{what}: {exc}") from None
-
-
-class _HeaderCache:
-    """Validated headers by their encoded segment.
-
-    Apex sends the same 20-character header on every token; parsing it again costs as much as the
-    rest of the claims work. Only headers that passed every check are cached, and the cache is
-    bounded so a stream of distinct headers cannot grow it.
-    """
-
-    __slots__ = ("_entries", "_limit")
-
-    def __init__(self, limit: int = 64) -> None:
-        self._entries: dict[str, tuple[Mapping[str, Any], JWSAlgorithm]] = {}
-        self._limit = limit
-
-    def get(self, segment: str) -> tuple[Mapping[str, Any], JWSAlgorithm] | None:
-        return self._entries.get(segment)
-
-    def put(self, segment: str, value: tuple[Mapping[str, Any], JWSAlgorithm]) -> None:
-        if len(self._entries) >= self._limit:
-            self._entries.clear()
-        self._entries[segment] = value
 
 
 def _check_header(header: Mapping[str, Any], allowed: Collection[str]) -> JWSAlgorithm:
@@ -177,43 +143,14 @@ def _check_header(header: Mapping[str, Any], allowed: Collection[str]) -> JWSAlg
 
 
 def parse_compact(
-    token: str | bytes,
-    *,
-    algorithms: Collection[str],
-    max_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
-    _cache: _HeaderCache | None = None,
+    token: str | bytes, *, algorithms: Collection[str] = ("RS256",), max_bytes: int = DEFAULT_MAX_TOKEN_BYTES
 ) -> CompactJWS:
     """Parse a compact JWS and check its header against the allow-list ``algorithms``.
 
-    Raises :class:`~forcegate.errors.TokenError` subclasses; verifies nothing cryptographic.
+    Raises :class:`~forcegate.errors.TokenError` subclasses; verifies nothing cryptographic. To
+    parse many tokens, reuse a :class:`JWSVerifier`, which caches validated headers.
     """
-    text = _as_text(token, max_bytes)
-    if not text.isascii():
-        raise MalformedToken("token is not ASCII")
-    segments = text.split(".")
-    if len(segments) != 3:
-        raise MalformedToken(f"not a compact JWS: {len(segments)} segments instead of 3")
-    header_segment, payload_segment, signature_segment = segments
-    if not header_segment or not signature_segment:
-        # An empty signature is an unsecured JWS (alg "none"): never accepted.
-        raise MalformedToken("not a compact JWS: empty header or signature segment")
-    cached = _cache.get(header_segment) if _cache is not None else None
-    if cached is None:
-        header: Mapping[str, Any] = MappingProxyType(
-            loads_json_object(_decode_segment(header_segment, "header"), "header")
-        )
-        algorithm = _check_header(header, algorithms)
-        if _cache is not None:
-            _cache.put(header_segment, (header, algorithm))
-    else:
-        header, algorithm = cached
-    return CompactJWS(
-        header=header,
-        payload=_decode_segment(payload_segment, "payload"),
-        signing_input=text[: len(header_segment) + len(payload_segment) + 1].encode("ascii"),
-        signature=_decode_segment(signature_segment, "signature"),
-        algorithm=algorithm.name,
-    )
+    return JWSVerifier(algorithms=algorithms, max_bytes=max_bytes).parse(token)
 
 
 def _why_unusable(alg: str, keys: Sequence[TrustedKey], header: Mapping[str, Any], now: float | None) -> str:
@@ -245,7 +182,10 @@ class JWSVerifier:
     most ``max_keys`` keys are tried per token, bounding the work a token can cause.
     """
 
-    __slots__ = ("_algorithms", "_cache", "_max_bytes", "_max_keys")
+    __slots__ = ("_algorithms", "_headers", "_max_bytes", "_max_keys")
+
+    #: Validated headers kept per verifier (see :meth:`parse`); cleared when full.
+    HEADER_CACHE_SIZE = 64
 
     def __init__(
         self,
@@ -267,15 +207,60 @@ class JWSVerifier:
         self._algorithms = chosen
         self._max_bytes = max_bytes
         self._max_keys = max_keys
-        self._cache = _HeaderCache()
+        self._headers: dict[str, tuple[Mapping[str, Any], JWSAlgorithm]] = {}
 
     @property
     def algorithms(self) -> frozenset[str]:
         return self._algorithms
 
     def parse(self, token: str | bytes) -> CompactJWS:
-        """Parse and check the header, without verifying the signature."""
-        return parse_compact(token, algorithms=self._algorithms, max_bytes=self._max_bytes, _cache=self._cache)
+        """Parse ``token`` and check its header, without verifying the signature.
+
+        This is the hot path of every verification, so it is written flat. Validated headers are
+        cached by their encoded segment: Apex sends the same 20-character header on every token, and
+        parsing it again would cost as much as the rest of the claims work. Only headers that passed
+        every check are cached, and the cache is bounded so a stream of distinct headers cannot grow
+        it.
+        """
+        if len(token) > self._max_bytes:  # before any parsing work
+            raise TokenTooLarge(f"token of {len(token)} bytes exceeds the {self._max_bytes}-byte limit")
+        if isinstance(token, bytes):
+            try:
+                text = token.decode("ascii")
+            except UnicodeDecodeError:
+                raise MalformedToken("token is not ASCII") from None
+        elif token.isascii():
+            text = token
+        else:
+            raise MalformedToken("token is not ASCII")
+        segments = text.split(".")
+        if len(segments) != 3:
+            raise MalformedToken(f"not a compact JWS: {len(segments)} segments instead of 3")
+        header_segment, payload_segment, signature_segment = segments
+        if not header_segment or not signature_segment:
+            # An empty signature is an unsecured JWS (alg "none"): never accepted.
+            raise MalformedToken("not a compact JWS: empty header or signature segment")
+        cached = self._headers.get(header_segment)
+        if cached is None:
+            header: Mapping[str, Any] = MappingProxyType(
+                loads_json_object(_decode_segment(header_segment, "header"), "header")
+            )
+            algorithm = _check_header(header, self._algorithms)
+            if len(self._headers) >= self.HEADER_CACHE_SIZE:
+                self._headers.clear()
+            self._headers[header_segment] = (header, algorithm)
+        else:
+            header, algorithm = cached
+        try:
+            payload = b64url_decode_segment(payload_segment)
+        except ValueError as exc:
+            raise MalformedToken(f"payload: {exc}") from None
+        try:
+            signature = b64url_decode_segment(signature_segment)
+        except ValueError as exc:
+            raise MalformedToken(f"signature: {exc}") from None
+        signing_input = text[: len(header_segment) + len(payload_segment) + 1].encode("ascii")
+        return CompactJWS(header, payload, signing_input, signature, algorithm.name)
 
     def candidates(self, jws: CompactJWS, keys: Sequence[TrustedKey], *, now: float | None = None) -> list[TrustedKey]:
         """The keys that may verify ``jws``, in the order they will be tried.

@@ -196,13 +196,7 @@ class JWTVerifier:
             if claims.get(name) in (None, ""):
                 raise MissingClaim(f"claim {name!r} is required")
         text = token.decode("ascii") if isinstance(token, bytes) else token
-        return VerifiedJWT(
-            claims=MappingProxyType(claims),
-            header=verified.header,
-            algorithm=verified.algorithm,
-            key=verified.key,
-            token=text,
-        )
+        return VerifiedJWT(MappingProxyType(claims), verified.header, verified.algorithm, verified.key, text)
 
     def _check_audience(self, aud: object) -> None:
         if isinstance(aud, str):

@@ -1,0 +1,3 @@
+from forcegate.cli.main import main
+
+main()

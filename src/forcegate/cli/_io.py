@@ -1,0 +1,50 @@
+"""Reading secrets and inputs for the CLI: from the environment or files, never from argv.
+
+A secret on the command line lands in shell history and in every process listing on the host, so
+the CLI only takes the *name* of an environment variable or the *path* of a file holding it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["UnreadableInput", "read_input", "read_secret_env", "read_secret_file"]
+
+
+class UnreadableInput(click.UsageError):
+    """Input the command cannot read at all (exit code 2, like a usage error)."""
+
+
+def read_secret_env(variable: str) -> bytes:
+    value = os.environ.get(variable)
+    if value is None:
+        raise UnreadableInput(f"environment variable {variable} is not set")
+    if not value:
+        raise UnreadableInput(f"environment variable {variable} is empty")
+    return value.encode("utf-8")
+
+
+def read_secret_file(path: str) -> bytes:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read secret file {path}: {exc.strerror}") from None
+    # Editors and `echo` leave a final newline that is not part of the secret.
+    data = data.rstrip(b"\r\n")
+    if not data:
+        raise UnreadableInput(f"secret file {path} is empty")
+    return data
+
+
+def read_input(source: str | None) -> bytes:
+    """The bytes of FILE, or of standard input for ``-`` or no argument."""
+    if source is None or source == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(source).read_bytes()
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read {source}: {exc.strerror}") from None

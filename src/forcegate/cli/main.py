@@ -1,0 +1,58 @@
+"""The ``forcegate`` command.
+
+Exit codes (scripts depend on them): 0 success; 1 the input was checked and rejected, with one
+line ``forcegate: <code>: <reason>`` on standard error; 2 usage errors and input that cannot be
+read (missing file, unset variable, undecodable key material).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from forcegate import __version__
+from forcegate.cli.canvas_commands import canvas
+from forcegate.cli.jwt_commands import jwt
+from forcegate.cli.keys_commands import keys
+from forcegate.errors import ConfigurationError, ForcegateError, KeyMaterialError
+
+__all__ = ["cli", "main"]
+
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="forcegate")
+def cli() -> None:
+    """Let a web service trust calls from Salesforce orgs: Canvas signed requests, Apex-signed JWTs."""
+
+
+cli.add_command(keys)
+cli.add_command(canvas)
+cli.add_command(jwt)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI, mapping forcegate errors to the documented exit codes."""
+    try:
+        status = cli.main(args=list(argv) if argv is not None else None, prog_name="forcegate", standalone_mode=False)
+    except ForcegateError as exc:
+        # Key material and configuration problems are unreadable input / usage, not a verdict.
+        code = EXIT_USAGE if isinstance(exc, KeyMaterialError | ConfigurationError) else EXIT_REJECTED
+        click.echo(f"forcegate: {exc.code}: {exc.reason}", err=True)
+        sys.exit(code)
+    except click.exceptions.Abort:
+        click.echo("forcegate: aborted", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    if isinstance(status, int) and status != 0:  # --help / --version end through click's Exit
+        sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()
