@@ -7,6 +7,7 @@ the verifier.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -14,8 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | bytes
@@ -82,3 +85,23 @@ class Outcome:
 
 
 Runner = Callable[..., Outcome]
+
+
+def self_signed(
+    key: CertificateIssuerPrivateKeyTypes, *, cn: str = "org-cert", days: int = 365, start: dt.datetime | None = None
+) -> x509.Certificate:
+    """A minimal self-signed certificate for ``key``, built without forcegate's own code."""
+    from cryptography.x509.oid import NameOID
+
+    start = start or dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )

@@ -86,6 +86,7 @@ def test_secret_is_required(forcegate: Runner) -> None:
 def test_unset_secret_variable_is_exit_2(forcegate: Runner) -> None:
     outcome = forcegate("canvas", "verify", "--secret-env", "FG_TEST_NOT_SET", stdin="a.b")
     assert outcome.code == 2
+    assert outcome.err == "forcegate: unreadable_input: environment variable FG_TEST_NOT_SET is not set\n"
 
 
 def test_sign_rejects_non_json(forcegate: Runner) -> None:

@@ -14,10 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from forcegate.clock import FixedClock
 from forcegate.core.algorithms import SUPPORTED_ALGORITHMS
@@ -34,6 +31,7 @@ from forcegate.errors import (
 )
 from forcegate.keys import Keystore, key_from_jwk, trusted_keys
 from forcegate.salesforce.apex_jwt import AuthJWS, CertificateAndKeyManagement
+from helpers import self_signed
 
 JOSE = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "jose"
 APPENDIX_A: dict[str, dict[str, str]] = json.loads(
@@ -108,20 +106,8 @@ def test_appendix_a2_is_not_an_acceptable_jwt() -> None:
 
 
 def _org_with(private_key: rsa.RSAPrivateKey) -> CertificateAndKeyManagement:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rfc7515")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private_key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(private_key, hashes.SHA256())
-    )
     org = CertificateAndKeyManagement()
-    org.add("rfc7515", private_key=private_key, certificate=certificate)
+    org.add("rfc7515", private_key=private_key, certificate=self_signed(private_key, cn="rfc7515"))
     return org
 
 

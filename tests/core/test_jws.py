@@ -3,10 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from forcegate.core.jws import JWSVerifier, parse_compact
 from forcegate.core.trusted_key import TrustedKey
@@ -20,24 +17,9 @@ from forcegate.errors import (
     UnsupportedAlgorithm,
     UnsupportedCriticalHeader,
 )
-from helpers import b64url, make_jws
+from helpers import b64url, make_jws, self_signed
 
 CLAIMS = {"iss": "x", "exp": 1}
-
-
-def self_signed(key: rsa.RSAPrivateKey, *, days: int = 365, start: dt.datetime | None = None) -> x509.Certificate:
-    start = start or dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "org-cert")])
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from forcegate.errors import ConfigurationError
-from forcegate.keys import KeyEntry, generate_certificate
+from forcegate.keys import KeyEntry, generate_certificate, self_signed_certificate
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -94,3 +94,22 @@ def test_empty_common_name_is_refused() -> None:
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="timezone"):
         generate_certificate(cn="x", now=datetime(2025, 1, 1))
+
+
+def test_self_signed_certificate_for_an_existing_key() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    certificate = self_signed_certificate(key, cn="existing", days=10, now=start, org_id="00D5g000004ABCDEA4")
+    public_key = certificate.public_key()
+    assert isinstance(public_key, RSAPublicKey)
+    assert public_key.public_numbers() == key.public_key().public_numbers()
+    assert certificate.not_valid_before_utc == start
+    assert certificate.not_valid_after_utc == start + timedelta(days=10)
+    assert "OU=00D5g000004ABCDEA4" in certificate.subject.rfc4514_string()
+    certificate.verify_directly_issued_by(certificate)
+    with pytest.raises(ConfigurationError):
+        self_signed_certificate(key, cn="", days=10)
+    with pytest.raises(ConfigurationError):
+        self_signed_certificate(key, cn="x", days=0)
+    with pytest.raises(ConfigurationError):
+        self_signed_certificate(key, cn="x", now=datetime(2026, 1, 1))  # naive

@@ -9,14 +9,20 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import IO, Any
 
 import click
 
 __all__ = ["UnreadableInput", "read_input", "read_secret_env", "read_secret_file"]
 
 
-class UnreadableInput(click.UsageError):
-    """Input the command cannot read at all (exit code 2, like a usage error)."""
+class UnreadableInput(click.ClickException):
+    """Input the command cannot read at all: exit code 2, one ``forcegate: unreadable_input:`` line."""
+
+    exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"forcegate: unreadable_input: {self.format_message()}", err=True, file=file)
 
 
 def read_secret_env(variable: str) -> bytes:

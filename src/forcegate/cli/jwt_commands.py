@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 import click
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-from cryptography.x509.oid import NameOID
 
 from forcegate.cli._io import UnreadableInput, read_input, read_secret_env
 from forcegate.core.algorithms import SUPPORTED_ALGORITHMS
 from forcegate.core.jwt import JWTPolicy, JWTVerifier
 from forcegate.errors import ConfigurationError
-from forcegate.keys import Keystore, load_keystore_file, trusted_keys
+from forcegate.keys import Keystore, load_keystore_file, self_signed_certificate, trusted_keys
 from forcegate.salesforce.apex_jwt import AuthJWS, AuthJWT, CertificateAndKeyManagement
 
 __all__ = ["jwt"]
@@ -38,28 +34,13 @@ def _claim(text: str) -> tuple[str, Any]:
         raise click.UsageError(f"--claim {name}: the value is not JSON (quote strings: {name}='\"text\"')") from None
 
 
-def _placeholder_certificate(key: RSAPrivateKey, name: str) -> x509.Certificate:
-    # Auth.JWS signs with a certificate's key; given a bare key, wrap it in a throwaway self-signed
-    # certificate so the org emulator can hold it. The signature depends on the key alone.
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-
-
 def _signing_org(keystore: Keystore, alias: str | None) -> tuple[CertificateAndKeyManagement, str]:
     entry = keystore.signing_entry(alias)
     if not isinstance(entry.private_key, RSAPrivateKey):
         raise ConfigurationError("Auth.JWS signs RS256 only: the key must be RSA")
-    certificate = entry.certificate or _placeholder_certificate(entry.private_key, entry.alias)
+    # Auth.JWS signs with a certificate's key; given a bare key, wrap it in a throwaway self-signed
+    # certificate so the org emulator can hold it. The signature depends on the key alone.
+    certificate = entry.certificate or self_signed_certificate(entry.private_key, cn=entry.alias[:64], days=1)
     org = CertificateAndKeyManagement()
     org.add(entry.alias, private_key=entry.private_key, certificate=certificate)
     return org, entry.alias

@@ -8,7 +8,7 @@ policy, and describe it without ever showing a secret.
 
 from forcegate.keys._jks import read_jks, write_jks
 from forcegate.keys.describe import describe_entry, sha256_fingerprint
-from forcegate.keys.generate import BundlePaths, generate_certificate, write_bundle
+from forcegate.keys.generate import BundlePaths, generate_certificate, self_signed_certificate, write_bundle
 from forcegate.keys.jwk import key_from_jwk, load_jwks, public_jwk, rfc7638_thumbprint
 from forcegate.keys.load import MAX_KEYSTORE_BYTES, load_keystore, load_keystore_file
 from forcegate.keys.model import KeyEntry, Keystore, PrivateKey, PublicKey
@@ -35,6 +35,7 @@ __all__ = [
     "read_jks",
     "read_pkcs12",
     "rfc7638_thumbprint",
+    "self_signed_certificate",
     "sha256_fingerprint",
     "trusted_keys",
     "write_bundle",

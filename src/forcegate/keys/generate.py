@@ -30,7 +30,7 @@ from forcegate.keys._jks import write_jks
 from forcegate.keys.model import KeyEntry
 from forcegate.keys.pkcs12 import write_pkcs12
 
-__all__ = ["SALESFORCE_KEY_SIZES", "BundlePaths", "generate_certificate", "write_bundle"]
+__all__ = ["SALESFORCE_KEY_SIZES", "BundlePaths", "generate_certificate", "self_signed_certificate", "write_bundle"]
 
 SALESFORCE_KEY_SIZES = frozenset({2048, 3072, 4096})
 _MAX_DAYS = 3650
@@ -57,13 +57,40 @@ def generate_certificate(
     """
     if key_size not in SALESFORCE_KEY_SIZES:
         raise ConfigurationError(f"key size {key_size} is not one Salesforce offers (2048, 3072, 4096)")
+    _check_validity(cn=cn, days=days, now=now)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    certificate = self_signed_certificate(key, cn=cn, days=days, now=now, org_id=org_id)
+    return KeyEntry(
+        alias=alias or cn,
+        kind="private_key",
+        source_format="pem",  # generated in memory; PEM is what write_bundle emits first
+        certificate=certificate,
+        chain=(certificate,),
+        private_key=key,
+        public_key=key.public_key(),
+    )
+
+
+def _check_validity(*, cn: str, days: int, now: datetime | None) -> None:
     if not 1 <= days <= _MAX_DAYS:
         raise ConfigurationError(f"validity of {days} days is outside 1..{_MAX_DAYS}")
     if not cn or len(cn) > 64:
         raise ConfigurationError("the common name must be 1 to 64 characters (RFC 5280 ub-common-name)")
-    start = (now or datetime.now(UTC)).replace(microsecond=0)
-    if start.tzinfo is None:
+    if now is not None and now.tzinfo is None:
         raise ConfigurationError("now must be a timezone-aware datetime")
+
+
+def self_signed_certificate(
+    private_key: rsa.RSAPrivateKey,
+    *,
+    cn: str,
+    days: int = 365,
+    now: datetime | None = None,
+    org_id: str | None = None,
+) -> x509.Certificate:
+    """A self-signed SHA-256 certificate for an existing RSA key, shaped as :func:`generate_certificate`'s."""
+    _check_validity(cn=cn, days=days, now=now)
+    start = (now or datetime.now(UTC)).replace(microsecond=0)
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
     if org_id is not None:
         attributes += [
@@ -74,9 +101,8 @@ def generate_certificate(
             x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
         ]
     name = x509.Name(attributes)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
-    public_key = key.public_key()
-    certificate = (
+    public_key = private_key.public_key()
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -105,16 +131,7 @@ def generate_certificate(
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return KeyEntry(
-        alias=alias or cn,
-        kind="private_key",
-        source_format="pem",  # generated in memory; PEM is what write_bundle emits first
-        certificate=certificate,
-        chain=(certificate,),
-        private_key=key,
-        public_key=public_key,
+        .sign(private_key, hashes.SHA256())
     )
 
 

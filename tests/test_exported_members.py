@@ -1,0 +1,49 @@
+"""The public surface is deliberate: adding or removing a name must be a visible change here."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC = {
+    "forcegate": ["__version__"],
+    "forcegate.core": [
+        "SUPPORTED_ALGORITHMS", "CanvasApplication", "CanvasClient", "CanvasEnvironment", "CanvasOrganization",
+        "CanvasRequest", "CanvasUser", "CanvasVerifier", "JWSVerifier", "JWTPolicy", "JWTVerifier", "KeyResolver",
+        "TrustedKey", "VerifiedJWS", "VerifiedJWT", "ids", "verify_jwt", "verify_signed_request",
+    ],
+    "forcegate.core.ids": ["ORG_PREFIX", "USER_PREFIX", "is_valid", "same_id", "to15", "to18", "validate"],
+    "forcegate.keys": [
+        "MAX_KEYSTORE_BYTES", "BundlePaths", "KeyEntry", "Keystore", "PrivateKey", "PublicKey",
+        "check_key_strength", "describe_entry", "generate_certificate", "is_roca_vulnerable", "key_from_jwk",
+        "load_jwks", "load_keystore", "load_keystore_file", "public_jwk", "read_jks", "read_pkcs12",
+        "rfc7638_thumbprint", "self_signed_certificate", "sha256_fingerprint", "trusted_keys", "write_bundle",
+        "write_jks", "write_pkcs12",
+    ],
+    "forcegate.salesforce": [
+        "AsyncJWTBearerTokenExchange", "AuthJWS", "AuthJWT", "CertificateAndKeyManagement", "JWTBearerTokenExchange",
+        "build_envelope", "sign_envelope",
+    ],
+    "forcegate.clock": ["Clock", "FixedClock", "SystemClock"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_all_is_pinned_and_resolves(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert sorted(module.__all__) == sorted(PUBLIC[module_name])
+    for name in module.__all__:
+        assert getattr(module, name) is not None
+
+
+def test_every_error_is_exported_with_a_unique_code() -> None:
+    from forcegate import errors
+
+    classes = [getattr(errors, name) for name in errors.__all__]
+    assert all(issubclass(cls, errors.ForcegateError) for cls in classes)
+    codes = [cls.code for cls in classes]
+    assert len(codes) == len(set(codes)), "every error class has its own stable code"
+    documented = errors.__doc__ or ""
+    for cls in classes:
+        assert cls.__name__ in documented, f"{cls.__name__} missing from the tree in errors.py's docstring"
