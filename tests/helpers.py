@@ -11,8 +11,10 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -20,6 +22,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+#: The public conformance vectors: ../shared/vectors beside the repository (as CI lays it out), or
+#: wherever FORCEGATE_VECTORS points.
+VECTORS = Path(os.environ.get("FORCEGATE_VECTORS") or Path(__file__).resolve().parents[2] / "shared" / "vectors")
 
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | bytes
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +30,9 @@ from forcegate.errors import (
 )
 from forcegate.keys import Keystore, key_from_jwk, trusted_keys
 from forcegate.salesforce.apex_jwt import AuthJWS, CertificateAndKeyManagement
-from helpers import self_signed
+from helpers import VECTORS, self_signed
 
-JOSE = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "jose"
+JOSE = VECTORS / "jose"
 APPENDIX_A: dict[str, dict[str, str]] = json.loads(
     (JOSE / "rfc7515_appendix_a" / "rfc7515_appendix_a.json").read_text()
 )["examples"]

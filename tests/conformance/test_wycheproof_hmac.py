@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import hmac
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from forcegate.core.canvas import hmac_sha256_matches
+from helpers import VECTORS
 
-VECTORS = Path("/work/shared/vectors/hmac_sha256_test.json")
+HMAC_SHA256 = VECTORS / "hmac_sha256_test.json"
 FULL_TAG_BITS = 256
 
 
 def _cases() -> list[Any]:
-    data = json.loads(VECTORS.read_text())
+    data = json.loads(HMAC_SHA256.read_text())
     assert data["algorithm"] == "HMACSHA256"
     cases = []
     for group in data["testGroups"]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +17,7 @@ from forcegate.core.algorithms import SUPPORTED_ALGORITHMS
 from forcegate.core.jws import JWSVerifier
 from forcegate.errors import KeyMaterialError, TokenError
 from forcegate.keys import Keystore, key_from_jwk, load_jwks, trusted_keys
-
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
+from helpers import VECTORS
 
 # Upstream labels that a correct, strict verifier must contradict, each for a stated reason:
 # * 372, 373 are labelled valid, but a "?" was inserted after signing, so the MAC does not match

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +24,8 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from forcegate.core.algorithms import get_algorithm
 from forcegate.core.trusted_key import TrustedKey
+from helpers import VECTORS
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
 SHA_BITS = {"SHA-256": "256", "SHA-384": "384", "SHA-512": "512"}
 CURVE_ALG = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 

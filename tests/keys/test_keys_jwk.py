@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,8 @@ from forcegate.core.trusted_key import PublicKey, x5t_s256
 from forcegate.errors import ConfigurationError, KeyMaterialError, WeakKeyError
 from forcegate.keys import KeyEntry, key_from_jwk, load_jwks, public_jwk, rfc7638_thumbprint
 from forcegate.keys.model import same_public_key
+from helpers import VECTORS
 
-VECTORS = Path("/work/shared/vectors")
 COOKBOOK = VECTORS / "jose" / "ietf-jose-cookbook" / "jwk"
 
 # RFC 7638 §3.1: the example RSA key and its thumbprint.
