@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import given
+from hypothesis import strategies as st
 
+from forcegate.core.algorithms import SUPPORTED_ALGORITHMS
 from forcegate.core.jws import JWSVerifier, parse_compact
 from forcegate.core.trusted_key import TrustedKey
 from forcegate.errors import (
@@ -221,3 +225,29 @@ def test_header_cache_is_bounded(rsa_key: rsa.RSAPrivateKey) -> None:
     for i in range(200):
         verifier.parse(make_jws(CLAIMS, rsa_key, header={"alg": "RS256", "kid": str(i)}))
     assert len(verifier._headers) <= JWSVerifier.HEADER_CACHE_SIZE
+
+
+@given(st.text(max_size=300) | st.binary(max_size=300))
+def test_arbitrary_input_is_only_ever_a_token_error(token: str | bytes) -> None:
+    verifier = JWSVerifier(algorithms=SUPPORTED_ALGORITHMS)
+    with pytest.raises(TokenError):
+        verifier.parse(token)
+
+
+@given(
+    header=st.dictionaries(
+        st.sampled_from(["alg", "kid", "typ", "crit", "x5t#S256", "jku"]),
+        st.from_type(object).filter(lambda v: isinstance(v, str | int | bool | type(None))),
+        max_size=5,
+    ),
+    payload=st.binary(max_size=64),
+)
+def test_arbitrary_headers_parse_or_fail_with_a_token_error(header: dict[str, object], payload: bytes) -> None:
+    token = f"{b64url(json.dumps(header).encode())}.{b64url(payload)}.{b64url(b'signature')}"
+    verifier = JWSVerifier(algorithms=SUPPORTED_ALGORITHMS)
+    try:
+        parsed = verifier.parse(token)
+    except TokenError:
+        return
+    assert parsed.algorithm == header["alg"]
+    assert parsed.payload == payload

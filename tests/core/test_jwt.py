@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from forcegate.clock import FixedClock
 from forcegate.core.jwt import JWTPolicy, JWTVerifier, verify_jwt
@@ -287,3 +289,28 @@ def test_no_keys_for_issuer(clock: FixedClock, rsa_key: rsa.RSAPrivateKey) -> No
     verifier = JWTVerifier(policy=JWTPolicy(audiences=frozenset({AUD})), keys=[], clock=clock)
     with pytest.raises(UnknownIssuer):
         verifier.verify(make_jws(claims(), rsa_key))
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(overrides=st.dictionaries(st.sampled_from(["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "x"]), _json_values))
+def test_signed_arbitrary_claims_verify_or_raise_a_token_error(
+    verifier: JWTVerifier, rsa_key: rsa.RSAPrivateKey, overrides: dict[str, Any]
+) -> None:
+    # Even correctly signed, any claim set either passes every rule or fails with a TokenError.
+    token = make_jws(claims(**overrides), rsa_key)
+    try:
+        result = verifier.verify(token)
+    except TokenError as exc:
+        code = exc.code
+    else:
+        assert result.claims["iss"] == ORG
+        assert result.claims["aud"] == AUD or AUD in result.claims["aud"]
+        return
+    assert code != TokenError.code  # always a specific subclass with its own code
