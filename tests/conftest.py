@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from hypothesis import settings
+
+# Shared, noisy machines: a per-example deadline only measures the neighbours. In CI the examples
+# are derived from each test's name (derandomize), so a red run is reproducible, not a dice roll;
+# locally they stay random to keep exploring.
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(scope="session")
