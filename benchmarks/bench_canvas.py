@@ -10,9 +10,8 @@ user, organization, client and parameters, since the typed views are built on fi
 
     .venv/bin/python benchmarks/bench_canvas.py [--seconds 3] [--envelope-bytes 3072]
 
-The machine is shared and noisy: the contenders alternate call by call, in repetitions after a
-warm-up; each line reports the median repetition, and the ratio is the median of the
-per-repetition ratios. Rates count only the time spent inside each operation.
+The machine is shared and noisy: the contenders run in interleaved rounds (benchmarks/_harness.py)
+and the ratio is the median of the per-round ratios.
 """
 
 from __future__ import annotations
@@ -21,9 +20,13 @@ import argparse
 import base64
 import hmac
 import json
-import statistics
-import time
+import sys
 from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import Contender, print_results, run
 
 from forcegate.core.canvas import CanvasVerifier
 from forcegate.salesforce.canvas_signer import build_envelope, sign_envelope
@@ -61,42 +64,10 @@ def bare_primitive(signed_request: str, key: bytes) -> Callable[[], object]:
     return operation
 
 
-def repetition(operations: list[Callable[[], object]], seconds: float) -> list[list[float]]:
-    """Run the operations in turn (A, B, C, A, B, C …) for ``seconds``; per-operation latencies in µs.
-
-    Alternating call by call means every contender sees the same machine: a burst of load from
-    elsewhere slows all of them alike, so the ratios between them hold even when the rates drift.
-    """
-    clock = time.perf_counter_ns
-    latencies: list[list[float]] = [[] for _ in operations]
-    deadline = clock() + int(seconds * 1e9)
-    while clock() < deadline:
-        for _ in range(20):
-            for operation, samples in zip(operations, latencies, strict=True):
-                t0 = clock()
-                operation()
-                samples.append((clock() - t0) / 1000.0)
-    return latencies
-
-
-def rate(samples: list[float]) -> float:
-    """Operations per second of one contender in one repetition (time spent inside it only)."""
-    return len(samples) / (sum(samples) / 1e6)
-
-
-def describe(name: str, repetitions: list[list[float]]) -> str:
-    median = sorted(repetitions, key=rate)[len(repetitions) // 2]
-    samples = sorted(median)
-    p50 = samples[len(samples) // 2]
-    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
-    return f"  {name:<38} {rate(median):>10,.0f} {statistics.fmean(samples):>9.1f} {p50:>9.1f} {p99:>9.1f}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="total measuring time (default 3)")
     parser.add_argument("--envelope-bytes", type=int, default=3072, help="size of the envelope JSON (default 3072)")
-    parser.add_argument("--repetitions", type=int, default=15, help="measured repetitions (default 15)")
     args = parser.parse_args()
 
     signed_request, json_size = make_signed_request(args.envelope_bytes)
@@ -107,26 +78,20 @@ def main() -> None:
         request = verifier.verify(signed_request)
         return (request.user.user_name, request.organization.name, request.client.instance_url, request.parameters)
 
-    contenders: dict[str, Callable[[], object]] = {
-        "bare b64+HMAC+compare+json.loads": bare_primitive(signed_request, SECRET.encode()),
-        "CanvasVerifier.verify": lambda: verifier.verify(signed_request),
-        "verify + read user/org/client/params": verify_and_read,
-    }
-    operations = list(contenders.values())
-    slice_seconds = args.seconds / (args.repetitions + 1)
-    repetition(operations, slice_seconds)  # warm-up
-
-    runs: list[list[list[float]]] = [repetition(operations, slice_seconds) for _ in range(args.repetitions)]
-    ratios = [rate(run[1]) / rate(run[0]) for run in runs]
-
-    print(f"Canvas signed request: envelope JSON {json_size} bytes, signed_request {len(signed_request)} bytes")
-    print(f"  {'contender':<38} {'ops/s':>10} {'mean µs':>9} {'p50 µs':>9} {'p99 µs':>9}")
-    for index, name in enumerate(contenders):
-        print(describe(name, [run[index] for run in runs]))
-    ratio = statistics.median(ratios)
+    results = run(
+        [
+            Contender("bare b64+HMAC+compare+json.loads", bare_primitive(signed_request, SECRET.encode())),
+            Contender("CanvasVerifier.verify", lambda: verifier.verify(signed_request)),
+            Contender("verify + read user/org/client/params", verify_and_read),
+        ],
+        seconds=args.seconds,
+    )
+    print_results(
+        f"Canvas signed request: envelope JSON {json_size} bytes, signed_request {len(signed_request)} bytes", results
+    )
+    ratio = results[1].ratio_to_baseline
     verdict = "meets" if ratio >= 0.70 else "MISSES"
-    spread = f"{min(ratios):.0%}..{max(ratios):.0%}"
-    print(f"  verify / bare: {ratio:.0%} median of {len(ratios)} repetitions ({spread}); {verdict} the >= 70% target")
+    print(f"  verify / bare: {ratio:.0%} (median of interleaved rounds); {verdict} the >= 70% target")
 
 
 if __name__ == "__main__":

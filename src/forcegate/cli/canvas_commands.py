@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
@@ -89,13 +89,4 @@ def canvas_verify(secret_env: tuple[str, ...], secret_file: tuple[str, ...], sou
             raise UnreadableInput("the form body has no signed_request field")
         text = values[0]
     request = verifier.verify(text)
-    click.echo(json.dumps(dict(request.raw), indent=2, default=_plain))
-
-
-def _plain(value: object) -> object:
-    # The envelope is exposed as read-only mappings and sequences; JSON wants plain ones.
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    click.echo(json.dumps(request.raw.to_dict(), indent=2))

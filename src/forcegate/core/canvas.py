@@ -29,11 +29,11 @@ See ``docs/decisions/0004-canvas-verification.md`` for the reasons.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from forcegate.core._b64 import b64_decode_lenient
+from forcegate.core._json import STRICT_DECODER
 from forcegate.core.canvas_request import (
     _APPLICATION_KEYS,
     _CLIENT_KEYS,
@@ -69,14 +69,6 @@ typical request is under 64 KB once base64-encoded; 256 KB leaves room for large
 objects while bounding the HMAC and JSON work an unauthenticated caller can demand."""
 
 _TAG_SIZE = 32  # bytes of an HMAC-SHA256 tag
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-# One decoder built once: json.loads(..., parse_constant=...) would build a new decoder per call.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def hmac_sha256_matches(key: bytes, message: bytes, tag: bytes) -> bool:
@@ -214,7 +206,7 @@ def _decode_payload(payload: str) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise MalformedSignedRequest("payload is not UTF-8 text") from None
     try:
-        envelope = _DECODER.decode(text)
+        envelope = STRICT_DECODER.decode(text)
     except RecursionError:
         raise MalformedSignedRequest("payload JSON is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, NaN/Infinity, integers over the digit limit

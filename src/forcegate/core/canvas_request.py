@@ -253,7 +253,7 @@ class CanvasRequest:
         return view
 
     @property
-    def raw(self) -> Mapping[str, Any]:
+    def raw(self) -> FrozenJSONObject:
         """The whole decoded envelope, read-only (``repr()`` hides the tokens)."""
         return FrozenJSONObject(self._envelope)
 

@@ -9,7 +9,6 @@ allow-list, ``none``, ``crit``, ``b64: false``). Keys come only from the caller:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -17,6 +16,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from forcegate.core._b64 import b64url_decode_segment
+from forcegate.core._json import UNIQUE_MEMBERS_DECODER
 from forcegate.core.algorithms import SUPPORTED_ALGORITHMS, JWSAlgorithm, get_algorithm
 from forcegate.core.trusted_key import TrustedKey
 from forcegate.errors import (
@@ -43,35 +43,16 @@ DEFAULT_MAX_TOKEN_BYTES = 16 * 1024
 DEFAULT_MAX_KEYS = 8
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # RFC 7515 §5.2 / RFC 7519 §4: duplicate member names must be rejected or resolved to the last;
-    # two parsers resolving them differently is how an `aud` or `alg` gets smuggled. We reject.
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        for name, _ in pairs:
-            if name in seen:
-                raise MalformedToken(f"duplicate JSON member {name!r}")
-            seen.add(name)
-    return result
-
-
-def _reject_constant(name: str) -> Any:
-    raise MalformedToken(f"JSON constant {name} is not allowed")
-
-
-# Built once: json.loads() with hooks constructs a new decoder on every call.
-_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
-
-
 def loads_json_object(data: bytes, what: str) -> dict[str, Any]:
     """Parse ``data`` as a UTF-8 JSON object, strictly (no duplicates, no NaN/Infinity)."""
     try:
-        value = _DECODER.decode(data.decode("utf-8"))
-    except MalformedToken:
-        raise
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise MalformedToken(f"{what} is not valid UTF-8 JSON: {type(exc).__name__}") from None
+        value = UNIQUE_MEMBERS_DECODER.decode(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise MalformedToken(f"{what} is not UTF-8") from None
+    except RecursionError:
+        raise MalformedToken(f"{what} JSON is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, NaN/Infinity, duplicate members
+        raise MalformedToken(f"{what} is not acceptable JSON: {str(exc)[:120]}") from None
     if not isinstance(value, dict):
         raise MalformedToken(f"{what} is not a JSON object")
     return value
