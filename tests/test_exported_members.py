@@ -9,9 +9,12 @@ import pytest
 PUBLIC = {
     "forcegate": ["__version__"],
     "forcegate.core": [
-        "SUPPORTED_ALGORITHMS", "CanvasApplication", "CanvasClient", "CanvasEnvironment", "CanvasOrganization",
-        "CanvasRequest", "CanvasUser", "CanvasVerifier", "JWSVerifier", "JWTPolicy", "JWTVerifier", "KeyResolver",
-        "TrustedKey", "VerifiedJWS", "VerifiedJWT", "ids", "verify_jwt", "verify_signed_request",
+        "SUPPORTED_ALGORITHMS", "AccessTokenIssuer", "AccessTokenVerifier", "AssertionVerifier", "CanvasApplication",
+        "CanvasClient", "CanvasEnvironment", "CanvasOrganization", "CanvasRequest", "CanvasUser", "CanvasVerifier",
+        "Identity", "IssuedAccessToken", "JWSVerifier", "JWTPolicy", "JWTVerifier", "KeyResolver", "OrgTrust",
+        "ProfileClaims", "ReplayClaimer", "TokenGrant", "TokenRequest", "TrustDirectory", "TrustedKey",
+        "VerifiedAccessToken", "VerifiedAssertion", "VerifiedJWS", "VerifiedJWT", "es256_jwk", "exchange", "ids",
+        "new_signing_key", "parse_token_request", "read_profile", "verify_jwt", "verify_signed_request",
     ],
     "forcegate.core.ids": ["ORG_PREFIX", "USER_PREFIX", "is_valid", "same_id", "to15", "to18", "validate"],
     "forcegate.keys": [

@@ -22,7 +22,9 @@ The tree::
     │   ├── MalformedSignedRequest
     │   ├── SignedRequestTooLarge
     │   ├── CanvasAlgorithmMismatch
-    │   └── CanvasSignatureInvalid
+    │   ├── CanvasSignatureInvalid
+    │   ├── UnknownApp                /canvas/{consumer_key} names no registered app
+    │   └── CanvasOrgRefused          the envelope's org is not registered or is disabled
     ├── TokenError                    JWS / JWT verification (oauth: invalid_grant)
     │   ├── MalformedToken
     │   ├── TokenTooLarge
@@ -37,7 +39,23 @@ The tree::
     │   ├── TokenExpired
     │   ├── TokenNotYetValid
     │   ├── TokenIssuedInFuture
-    │   └── LifetimeTooLong
+    │   ├── LifetimeTooLong
+    │   ├── OrgDisabled               the org is registered but disabled: refused on every path
+    │   ├── IssuerNotAllowed          iss is a consumer key the named org does not allow
+    │   ├── SubjectNotAllowed
+    │   ├── ClaimsTooLarge            custom parameters beyond the size bound of an access token
+    │   ├── AssertionReplayed         a single-use assertion presented a second time
+    │   └── InvalidAccessToken        a bearer credential at the API (oauth: invalid_token, 401)
+    │       ├── TokenRevoked
+    │       └── InsufficientScope     (oauth: insufficient_scope, 403)
+    ├── RequestError                  the HTTP request itself is wrong (oauth: invalid_request)
+    │   ├── UnsupportedGrantType
+    │   ├── InvalidScope
+    │   └── AuthenticationRequired    no or a wrong admin / caller credential (401)
+    ├── RegistryError                 trust-registry writes the operator asked for
+    │   ├── NotFound
+    │   └── AlreadyExists
+    ├── StoreUnavailable              a store the request needs is down: refuse (503)
     └── SalesforceError               the emulated org side
         ├── InvalidAdditionalClaim
         └── TokenExchangeError        Auth.JWTBearerTokenExchange got a non-success answer
@@ -48,16 +66,25 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "AlreadyExists",
+    "AssertionReplayed",
+    "AuthenticationRequired",
     "CanvasAlgorithmMismatch",
     "CanvasError",
+    "CanvasOrgRefused",
     "CanvasSignatureInvalid",
+    "ClaimsTooLarge",
     "ConfigurationError",
     "ForcegateError",
+    "InsufficientScope",
+    "InvalidAccessToken",
     "InvalidAdditionalClaim",
     "InvalidAudience",
     "InvalidClaim",
     "InvalidSalesforceId",
+    "InvalidScope",
     "InvalidSignature",
+    "IssuerNotAllowed",
     "KeyMaterialError",
     "KeyNotFound",
     "KeystorePasswordError",
@@ -65,17 +92,26 @@ __all__ = [
     "MalformedSignedRequest",
     "MalformedToken",
     "MissingClaim",
+    "NotFound",
+    "OrgDisabled",
+    "RegistryError",
+    "RequestError",
     "SalesforceError",
     "SignedRequestTooLarge",
+    "StoreUnavailable",
+    "SubjectNotAllowed",
     "TokenError",
     "TokenExchangeError",
     "TokenExpired",
     "TokenIssuedInFuture",
     "TokenNotYetValid",
+    "TokenRevoked",
     "TokenTooLarge",
+    "UnknownApp",
     "UnknownIssuer",
     "UnsupportedAlgorithm",
     "UnsupportedCriticalHeader",
+    "UnsupportedGrantType",
     "WeakKeyError",
 ]
 
@@ -147,6 +183,17 @@ class CanvasSignatureInvalid(CanvasError):
     code = "canvas_signature_invalid"
 
 
+class UnknownApp(CanvasError):
+    code = "unknown_app"
+
+
+class CanvasOrgRefused(CanvasError):
+    """The signed request verified, but its org is disabled, or unregistered and the app wants registered orgs."""
+
+    code = "canvas_org_refused"
+    status = 403
+
+
 # --- JWS / JWT --------------------------------------------------------------------------------------
 
 
@@ -211,6 +258,95 @@ class TokenIssuedInFuture(TokenError):
 
 class LifetimeTooLong(TokenError):
     code = "lifetime_too_long"
+
+
+class OrgDisabled(TokenError):
+    code = "org_disabled"
+
+
+class IssuerNotAllowed(TokenError):
+    code = "issuer_not_allowed"
+
+
+class SubjectNotAllowed(TokenError):
+    code = "subject_not_allowed"
+
+
+class ClaimsTooLarge(TokenError):
+    code = "claims_too_large"
+
+
+class AssertionReplayed(TokenError):
+    """The single-use key of this assertion was already claimed: a replay, or a retry of a used one."""
+
+    code = "assertion_replayed"
+
+
+class InvalidAccessToken(TokenError):
+    """RFC 6750 §3.1 ``invalid_token``: the bearer credential presented to a protected resource is refused."""
+
+    code = "invalid_access_token"
+    oauth_error = "invalid_token"
+    status = 401
+
+
+class TokenRevoked(InvalidAccessToken):
+    code = "token_revoked"
+
+
+class InsufficientScope(InvalidAccessToken):
+    code = "insufficient_scope"
+    oauth_error = "insufficient_scope"
+    status = 403
+
+
+# --- the HTTP request, the registry, the stores ----------------------------------------------------
+
+
+class RequestError(ForcegateError):
+    """RFC 6749 §5.2 ``invalid_request``: a parameter is missing, repeated or malformed."""
+
+    code = "invalid_request"
+
+
+class UnsupportedGrantType(RequestError):
+    code = "unsupported_grant_type"
+    oauth_error = "unsupported_grant_type"
+
+
+class InvalidScope(RequestError):
+    code = "invalid_scope"
+    oauth_error = "invalid_scope"
+
+
+class AuthenticationRequired(RequestError):
+    """The caller did not present a valid credential for an endpoint that needs one."""
+
+    code = "authentication_required"
+    oauth_error = "invalid_token"
+    status = 401
+
+
+class RegistryError(ForcegateError):
+    code = "registry_error"
+
+
+class NotFound(RegistryError):
+    code = "not_found"
+    status = 404
+
+
+class AlreadyExists(RegistryError):
+    code = "already_exists"
+    status = 409
+
+
+class StoreUnavailable(ForcegateError):
+    """A store the request depends on cannot be reached: the service refuses rather than guess."""
+
+    code = "store_unavailable"
+    oauth_error = "temporarily_unavailable"
+    status = 503
 
 
 # --- the emulated Salesforce side -----------------------------------------------------------------

@@ -13,9 +13,15 @@ from collections.abc import Sequence
 import click
 
 from forcegate import __version__
+from forcegate.cli.admin_commands import admin
+from forcegate.cli.apps_commands import apps
+from forcegate.cli.audit_commands import audit
 from forcegate.cli.canvas_commands import canvas
+from forcegate.cli.certs_commands import certs
 from forcegate.cli.jwt_commands import jwt
 from forcegate.cli.keys_commands import keys
+from forcegate.cli.orgs_commands import orgs
+from forcegate.cli.serve_command import serve
 from forcegate.errors import ConfigurationError, ForcegateError, KeyMaterialError
 
 __all__ = ["cli", "main"]
@@ -33,6 +39,12 @@ def cli() -> None:
 cli.add_command(keys)
 cli.add_command(canvas)
 cli.add_command(jwt)
+cli.add_command(apps)
+cli.add_command(orgs)
+cli.add_command(certs)
+cli.add_command(audit)
+cli.add_command(admin)
+cli.add_command(serve)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

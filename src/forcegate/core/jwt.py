@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from forcegate.clock import Clock, SystemClock
-from forcegate.core.jws import DEFAULT_MAX_KEYS, DEFAULT_MAX_TOKEN_BYTES, JWSVerifier, loads_claims
+from forcegate.core.jws import DEFAULT_MAX_KEYS, DEFAULT_MAX_TOKEN_BYTES, CompactJWS, JWSVerifier, loads_claims
 from forcegate.core.trusted_key import TrustedKey
 from forcegate.errors import (
     ConfigurationError,
@@ -41,6 +41,7 @@ from forcegate.errors import (
     TokenIssuedInFuture,
     TokenNotYetValid,
     UnknownIssuer,
+    UnsupportedAlgorithm,
 )
 
 __all__ = ["JWTPolicy", "JWTVerifier", "KeyResolver", "VerifiedJWT", "verify_jwt"]
@@ -172,19 +173,45 @@ class JWTVerifier:
 
     def verify(self, token: str | bytes) -> VerifiedJWT:
         """Run every check of the module docstring, in order; raise the first that fails."""
-        policy = self._policy
-        now = self._clock.now()
         jws = self._jws.parse(token)
         claims = loads_claims(jws.payload)
+        text = token.decode("ascii") if isinstance(token, bytes) else token
+        return self.verify_parsed(text, jws, claims)
+
+    def verify_parsed(
+        self,
+        token: str,
+        jws: CompactJWS,
+        claims: dict[str, Any],
+        *,
+        keys: Sequence[TrustedKey] | None = None,
+    ) -> VerifiedJWT:
+        """Steps 3 to 10 for a token the caller has already parsed (step 1) and read the claims of.
+
+        For callers that must look at the unverified claims to find the keys (the org registry
+        answers by ``iss`` and ``org_id``) without parsing the token twice. ``jws`` comes from
+        :meth:`JWSVerifier.parse`, ``claims`` from :func:`loads_claims` of its payload, ``token`` is
+        the compact text (the replay key may digest it). ``keys``, when given, are the only keys
+        tried and the resolver is not asked; an empty sequence then fails with
+        :class:`~forcegate.errors.KeyNotFound` at key selection.
+        """
+        policy = self._policy
+        if jws.algorithm not in policy.algorithms:
+            # The caller's parser may have had a wider allow-list than this policy: never trust it.
+            raise UnsupportedAlgorithm(
+                f"algorithm {jws.algorithm!r} is not in the allow-list {sorted(policy.algorithms)}"
+            )
+        now = self._clock.now()
 
         iss = claims.get("iss")
         if not isinstance(iss, str) or not iss:
             raise MissingClaim("claim 'iss' is missing or not a non-empty string")
         if policy.issuers is not None and iss not in policy.issuers:
             raise UnknownIssuer(f"issuer {iss!r} is not allowed")
-        keys = self._resolve(iss)
-        if not keys:
-            raise UnknownIssuer(f"no trusted keys for issuer {iss!r}")
+        if keys is None:
+            keys = self._resolve(iss)
+            if not keys:
+                raise UnknownIssuer(f"no trusted keys for issuer {iss!r}")
 
         verified = self._jws.verify_signature(
             jws, keys, now=None if policy.accept_expired_certificates else now - policy.leeway
@@ -195,8 +222,7 @@ class JWTVerifier:
         for name in policy.required_claims:
             if claims.get(name) in (None, ""):
                 raise MissingClaim(f"claim {name!r} is required")
-        text = token.decode("ascii") if isinstance(token, bytes) else token
-        return VerifiedJWT(MappingProxyType(claims), verified.header, verified.algorithm, verified.key, text)
+        return VerifiedJWT(MappingProxyType(claims), verified.header, verified.algorithm, verified.key, token)
 
     def _check_audience(self, aud: object) -> None:
         if isinstance(aud, str):

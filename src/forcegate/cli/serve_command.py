@@ -1,0 +1,92 @@
+"""``forcegate serve``: run the service (uvicorn) on the configured stores.
+
+Before any worker starts, the parent process brings the data folder up to date (schema, signing
+key, admin token) — see :mod:`forcegate.server.bootstrap` — then hands the settings to the workers
+through ``FORCEGATE_*`` environment variables, the same way the registry commands read them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from forcegate.errors import ConfigurationError
+from forcegate.settings import ENV_PREFIX, load_settings
+
+__all__ = ["serve"]
+
+
+@click.command()
+@click.option("--host", help="Interface to listen on [default: 127.0.0.1].")
+@click.option("--port", type=int, help="TCP port [default: 8000].")
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data folder [default: ./.forcegate]."
+)
+@click.option("--database-url", help="Database URL [default: sqlite:///DATA_DIR/forcegate.db].")
+@click.option("--public-url", help="The URL Salesforce reaches this service at (audiences derive from it).")
+@click.option("--workers", type=int, help="Worker processes [default: 1].")
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+)
+@click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every HTTP request.")
+def serve(
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    database_url: str | None,
+    public_url: str | None,
+    workers: int | None,
+    log_level: str,
+    access_log: bool,
+) -> None:
+    """Run the forcegate service (SQLite in the data folder unless --database-url says otherwise)."""
+    import uvicorn
+
+    from forcegate.server.bootstrap import bootstrap
+
+    overrides: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "public_url": public_url,
+        "workers": workers,
+    }
+    settings = load_settings(None, **overrides)
+    if settings.redis_url:
+        raise ConfigurationError(
+            f"{ENV_PREFIX}REDIS_URL is set, but this version has no Redis backend: unset it "
+            "(replay claims and revocations live in the database)"
+        )
+    result = asyncio.run(bootstrap(settings))
+    where = (settings.database_url and "database") or f"data folder {settings.data_dir.resolve()}"
+    click.echo(f"forcegate: serving {settings.public_url} from the {where}")
+    if result.signing_key_created:
+        click.echo(f"forcegate: created access-token signing key {result.signing_key_created}")
+    if result.admin_token:
+        click.echo("forcegate: admin token (shown once; `forcegate admin rotate-token` makes a new one):")
+        click.echo(result.admin_token)
+    # Workers are separate processes: they read the same settings from the environment. Exported
+    # only now, once the settings proved usable, so a refused start leaves the environment alone.
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[ENV_PREFIX + name.upper()] = str(value)
+    os.environ[ENV_PREFIX + "PUBLIC_URL"] = settings.public_url
+    uvicorn.run(
+        "forcegate.server.app:create_app_from_environment",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=log_level,
+        access_log=access_log,
+        proxy_headers=False,
+        server_header=False,
+    )

@@ -1,0 +1,159 @@
+"""The JWT-bearer authorization grant (RFC 7523 §2.1), without HTTP.
+
+``Auth.JWTBearerTokenExchange`` POSTs ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer``
+and ``assertion=<jws>`` form-encoded, with no client credentials; RFC 7523 §3.1 makes client
+authentication optional for this grant, so ``client_id`` / ``client_assertion`` are not required
+and, when sent, ignored (the assertion's ``iss`` is the client). The service reads the body,
+calls :func:`parse_token_request`, then :func:`exchange`, and writes the RFC 6749 §5.1 response or
+maps the error to §5.2.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+from urllib.parse import unquote
+
+from forcegate.core.access_token import AccessTokenIssuer, IssuedAccessToken
+from forcegate.core.assertion import AssertionVerifier, ReplayClaimer, VerifiedAssertion
+from forcegate.core.identity import Identity
+from forcegate.errors import RequestError, UnsupportedGrantType
+
+__all__ = [
+    "JWT_BEARER_GRANT_TYPE",
+    "MAX_BODY_BYTES",
+    "MAX_FIELDS",
+    "TokenGrant",
+    "TokenRequest",
+    "exchange",
+    "parse_token_request",
+]
+
+JWT_BEARER_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+MAX_BODY_BYTES = 64 * 1024
+"""Largest token request body: an assertion is at most 16 KB, the rest a few short parameters."""
+MAX_FIELDS = 16
+"""Most parameters in one request (Apex sends two), bounding the parsing work a body can cause."""
+
+# The grant type arrives percent-encoded (Apex writes %3A); decoding it costs more than the rest of
+# the parse, so its usual spellings are looked up instead.
+_KNOWN_VALUES = {
+    JWT_BEARER_GRANT_TYPE: JWT_BEARER_GRANT_TYPE,
+    "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer": JWT_BEARER_GRANT_TYPE,
+    "urn%3aietf%3aparams%3aoauth%3agrant-type%3ajwt-bearer": JWT_BEARER_GRANT_TYPE,
+}
+
+
+class TokenRequest(NamedTuple):
+    """A well-formed JWT-bearer token request."""
+
+    assertion: str
+    scope: str | None = None
+
+    def __repr__(self) -> str:  # the assertion is a credential: keep it out of logs
+        return f"TokenRequest(scope={self.scope!r})"
+
+
+class TokenGrant(NamedTuple):
+    """The outcome of a successful exchange.
+
+    ``response``: the RFC 6749 §5.1 JSON body. ``identity``: who the assertion proved.
+    ``record``: what the service stores about the token (by ``jti``). ``assertion``: the verified
+    assertion, for the audit log.
+    """
+
+    response: dict[str, Any]
+    identity: Identity
+    record: IssuedAccessToken
+    assertion: VerifiedAssertion
+
+    def __repr__(self) -> str:  # the response holds the access token
+        return f"TokenGrant(identity={self.identity!r}, record={self.record!r})"
+
+
+def _decode(text: str) -> str:
+    """``application/x-www-form-urlencoded`` decoding of one name or value (WHATWG URL §5.1)."""
+    known = _KNOWN_VALUES.get(text)
+    if known is not None:
+        return known
+    if "+" in text:
+        text = text.replace("+", " ")
+    if "%" in text:
+        # errors="strict": a percent-encoded byte sequence that is not UTF-8 is refused, not replaced.
+        text = unquote(text, errors="strict")
+    return text
+
+
+def _parse_fields(text: str) -> dict[str, str]:
+    """Name -> value, as ``parse_qsl(text, keep_blank_values=True, strict_parsing=True)`` would
+    read them, refusing a repeated name (RFC 6749 §3.2: parameters MUST NOT be included more than
+    once). Raises ``ValueError`` (``UnicodeDecodeError`` for bad percent-encoded UTF-8)."""
+    fields: dict[str, str] = {}
+    if not text:
+        return fields
+    parts = text.split("&")
+    if len(parts) > MAX_FIELDS:
+        raise ValueError(f"more than {MAX_FIELDS} parameters")
+    for part in parts:
+        raw_name, equals, raw_value = part.partition("=")
+        if not equals:
+            raise ValueError("a parameter without '='")
+        name = _decode(raw_name)
+        if name in fields:
+            raise ValueError(f"parameter {name[:40]!r} is repeated")
+        fields[name] = _decode(raw_value)
+    return fields
+
+
+def parse_token_request(body: bytes) -> TokenRequest:
+    """Read a form-encoded token request body (RFC 6749 §4.5, RFC 7523 §2.1).
+
+    Raises :class:`~forcegate.errors.RequestError` (``invalid_request``) for a body over
+    :data:`MAX_BODY_BYTES`, not UTF-8, malformed, with a repeated parameter, or without
+    ``grant_type`` or ``assertion``; :class:`~forcegate.errors.UnsupportedGrantType` for any grant
+    type but JWT bearer. A parameter with an empty value counts as omitted (RFC 6749 §3.1).
+    """
+    if len(body) > MAX_BODY_BYTES:
+        raise RequestError(f"request body of {len(body)} bytes exceeds {MAX_BODY_BYTES}")
+    try:
+        fields = _parse_fields(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RequestError("request body is not UTF-8 form encoding") from None
+    except ValueError as exc:
+        raise RequestError(f"malformed form body: {exc}") from None
+    grant_type = fields.get("grant_type")
+    if not grant_type:
+        raise RequestError("parameter 'grant_type' is missing")
+    if grant_type != JWT_BEARER_GRANT_TYPE:
+        raise UnsupportedGrantType(f"grant type {grant_type[:80]!r} is not supported; use {JWT_BEARER_GRANT_TYPE}")
+    assertion = fields.get("assertion")
+    if not assertion:
+        raise RequestError("parameter 'assertion' is missing")
+    return TokenRequest(assertion, fields.get("scope") or None)
+
+
+async def exchange(
+    request: TokenRequest,
+    *,
+    verifier: AssertionVerifier,
+    issuer: AccessTokenIssuer,
+    replay: ReplayClaimer,
+) -> TokenGrant:
+    """Verify the assertion (claiming its single use) and issue an access token for it.
+
+    The token's lifetime is the org's ``token_lifetime`` when set, else the issuer's default; its
+    ``client_id`` is the assertion's issuer. ``scope`` is in the response unless no scope was
+    granted (RFC 6749 §5.1). Raises what :meth:`AssertionVerifier.verify` raises.
+    """
+    assertion = await verifier.verify(
+        request.assertion, replay=replay, requested_scope=request.scope, source="jwt-bearer"
+    )
+    identity = assertion.identity
+    token, record = issuer.issue(identity, client_id=identity.issuer, lifetime=assertion.org.token_lifetime)
+    response: dict[str, Any] = {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": int(record.expires_at - record.issued_at),
+    }
+    if record.scope:
+        response["scope"] = record.scope
+    return TokenGrant(response, identity, record, assertion)

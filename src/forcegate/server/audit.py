@@ -1,0 +1,124 @@
+"""Writes authentication decisions to the audit log and the server log.
+
+Decisions that create or consume a credential (a token issued, an assertion used directly, a Canvas
+session opened) and every refusal at those endpoints are written before the response is sent: if
+the audit store cannot take them, the request fails closed. Routine access-token checks at the API
+are queued and written in batches (at most ``flush_interval`` later, and on shutdown): one row per
+API call written synchronously would cost more than the call itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from forcegate.clock import Clock
+from forcegate.errors import ForcegateError
+from forcegate.stores.models import AuditEvent
+from forcegate.stores.protocols import AuditLog
+
+__all__ = ["AuditWriter"]
+
+log = logging.getLogger("forcegate.audit")
+
+MAX_QUEUE = 50_000
+
+
+class AuditWriter:
+    def __init__(self, store: AuditLog, *, clock: Clock, flush_interval: float = 0.25, max_batch: int = 1000) -> None:
+        self._store = store
+        self._clock = clock
+        self._flush_interval = flush_interval
+        self._max_batch = max_batch
+        self._queue: list[AuditEvent] = []
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+
+    def event(
+        self,
+        *,
+        endpoint: str,
+        credential: str,
+        error: ForcegateError | None = None,
+        org_id: str | None = None,
+        user_id: str | None = None,
+        subject: str | None = None,
+        issuer: str | None = None,
+        client: str | None = None,
+    ) -> AuditEvent:
+        """An event for a decision: allowed when ``error`` is None, else denied with its code and reason."""
+        return AuditEvent(
+            at=self._clock.now(),
+            endpoint=endpoint,
+            credential=credential,
+            result="allowed" if error is None else "denied",
+            code="ok" if error is None else error.code,
+            detail="" if error is None else error.reason[:500],
+            org_id=org_id,
+            user_id=user_id,
+            subject=subject,
+            issuer=issuer,
+            client=client,
+        )
+
+    async def write(self, event: AuditEvent) -> None:
+        """Write now; a store failure propagates (the caller refuses the request)."""
+        _log(event)
+        await self._store.append([event])
+
+    def enqueue(self, event: AuditEvent) -> None:
+        """Queue for the next batch."""
+        _log(event)
+        if len(self._queue) >= MAX_QUEUE:
+            # The store has been down long enough to fill the queue; keep memory bounded and say so.
+            self.dropped += 1
+            return
+        self._queue.append(event)
+
+    async def flush(self) -> None:
+        while self._queue:
+            # Taken off the queue before the write, so a flush running beside this one (the batch
+            # task and an admin listing) never writes the same events twice; put back on failure.
+            batch = self._queue[: self._max_batch]
+            del self._queue[: len(batch)]
+            try:
+                await self._store.append(batch)
+            except ForcegateError as exc:
+                self._queue[:0] = batch
+                log.warning("audit batch of %d events not written yet: %s", len(batch), exc)
+                return
+            except BaseException:
+                self._queue[:0] = batch
+                raise
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_interval)
+            await self.flush()
+
+
+def _log(event: AuditEvent) -> None:
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "%s %s %s org=%s user=%s code=%s %s",
+            event.result,
+            event.credential,
+            event.endpoint,
+            event.org_id,
+            event.user_id,
+            event.code,
+            event.detail,
+        )

@@ -1,0 +1,52 @@
+"""The small HTML pages of the Canvas path: the default landing page and error pages.
+
+Every value shown comes from a verified signed request, and is still HTML-escaped: custom
+parameters are arbitrary JSON an org admin can set.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+
+from forcegate.core.identity import Identity
+
+__all__ = ["error_page", "landing_page"]
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#181818}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}"
+    "pre{background:#f3f3f3;padding:.8rem;overflow:auto}"
+)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def landing_page(identity: Identity) -> str:
+    rows = "".join(
+        f"<tr><th>{escape(label)}</th><td id='{key}'>{escape('—' if value is None else str(value))}</td></tr>"
+        for label, key, value in (
+            ("Org", "org_id", identity.org_id),
+            ("User", "user_id", identity.user_id),
+            ("Username", "username", identity.username),
+            ("Instance", "instance_url", identity.instance_url),
+            ("Record", "record_id", identity.record_id),
+            ("Source", "source", identity.source),
+            ("Scopes", "scopes", " ".join(sorted(identity.scopes))),
+        )
+    )
+    parameters = json.dumps(dict(identity.parameters), indent=2, sort_keys=True)
+    return _page(
+        "forcegate — signed in",
+        f"<h1>Signed in through Salesforce</h1><table>{rows}</table>"
+        f"<h2>Custom parameters</h2><pre id='parameters'>{escape(parameters)}</pre>",
+    )
+
+
+def error_page(title: str, message: str) -> str:
+    return _page(f"forcegate — {title}", f"<h1>{escape(title)}</h1><p>{escape(message)}</p>")

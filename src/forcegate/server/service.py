@@ -1,0 +1,277 @@
+"""The service's request logic, independent of routing: one :class:`Service` per process.
+
+Endpoints (raw ASGI for the hot paths, Starlette for the rest) call into this; it composes the
+protocol core (:mod:`forcegate.core`) with the stores and the registry cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import orjson
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from forcegate.clock import Clock, SystemClock
+from forcegate.core import ids
+from forcegate.core._b64 import b64url_decode
+from forcegate.core.access_token import AccessTokenIssuer, AccessTokenVerifier, VerifiedAccessToken
+from forcegate.core.assertion import AssertionVerifier
+from forcegate.core.canvas_request import CanvasRequest
+from forcegate.core.grant import TokenGrant, TokenRequest, exchange
+from forcegate.core.identity import Identity
+from forcegate.errors import (
+    AuthenticationRequired,
+    CanvasOrgRefused,
+    ConfigurationError,
+    InvalidAccessToken,
+    OrgDisabled,
+    TokenRevoked,
+    UnknownApp,
+)
+from forcegate.server.audit import AuditWriter
+from forcegate.server.registry_cache import RegistryCache
+from forcegate.settings import Settings
+from forcegate.stores.bundle import Stores
+from forcegate.stores.models import IssuedToken, Session
+from forcegate.stores.protocols import ReplayCache
+
+__all__ = ["SESSION_COOKIE", "CanvasLogin", "Service"]
+
+SESSION_COOKIE = "forcegate_session"
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasLogin:
+    session_id: str
+    identity: Identity
+    request: CanvasRequest
+
+
+def session_digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
+class Service:
+    """Everything a request needs, built once per process from the settings and the stores."""
+
+    def __init__(self, settings: Settings, stores: Stores, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.stores = stores
+        self.clock = clock if clock is not None else SystemClock()
+        self.registry = RegistryCache(stores.trust)
+        self.audit = AuditWriter(stores.audit, clock=self.clock)
+        self.assertions = AssertionVerifier(
+            directory=self.registry,
+            audiences=settings.audiences,
+            leeway=settings.leeway,
+            max_assertion_lifetime=settings.max_assertion_lifetime,
+            clock=self.clock,
+        )
+        self._replay = _ClockedReplay(stores.replay, self.clock)
+        self.issuer: AccessTokenIssuer | None = None
+        self.access: AccessTokenVerifier | None = None
+        self.jwks: dict[str, object] = {"keys": []}
+
+    async def load_signing_keys(self) -> None:
+        """Load the service's signing keys: the newest active one signs, all of them verify."""
+        from forcegate.core.access_token import es256_jwk
+
+        records = await self.stores.keys.signing_keys()
+        if not records:
+            raise ConfigurationError("no signing key in the store: run `forcegate serve` once to create one")
+        public: dict[str, ec.EllipticCurvePublicKey] = {}
+        signer: tuple[ec.EllipticCurvePrivateKey, str] | None = None
+        for record in records:
+            key = load_pem_private_key(record.private_pem, password=None)
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise ConfigurationError(f"signing key {record.kid} is not an EC key")
+            public[record.kid] = key.public_key()
+            if signer is None and record.active:
+                signer = (key, record.kid)
+        if signer is None:
+            raise ConfigurationError("no active signing key")
+        self.issuer = AccessTokenIssuer(
+            private_key=signer[0],
+            kid=signer[1],
+            issuer=self.settings.public_url,
+            audience=self.settings.public_url,
+            lifetime=self.settings.token_lifetime,
+            clock=self.clock,
+        )
+        self.access = AccessTokenVerifier(
+            keys=public,
+            issuer=self.settings.public_url,
+            audience=self.settings.public_url,
+            leeway=self.settings.leeway,
+            clock=self.clock,
+        )
+        self.jwks = {"keys": [es256_jwk(key, kid) for kid, key in public.items()]}
+
+    # --- token endpoint -----------------------------------------------------------------------------
+
+    async def token(self, request: TokenRequest) -> TokenGrant:
+        """RFC 7523 §2.1: verify the assertion, claim it once, issue and record an access token."""
+        assert self.issuer is not None
+        await self.registry.refresh()
+        grant = await exchange(request, verifier=self.assertions, issuer=self.issuer, replay=self._replay)
+        record = grant.record
+        await self.stores.tokens.record_issued(
+            IssuedToken(
+                jti=record.jti,
+                org_id=record.org_id,
+                user_id=record.user_id,
+                client_id=record.client_id,
+                scope=record.scope,
+                issued_at=record.issued_at,
+                expires_at=record.expires_at,
+            )
+        )
+        return grant
+
+    # --- bearer credentials at the API --------------------------------------------------------------
+
+    async def verify_access_token(self, token: str) -> VerifiedAccessToken:
+        """An access token this service issued, not revoked, for an org still enabled."""
+        assert self.access is not None
+        verified = self.access.verify(token)
+        if await self.stores.tokens.is_revoked(verified.jti):
+            raise TokenRevoked("the access token was revoked")
+        await self.registry.refresh()
+        await self._check_org_enabled(verified.identity.org_id, registered_only=True)
+        return verified
+
+    async def authenticate_bearer(self, token: str) -> tuple[Identity, str]:
+        """The identity behind ``Authorization: Bearer <token>`` and the credential kind.
+
+        An access token of ours carries ``typ: at+jwt``; anything else is treated as an Apex-signed
+        JWT sent directly, held to the token endpoint's rules, single use included.
+        """
+        if _is_access_token(token):
+            return (await self.verify_access_token(token)).identity, "access-token"
+        await self.registry.refresh()
+        verified = await self.assertions.verify(token, replay=self._replay, source="jwt")
+        return verified.identity, "jwt"
+
+    async def authenticate_session(self, session_id: str) -> Identity:
+        session = await self.stores.sessions.get(session_digest(session_id), now=self.clock.now())
+        if session is None:
+            raise AuthenticationRequired("no live session for this cookie")
+        await self.registry.refresh()
+        await self._check_org_enabled(session.identity.org_id, registered_only=False)
+        return session.identity
+
+    async def _check_org_enabled(self, org_id: str, *, registered_only: bool) -> None:
+        org = await self.registry.org(org_id)
+        if org is None:
+            if registered_only:
+                raise InvalidAccessToken(f"org {org_id} is no longer registered")
+            return
+        if not org.enabled:
+            raise OrgDisabled(f"org {org_id} is disabled")
+
+    # --- Canvas -------------------------------------------------------------------------------------
+
+    async def canvas_login(self, signed_request: str, *, consumer_key: str | None) -> CanvasLogin:
+        """Verify a signed request against the registered apps' secrets and open a session."""
+        await self.registry.refresh()
+        trust = await self.registry.canvas(consumer_key)
+        if trust.verifier is None:
+            raise UnknownApp(
+                "no registered app" if consumer_key is None else f"no registered app with consumer key {consumer_key!r}"
+            )
+        request = trust.verifier.verify(signed_request)
+        app = trust.apps[request.secret_index]
+        org = await self.registry.org(request.organization_id)
+        if org is None and not app.any_org:
+            raise CanvasOrgRefused(f"org {request.organization_id} is not registered (app {app.consumer_key})")
+        if org is not None and not org.enabled:
+            raise CanvasOrgRefused(f"org {request.organization_id} is disabled")
+        environment = request.environment
+        record = environment.record
+        record_id = record.get("Id") if record is not None else None
+        now = self.clock.now()
+        identity = Identity(
+            source="canvas",
+            org_id=request.organization_id,
+            user_id=request.user_id,
+            username=request.user.user_name,
+            instance_url=request.client.instance_url,
+            record_id=ids.to18(record_id) if isinstance(record_id, str) and ids.is_valid(record_id) else None,
+            parameters=environment.parameters,
+            scopes=frozenset() if org is None else org.scopes,
+            issuer=app.consumer_key,
+            expires_at=now + self.settings.session_lifetime,
+        )
+        session_id = secrets.token_urlsafe(32)
+        await self.stores.sessions.create(
+            Session(
+                id_hash=session_digest(session_id),
+                identity=identity,
+                created_at=now,
+                expires_at=now + self.settings.session_lifetime,
+            )
+        )
+        return CanvasLogin(session_id, identity, request)
+
+    # --- admin --------------------------------------------------------------------------------------
+
+    async def is_admin(self, token: str) -> bool:
+        return await self.stores.keys.check_admin_token(token)
+
+
+class _ClockedReplay:
+    """The replay store, judging lapsed claims by the service's clock (the verifier's), not the wall clock."""
+
+    __slots__ = ("_clock", "_store")
+
+    def __init__(self, store: ReplayCache, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def claim(self, key: str, expires_at: float) -> bool:
+        return await self._store.claim(key, expires_at, now=self._clock.now())
+
+
+class ClaimedIdentity(NamedTuple):
+    """What a refused assertion *claims* (unverified): it lets the audit log file a refusal under
+    the org it names, so ``forcegate audit --org`` shows attempts against that org too."""
+
+    issuer: str | None
+    org_id: str | None
+    subject: str | None
+
+
+def claimed_identity(token: str) -> ClaimedIdentity:
+    """Best effort, for the audit log only: never trusted, never raises."""
+    try:
+        claims = orjson.loads(b64url_decode(token.split(".")[1][:16384]))
+    except (ValueError, IndexError, orjson.JSONDecodeError):
+        return ClaimedIdentity(None, None, None)
+    if not isinstance(claims, dict):
+        return ClaimedIdentity(None, None, None)
+
+    def text(name: str) -> str | None:
+        value = claims.get(name)
+        return value[:255] if isinstance(value, str) else None
+
+    issuer = text("iss")
+    org = text("org_id") or issuer
+    org_id = ids.to18(org) if org is not None and ids.is_valid(org) and org.startswith(ids.ORG_PREFIX) else None
+    return ClaimedIdentity(issuer, org_id, text("sub"))
+
+
+def _is_access_token(token: str) -> bool:
+    """Peek at the (unverified) header's ``typ``: it only routes the token to the right verifier,
+    each of which checks everything itself."""
+    head, dot, _ = token.partition(".")
+    if not dot or len(head) > 1024:
+        return False
+    try:
+        header = orjson.loads(b64url_decode(head))
+    except (ValueError, orjson.JSONDecodeError):
+        return False
+    return isinstance(header, dict) and header.get("typ") == "at+jwt"

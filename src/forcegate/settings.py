@@ -1,0 +1,172 @@
+"""Service settings: environment variables (``FORCEGATE_*``) over an optional TOML file over defaults.
+
+``forcegate serve`` and every registry command read the same settings, so a CLI command run beside a
+running server works on the same data. ``FORCEGATE_CONFIG`` names the TOML file; its keys are the
+field names below (``public_url = "https://…"``). Environment variables win over the file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from forcegate.errors import ConfigurationError
+
+__all__ = ["ENV_PREFIX", "Settings", "load_settings"]
+
+ENV_PREFIX = "FORCEGATE_"
+MAX_LEEWAY = 300
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything the service is configured with. Build with :func:`load_settings`.
+
+    ``encryption_key`` is base64url of 32 bytes (AES-256-GCM for secrets at rest); when it is not
+    set, the embedded default keeps a generated key in ``data_dir/encryption.key`` (mode 0600).
+    ``development`` relaxes only what a laptop needs (an ``http://`` public URL that is not loopback,
+    non-``Secure`` cookies) and never a verification check.
+    """
+
+    public_url: str = "http://127.0.0.1:8000"
+    data_dir: Path = Path(".forcegate")
+    database_url: str | None = None
+    redis_url: str | None = None
+    encryption_key: str | None = field(default=None, repr=False)
+    token_lifetime: int = 600
+    leeway: int = 60
+    max_assertion_lifetime: int = 300
+    extra_audiences: tuple[str, ...] = ()
+    session_lifetime: int = 3600
+    canvas_landing_path: str = "/canvas/app"
+    development: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+        parts = urlsplit(self.public_url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ConfigurationError(f"public_url {self.public_url!r} is not an http(s) URL")
+        if parts.query or parts.fragment:
+            raise ConfigurationError("public_url must not have a query or fragment")
+        if parts.scheme == "http" and not self.development and not _is_loopback(parts.hostname):
+            raise ConfigurationError(
+                f"public_url {self.public_url!r} is plain http on a non-loopback host; use https "
+                "(or set FORCEGATE_DEVELOPMENT=1 on a development machine)"
+            )
+        for name in ("token_lifetime", "max_assertion_lifetime", "session_lifetime"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"{name} must be a positive number of seconds")
+        if not 0 <= self.leeway <= MAX_LEEWAY:
+            raise ConfigurationError(f"leeway must be between 0 and {MAX_LEEWAY} seconds")
+        if not self.canvas_landing_path.startswith("/") or self.canvas_landing_path.startswith("//"):
+            raise ConfigurationError("canvas_landing_path must be a path on this service, starting with one '/'")
+        if not 0 < self.port < 65536:
+            raise ConfigurationError("port must be between 1 and 65535")
+        if self.workers < 1:
+            raise ConfigurationError("workers must be at least 1")
+        if self.database_url is not None and not self.database_url:
+            object.__setattr__(self, "database_url", None)
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.public_url + "/oauth2/token"
+
+    @property
+    def audiences(self) -> frozenset[str]:
+        """Accepted ``aud`` values, exact match: the token endpoint URL, the public URL, configured extras."""
+        return frozenset({self.token_endpoint, self.public_url, *self.extra_audiences})
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'forcegate.db').resolve()}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return urlsplit(self.public_url).scheme == "https" or not self.development
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """A copy with the given non-``None`` fields replaced (command-line options over the environment)."""
+        given = {k: v for k, v in values.items() if v is not None}
+        return replace(self, **given) if given else self
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _coerce(name: str, kind: Any, raw: Any, source: str) -> Any:
+    try:
+        if kind is bool or kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(text)
+        if kind is int or kind == "int":
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return int(raw)
+        if kind == "Path":
+            return Path(str(raw))
+        if kind == "tuple[str, ...]":
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            return tuple(str(item).strip() for item in items if str(item).strip())
+        return str(raw)
+    except ValueError:
+        raise ConfigurationError(f"{source}: {name} has an invalid value") from None
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Defaults, then the TOML file named by ``FORCEGATE_CONFIG``, then ``FORCEGATE_*``, then ``overrides``."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    # Field annotations are strings under "from __future__ import annotations": map them to coercions.
+    kinds = {f.name: _kind(str(f.type)) for f in fields(Settings)}
+
+    config_path = env.get(ENV_PREFIX + "CONFIG")
+    if config_path:
+        try:
+            data = tomllib.loads(Path(config_path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {ENV_PREFIX}CONFIG file {config_path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"{config_path} is not valid TOML: {exc}") from None
+        unknown = sorted(set(data) - set(kinds))
+        if unknown:
+            raise ConfigurationError(f"{config_path}: unknown setting(s) {', '.join(unknown)}")
+        for name, raw in data.items():
+            values[name] = _coerce(name, kinds[name], raw, config_path)
+
+    for name, kind in kinds.items():
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = _coerce(name, kind, raw, ENV_PREFIX + name.upper())
+
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if "public_url" not in values and ("host" in values or "port" in values):
+        host = values.get("host", "127.0.0.1")
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - naming, not binding
+        values["public_url"] = f"http://{shown}:{values.get('port', 8000)}"
+    return Settings(**values)
+
+
+def _kind(annotation: str) -> str:
+    text = annotation.replace(" | None", "")
+    return {"bool": "bool", "int": "int", "Path": "Path", "tuple[str, ...]": "tuple[str, ...]"}.get(text, "str")

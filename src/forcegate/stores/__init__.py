@@ -1,0 +1,50 @@
+"""Storage for the service: the Protocols it depends on and the backends that implement them.
+
+:func:`open_stores` picks the backend from the settings' database URL (``sqlite:///…``, the
+embedded default). Every backend keeps secrets encrypted at rest with the settings' key.
+"""
+
+from __future__ import annotations
+
+from forcegate.stores.bundle import Stores, open_stores
+from forcegate.stores.models import (
+    App,
+    AppSecret,
+    AuditEvent,
+    CertificateRecord,
+    IssuedToken,
+    Org,
+    OrgPolicy,
+    Session,
+    SigningKey,
+)
+from forcegate.stores.protocols import (
+    UNSET,
+    AuditLog,
+    ReplayCache,
+    ServiceKeyStore,
+    SessionStore,
+    TokenStore,
+    TrustStore,
+)
+
+__all__ = [
+    "UNSET",
+    "App",
+    "AppSecret",
+    "AuditEvent",
+    "AuditLog",
+    "CertificateRecord",
+    "IssuedToken",
+    "Org",
+    "OrgPolicy",
+    "ReplayCache",
+    "ServiceKeyStore",
+    "Session",
+    "SessionStore",
+    "SigningKey",
+    "Stores",
+    "TokenStore",
+    "TrustStore",
+    "open_stores",
+]

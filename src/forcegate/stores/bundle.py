@@ -1,0 +1,45 @@
+"""One object holding every store the service uses, opened from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from forcegate.errors import ConfigurationError
+from forcegate.settings import Settings
+from forcegate.stores.protocols import AuditLog, ReplayCache, ServiceKeyStore, SessionStore, TokenStore, TrustStore
+
+__all__ = ["Stores", "open_stores"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stores:
+    """The stores of one process. ``check`` reports each dependency's health for ``/readyz``
+    (name -> ``"ok"`` or a short reason); ``close`` releases connections."""
+
+    trust: TrustStore
+    replay: ReplayCache
+    tokens: TokenStore
+    sessions: SessionStore
+    audit: AuditLog
+    keys: ServiceKeyStore
+    check: Callable[[], Awaitable[Mapping[str, str]]]
+    close: Callable[[], Awaitable[None]]
+
+
+async def open_stores(settings: Settings, *, migrate: bool = True) -> Stores:
+    """Open the backend named by ``settings.effective_database_url``.
+
+    ``migrate``: bring the schema up to date first (the embedded default does so on start).
+    """
+    url = settings.effective_database_url
+    if url.startswith("sqlite:///"):
+        from forcegate.stores.encryption import load_secret_box
+        from forcegate.stores.sqlite import open_sqlite_stores
+
+        box = load_secret_box(settings)
+        return await open_sqlite_stores(url.removeprefix("sqlite:///"), box=box, migrate=migrate)
+    scheme = url.split(":", 1)[0]
+    raise ConfigurationError(
+        f"database URL scheme {scheme!r} is not supported (the embedded default is sqlite:///PATH)"
+    )

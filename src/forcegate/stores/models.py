@@ -1,0 +1,172 @@
+"""Records the stores hold: registry entries, single-use claims, issued tokens, sessions, audit events.
+
+Every record is a frozen dataclass. Fields holding a secret (a consumer secret, a private key) are
+kept out of ``repr`` so a record can be logged; stores keep those fields encrypted at rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cryptography import x509
+
+from forcegate.core.identity import Identity
+from forcegate.core.trusted_key import TrustedKey
+
+__all__ = [
+    "App",
+    "AppSecret",
+    "AuditEvent",
+    "CertificateRecord",
+    "CertificateState",
+    "IssuedToken",
+    "Org",
+    "OrgPolicy",
+    "Session",
+    "SigningKey",
+]
+
+CertificateState = Literal["active", "retired"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class App:
+    """A Connected App whose Canvas signed requests the service accepts.
+
+    ``any_org``: accept Canvas requests from orgs that are not in the registry (the legacy Canvas
+    trust model, where the consumer secret alone vouches). Off by default: only registered, enabled
+    orgs get in. A registered but disabled org is refused either way.
+    """
+
+    consumer_key: str
+    name: str
+    any_org: bool = False
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppSecret:
+    """One consumer secret of an app. Several are active during a rotation; newest first."""
+
+    id: int
+    consumer_key: str
+    secret: str = field(repr=False)
+    created_at: float
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrgPolicy:
+    """Per-org overrides of the service-wide settings (``None`` keeps the service default)."""
+
+    max_assertion_lifetime: int | None = None
+    token_lifetime: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Org:
+    """A Salesforce org the service trusts.
+
+    ``issuers``: the ``iss`` values this org's assertions may carry; empty means the org id itself
+    (Apex's usual choice). A consumer key in this list lets assertions issued under that Connected App
+    name this org in the ``org_id`` claim. ``subjects``: ``None`` accepts any ``sub``, else only those
+    listed. ``scopes``: what tokens for this org may carry.
+    """
+
+    org_id: str
+    name: str = ""
+    enabled: bool = True
+    issuers: tuple[str, ...] = ()
+    subjects: tuple[str, ...] | None = None
+    scopes: tuple[str, ...] = ()
+    policy: OrgPolicy = OrgPolicy()
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def allowed_issuers(self) -> frozenset[str]:
+        return frozenset(self.issuers) if self.issuers else frozenset({self.org_id})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CertificateRecord:
+    """A certificate registered for an org (public material only: Salesforce keeps the private key)."""
+
+    id: int
+    org_id: str
+    label: str
+    der: bytes = field(repr=False)
+    sha256_fingerprint: str
+    x5t_s256: str
+    subject: str
+    not_before: float
+    not_after: float
+    state: CertificateState = "active"
+    created_at: float = 0.0
+
+    def certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.der)
+
+    def trusted_key(self) -> TrustedKey:
+        return TrustedKey.from_certificate(self.certificate(), label=self.label or self.subject)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssuedToken:
+    """An access token the service issued (its ``jti``, never the token itself)."""
+
+    jti: str
+    org_id: str
+    user_id: str | None
+    client_id: str
+    scope: str
+    issued_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Session:
+    """A server-side session opened by a Canvas signed request; the cookie carries only a random id.
+
+    ``id_hash`` is the SHA-256 (hex) of that id: the store never holds a usable session credential.
+    """
+
+    id_hash: str
+    identity: Identity
+    created_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SigningKey:
+    """A key the service signs access tokens with; ``private_pem`` is PKCS#8 PEM (encrypted at rest)."""
+
+    kid: str
+    algorithm: str
+    private_pem: bytes = field(repr=False)
+    created_at: float
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEvent:
+    """One authentication decision.
+
+    ``credential``: ``jwt-bearer`` (token endpoint), ``jwt`` (direct Apex JWT), ``access-token``,
+    ``canvas``, ``session``, ``admin``. ``result``: ``allowed`` or ``denied``. ``code``: ``ok`` or the
+    stable code of the check that failed; ``detail``: the precise reason (never a secret or token).
+    """
+
+    at: float
+    endpoint: str
+    credential: str
+    result: Literal["allowed", "denied"]
+    code: str
+    detail: str = ""
+    org_id: str | None = None
+    user_id: str | None = None
+    subject: str | None = None
+    issuer: str | None = None
+    client: str | None = None
+    id: int | None = None

@@ -1,0 +1,164 @@
+"""The narrow storage interfaces the service depends on (see DESIGN.md, "forcegate.stores").
+
+Each is a :class:`typing.Protocol` of a few async methods. The embedded default implements them on
+SQLite (:mod:`forcegate.stores.sqlite`); the scale-out backends implement the same Protocols and
+pass the same contract tests (``tests/stores``). Any backend raises
+:class:`~forcegate.errors.StoreUnavailable` when it cannot reach its server, so the service fails
+closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from cryptography import x509
+
+from forcegate.stores.models import (
+    App,
+    AppSecret,
+    AuditEvent,
+    CertificateRecord,
+    CertificateState,
+    IssuedToken,
+    Org,
+    OrgPolicy,
+    Session,
+    SigningKey,
+)
+
+__all__ = ["UNSET", "AuditLog", "ReplayCache", "ServiceKeyStore", "SessionStore", "TokenStore", "TrustStore"]
+
+
+class _Unset:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: "leave this field as it is" in :meth:`TrustStore.update_org`.
+UNSET = _Unset()
+
+
+class TrustStore(Protocol):
+    """The trust registry: apps (consumer secrets), orgs and their certificates.
+
+    Every write bumps :meth:`generation` in the same transaction, so a process caching the registry
+    sees any change (made by another worker or by the CLI) on its next request. Writes are atomic:
+    a failed write changes nothing.
+    """
+
+    async def generation(self) -> int: ...
+
+    async def add_app(self, *, consumer_key: str, name: str, secret: str, any_org: bool = False) -> App: ...
+    async def get_app(self, consumer_key: str) -> App | None: ...
+    async def list_apps(self) -> Sequence[App]: ...
+    async def delete_app(self, consumer_key: str) -> None: ...
+    async def app_secrets(self, consumer_key: str) -> Sequence[AppSecret]:
+        """Active secrets of the app, newest first (decrypted)."""
+        ...
+
+    async def add_app_secret(self, consumer_key: str, secret: str, *, keep_previous: int = 1) -> AppSecret:
+        """Make ``secret`` the current secret; keep the ``keep_previous`` newest older ones active, retire the rest."""
+        ...
+
+    async def retire_app_secret(self, consumer_key: str, secret_id: int) -> None: ...
+
+    async def add_org(self, org: Org) -> Org: ...
+    async def get_org(self, org_id: str) -> Org | None: ...
+    async def list_orgs(self, *, limit: int = 1000, after: str | None = None) -> Sequence[Org]:
+        """Orgs ordered by id; ``after`` pages."""
+        ...
+
+    async def update_org(
+        self,
+        org_id: str,
+        *,
+        name: str | object = UNSET,
+        enabled: bool | object = UNSET,
+        issuers: Sequence[str] | object = UNSET,
+        subjects: Sequence[str] | object | None = UNSET,
+        scopes: Sequence[str] | object = UNSET,
+        policy: OrgPolicy | object = UNSET,
+    ) -> Org: ...
+
+    async def delete_org(self, org_id: str) -> None: ...
+
+    async def add_certificate(
+        self, org_id: str, certificate: x509.Certificate, *, label: str = ""
+    ) -> CertificateRecord:
+        """Register a certificate (active). The same certificate twice for one org is :class:`AlreadyExists`."""
+        ...
+
+    async def list_certificates(self, org_id: str, *, include_retired: bool = True) -> Sequence[CertificateRecord]: ...
+    async def set_certificate_state(self, org_id: str, fingerprint: str, state: CertificateState) -> CertificateRecord:
+        """``fingerprint``: the SHA-256 hex fingerprint (a unique prefix of at least 8 hex digits is accepted)."""
+        ...
+
+
+class ReplayCache(Protocol):
+    """Single use, as ONE atomic operation (insert-if-absent; Redis ``SET NX``), never check-then-mark."""
+
+    async def claim(self, key: str, expires_at: float, *, now: float | None = None) -> bool:
+        """Claim ``key`` until ``expires_at``; True if this call claimed it, False if it was already claimed.
+
+        A claim whose ``expires_at`` is before ``now`` has lapsed and can be claimed again. ``now`` is
+        the caller's clock (pass it when the caller's clock is injected); default: the wall clock.
+        """
+        ...
+
+    async def purge(self, now: float) -> int:
+        """Forget claims that expired before ``now``; return how many."""
+        ...
+
+
+class TokenStore(Protocol):
+    """Issued access tokens (by ``jti``) and revocations."""
+
+    async def record_issued(self, token: IssuedToken) -> None: ...
+    async def get_issued(self, jti: str) -> IssuedToken | None: ...
+    async def revoke(self, jti: str, expires_at: float) -> None: ...
+    async def is_revoked(self, jti: str) -> bool: ...
+    async def purge(self, now: float) -> int: ...
+
+
+class SessionStore(Protocol):
+    async def create(self, session: Session) -> None: ...
+    async def get(self, id_hash: str, *, now: float | None = None) -> Session | None:
+        """The session, or None if unknown or expired at ``now`` (the caller's clock; default: the wall clock)."""
+        ...
+
+    async def delete(self, id_hash: str) -> None: ...
+    async def purge(self, now: float) -> int: ...
+
+
+class AuditLog(Protocol):
+    async def append(self, events: Sequence[AuditEvent]) -> None:
+        """Write all events in one transaction."""
+        ...
+
+    async def query(
+        self, *, org_id: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> Sequence[AuditEvent]:
+        """Newest first."""
+        ...
+
+
+class ServiceKeyStore(Protocol):
+    """The service's own secrets: access-token signing keys and the admin credential."""
+
+    async def signing_keys(self) -> Sequence[SigningKey]:
+        """Every signing key, newest first (retired ones still verify tokens until they expire)."""
+        ...
+
+    async def add_signing_key(self, key: SigningKey) -> None: ...
+    async def set_admin_token(self, token: str) -> None:
+        """Store (a digest of) the admin token, replacing any previous one."""
+        ...
+
+    async def check_admin_token(self, token: str) -> bool:
+        """Constant-time check of ``token`` against the stored admin credential."""
+        ...
+
+    async def has_admin_token(self) -> bool: ...

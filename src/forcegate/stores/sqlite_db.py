@@ -1,0 +1,231 @@
+"""The one SQLite connection of a process, its transactions and its error mapping.
+
+Several processes (server workers, the CLI) share the database file: WAL lets readers run beside
+the single writer, ``busy_timeout`` makes a writer wait for the lock instead of failing, and every
+multi-statement write starts with ``BEGIN IMMEDIATE`` so it takes the write lock up front (a
+deferred transaction that reads first and writes later can fail with ``SQLITE_BUSY`` without the
+busy handler ever being consulted).
+
+The store methods are ``async`` but call SQLite inline, on the event loop: a call on a local file is
+tens of microseconds (see docs/decisions/0006-store-layout.md), less than handing it to a thread
+would cost. The price is that a write waiting for another process's lock blocks the loop for up to
+``busy_timeout``; write transactions here are a few statements long, so that wait is short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from forcegate.errors import AlreadyExists, ConfigurationError, ForcegateError, RegistryError, StoreUnavailable
+
+__all__ = ["BUSY_TIMEOUT_MS", "Row", "SqliteDatabase", "is_duplicate"]
+
+BUSY_TIMEOUT_MS = 5000
+
+Row = tuple[Any, ...]
+Params = Sequence[Any]
+
+
+class SqliteDatabase:
+    """A connection in autocommit mode, a lock, explicit write transactions."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self._conn = conn
+        self.path = path
+        # One connection per process, possibly used from several threads (check_same_thread=False):
+        # the lock keeps one thread's transaction from interleaving with another's statements. On
+        # the event loop it is never contended.
+        self._lock = threading.Lock()
+        self._closed = False
+        self._pending: list[_Pending] = []
+
+    @classmethod
+    def open(cls, path: str) -> SqliteDatabase:
+        """Open (creating the file and its directory if missing) and configure the connection."""
+        if path != ":memory:" and not path.startswith("file:"):
+            _create_private_file(Path(path))
+        try:
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite database {path}: {exc}") from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL is still consistent after a crash; only the last transactions before
+            # a power loss may be rolled back, and it spares an fsync per commit.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreUnavailable(f"cannot use SQLite database {path}: {exc}") from None
+        return cls(conn, path)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The raw connection, for the migration runner (which manages its own transaction)."""
+        return self._conn
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[sqlite3.Connection]:
+        """The connection, held by this thread, with SQLite errors mapped."""
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise self._map(exc) from exc
+
+    def read_one(self, sql: str, params: Params = ()) -> Row | None:
+        with self.locked() as conn:
+            row: Row | None = conn.execute(sql, params).fetchone()
+            return row
+
+    def read_all(self, sql: str, params: Params = ()) -> list[Row]:
+        with self.locked() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: Params = (), *, duplicate: str | None = None) -> int:
+        """One write statement, atomic on its own (autocommit); returns the number of rows changed.
+
+        ``duplicate``: the message of the :class:`AlreadyExists` to raise on a key conflict.
+        """
+        with self.locked() as conn:
+            try:
+                return conn.execute(sql, params).rowcount
+            except sqlite3.IntegrityError as exc:
+                if duplicate is not None and is_duplicate(exc):
+                    raise AlreadyExists(duplicate) from None
+                raise
+
+    async def execute_grouped(
+        self, sql: str, params: Params = (), *, many: bool = False, duplicate: str | None = None
+    ) -> int:
+        """One write, committed in a **group commit** with the others queued in the same event-loop turn.
+
+        Returns (after the commit) the rows this statement changed, as :meth:`execute` does; each
+        statement is still atomic on its own. Under load, concurrent requests share one transaction
+        instead of paying a commit each (see docs/decisions/0006-store-layout.md). ``many``: run
+        ``executemany`` over ``params``.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self._pending.append(_Pending(sql, params, many, duplicate, future))
+        if len(self._pending) == 1:
+            # Runs after every callback already ready in this turn: their writes join the batch.
+            loop.call_soon(self._flush_pending)
+        return await future
+
+    def _flush_pending(self) -> None:
+        batch, self._pending = self._pending, []
+        try:
+            with self.transaction() as conn:
+                counts = [_run(conn, op) for op in batch]
+        except Exception:  # every waiting request must be settled, whatever went wrong
+            # Rare (a conflict, a full disk): settle each write on its own so one bad write fails
+            # only its own request.
+            for op in batch:
+                if op.future.done():
+                    continue
+                try:
+                    with self.transaction() as conn:
+                        count = _run(conn, op)
+                except ForcegateError as exc:
+                    # transaction() maps sqlite3 errors; the original says whether it was a key conflict.
+                    cause = exc.__cause__
+                    conflict = isinstance(cause, sqlite3.IntegrityError) and is_duplicate(cause)
+                    op.future.set_exception(AlreadyExists(op.duplicate) if conflict and op.duplicate else exc)
+                except Exception as exc:  # a programming error reaches its caller, not the loop
+                    op.future.set_exception(exc)
+                else:
+                    op.future.set_result(count)
+            return
+        for op, count in zip(batch, counts, strict=True):
+            if not op.future.done():
+                op.future.set_result(count)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed when the block ends, rolled back if anything raises."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._map(exc) from exc
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._map(exc) from exc
+            except BaseException:
+                self._rollback()
+                raise
+
+    def health(self) -> str:
+        """``"ok"`` or a short reason; never raises."""
+        try:
+            with self._lock:
+                self._conn.execute("SELECT generation FROM trust_generation").fetchone()
+        except sqlite3.Error as exc:
+            return "closed" if self._closed else str(exc) or type(exc).__name__
+        return "ok"
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._conn.close()
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the error that got us here is the one to report
+                self._conn.execute("ROLLBACK")
+
+    def _map(self, exc: sqlite3.Error) -> Exception:
+        if self._closed:
+            return StoreUnavailable("the SQLite store is closed")
+        if isinstance(exc, sqlite3.IntegrityError):
+            # The stores turn the conflicts they expect into AlreadyExists; anything else is a write
+            # the schema refuses.
+            return RegistryError(f"the database refused the write: {exc}")
+        # Locked, busy, I/O errors, a full disk, a damaged file: refuse rather than guess (fail closed).
+        return StoreUnavailable(f"SQLite database {self.path}: {exc}")
+
+
+class _Pending(NamedTuple):
+    sql: str
+    params: Any
+    many: bool
+    duplicate: str | None
+    future: asyncio.Future[int]
+
+
+def _run(conn: sqlite3.Connection, op: _Pending) -> int:
+    cursor = conn.executemany(op.sql, op.params) if op.many else conn.execute(op.sql, op.params)
+    return cursor.rowcount
+
+
+def is_duplicate(exc: sqlite3.IntegrityError) -> bool:
+    """Whether the write failed on a primary-key or unique constraint (not NOT NULL, CHECK or a foreign key)."""
+    return exc.sqlite_errorname in ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the directory (0700) and an empty database file (0600) if missing.
+
+    SQLite creates its ``-wal`` and ``-shm`` files with the database file's permissions, so the
+    trust registry is private to its owner from the first byte.
+    """
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            # No O_EXCL: another process creating it at the same time is fine (an empty file is an
+            # empty database).
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot create the database file {path}: {exc.strerror}") from None

@@ -1,0 +1,154 @@
+"""Checks and conversions of registry values, before they reach SQL (backend-neutral in substance).
+
+Arguments an operator got wrong are :class:`ConfigurationError` with the field named; org ids are
+normalised to the canonical 18-character form (:class:`InvalidSalesforceId` otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Sequence
+from typing import Any
+
+from forcegate.core import ids
+from forcegate.errors import ConfigurationError
+from forcegate.stores.models import CertificateState, Org, OrgPolicy
+
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "ORG_COLUMNS",
+    "canonical_org_id",
+    "check_consumer_key",
+    "check_fingerprint_prefix",
+    "check_org",
+    "check_policy",
+    "check_secret",
+    "check_state",
+    "check_strings",
+    "check_text",
+    "dump_strings",
+    "load_strings",
+    "org_from_row",
+]
+
+MAX_NAME_LENGTH = 255
+_HEX = frozenset(string.hexdigits.lower())
+ORG_COLUMNS = (
+    "org_id, name, enabled, issuers, subjects, scopes, max_assertion_lifetime, token_lifetime, created_at, updated_at"
+)
+
+
+def canonical_org_id(value: str) -> str:
+    """The canonical 18-character org id (``00D`` prefix), or :class:`InvalidSalesforceId`."""
+    return ids.validate(value, prefix=ids.ORG_PREFIX)
+
+
+def check_text(value: object, field: str, *, allow_empty: bool = True) -> str:
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{field} must be text, not {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise ConfigurationError(f"{field} must not be empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise ConfigurationError(f"{field} has {len(value)} characters; at most {MAX_NAME_LENGTH}")
+    return value
+
+
+def check_consumer_key(value: object) -> str:
+    key = check_text(value, "consumer key", allow_empty=False)
+    if key != key.strip() or any(c.isspace() for c in key):
+        raise ConfigurationError("a consumer key has no whitespace")
+    return key
+
+
+def check_secret(value: object, field: str = "consumer secret") -> str:
+    # Deliberately no length upper bound in the message and never the value: it is a secret.
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{field} must be a non-empty string")
+    return value
+
+
+def check_strings(value: object, field: str, *, no_spaces: bool = False) -> tuple[str, ...]:
+    """A sequence of non-empty strings, duplicates dropped, order kept."""
+    # A str is a Sequence too: ("00D…") without the comma would otherwise become single characters.
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | frozenset | set):
+        raise ConfigurationError(f"{field} must be a list of strings")
+    result: list[str] = []
+    for item in value:
+        text = check_text(item, f"each of {field}", allow_empty=False)
+        if no_spaces and any(c.isspace() for c in text):
+            raise ConfigurationError(f"{field}: {text!r} contains whitespace")
+        if text not in result:
+            result.append(text)
+    return tuple(result)
+
+
+def check_policy(value: object) -> OrgPolicy:
+    if not isinstance(value, OrgPolicy):
+        raise ConfigurationError(f"policy must be an OrgPolicy, not {type(value).__name__}")
+    for field in ("max_assertion_lifetime", "token_lifetime"):
+        seconds = getattr(value, field)
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0):
+            raise ConfigurationError(f"policy {field} must be a positive number of seconds or None")
+    return value
+
+
+def check_org(org: Org) -> Org:
+    """``org`` with its id canonical and its fields checked."""
+    if not isinstance(org, Org):
+        raise ConfigurationError(f"expected an Org, not {type(org).__name__}")
+    if not isinstance(org.enabled, bool):
+        raise ConfigurationError("enabled must be True or False")
+    return Org(
+        org_id=canonical_org_id(org.org_id),
+        name=check_text(org.name, "org name"),
+        enabled=org.enabled,
+        issuers=check_strings(org.issuers, "issuers"),
+        subjects=None if org.subjects is None else check_strings(org.subjects, "subjects"),
+        scopes=check_strings(org.scopes, "scopes", no_spaces=True),
+        policy=check_policy(org.policy),
+    )
+
+
+def check_state(value: object) -> CertificateState:
+    if value == "active":
+        return "active"
+    if value == "retired":
+        return "retired"
+    raise ConfigurationError(f"a certificate state is 'active' or 'retired', not {value!r}")
+
+
+def check_fingerprint_prefix(value: object) -> str:
+    """Lowercase hex without colons, at least 8 and at most 64 digits."""
+    if not isinstance(value, str):
+        raise ConfigurationError("a fingerprint is text")
+    cleaned = value.strip().replace(":", "").lower()
+    if not 8 <= len(cleaned) <= 64 or not set(cleaned) <= _HEX:
+        raise ConfigurationError(
+            "a certificate fingerprint is the SHA-256 in hex (colons allowed); give at least its first 8 digits"
+        )
+    return cleaned
+
+
+def dump_strings(values: Sequence[str] | None) -> str | None:
+    return None if values is None else json.dumps(list(values), separators=(",", ":"))
+
+
+def load_strings(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(json.loads(text))
+
+
+def org_from_row(row: tuple[Any, ...]) -> Org:
+    """An :class:`Org` from a row of ``ORG_COLUMNS``."""
+    (oid, name, enabled, issuers, subjects, scopes, max_lifetime, token_lifetime, created_at, updated_at) = row
+    return Org(
+        org_id=oid,
+        name=name,
+        enabled=bool(enabled),
+        issuers=load_strings(issuers) or (),
+        subjects=load_strings(subjects),
+        scopes=load_strings(scopes) or (),
+        policy=OrgPolicy(max_assertion_lifetime=max_lifetime, token_lifetime=token_lifetime),
+        created_at=created_at,
+        updated_at=updated_at,
+    )

@@ -1,0 +1,90 @@
+"""Settings: defaults, the TOML file, FORCEGATE_* variables and overrides, in that order of strength."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forcegate.errors import ConfigurationError
+from forcegate.settings import Settings, load_settings
+
+
+def test_defaults_are_the_embedded_default() -> None:
+    settings = load_settings({})
+    assert settings.public_url == "http://127.0.0.1:8000"
+    assert settings.data_dir == Path(".forcegate")
+    assert settings.effective_database_url == f"sqlite:///{Path('.forcegate').resolve() / 'forcegate.db'}"
+    assert settings.audiences == {"http://127.0.0.1:8000", "http://127.0.0.1:8000/oauth2/token"}
+    assert settings.token_endpoint == "http://127.0.0.1:8000/oauth2/token"
+    assert settings.secure_cookies
+
+
+def test_environment_over_file_over_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "forcegate.toml"
+    config.write_text(
+        'public_url = "https://svc.example.com/"\ntoken_lifetime = 120\nextra_audiences = ["https://a.example"]\n'
+    )
+    settings = load_settings({"FORCEGATE_CONFIG": str(config), "FORCEGATE_TOKEN_LIFETIME": "90"})
+    assert settings.public_url == "https://svc.example.com"  # trailing slash dropped
+    assert settings.token_lifetime == 90
+    assert settings.audiences == {
+        "https://svc.example.com",
+        "https://svc.example.com/oauth2/token",
+        "https://a.example",
+    }
+
+
+def test_overrides_win_and_host_port_derive_the_public_url() -> None:
+    settings = load_settings({"FORCEGATE_PORT": "9000"}, port=9100, data_dir=Path("/srv/forcegate"))
+    assert settings.port == 9100
+    assert settings.public_url == "http://127.0.0.1:9100"
+    assert settings.data_dir == Path("/srv/forcegate")
+    assert load_settings({}, host="0.0.0.0").public_url == "http://127.0.0.1:8000"  # noqa: S104
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"FORCEGATE_PUBLIC_URL": "http://svc.example.com"}, "plain http"),
+        ({"FORCEGATE_PUBLIC_URL": "ftp://svc.example.com"}, "not an http(s) URL"),
+        ({"FORCEGATE_PUBLIC_URL": "https://svc.example.com/?a=1"}, "query"),
+        ({"FORCEGATE_LEEWAY": "301"}, "leeway"),
+        ({"FORCEGATE_LEEWAY": "soon"}, "invalid value"),
+        ({"FORCEGATE_TOKEN_LIFETIME": "0"}, "positive"),
+        ({"FORCEGATE_WORKERS": "0"}, "workers"),
+        ({"FORCEGATE_PORT": "70000"}, "port"),
+        ({"FORCEGATE_DEVELOPMENT": "maybe"}, "invalid value"),
+        ({"FORCEGATE_CANVAS_LANDING_PATH": "//evil.example"}, "canvas_landing_path"),
+    ],
+)
+def test_bad_values_are_refused_with_a_clear_message(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(environ)
+    assert message in caught.value.reason
+
+
+def test_development_mode_allows_plain_http_and_relaxes_cookies() -> None:
+    settings = load_settings({"FORCEGATE_PUBLIC_URL": "http://dev.local:8000", "FORCEGATE_DEVELOPMENT": "1"})
+    assert settings.development
+    assert not settings.secure_cookies
+    # https keeps Secure cookies even in development mode.
+    assert load_settings({"FORCEGATE_PUBLIC_URL": "https://dev.local", "FORCEGATE_DEVELOPMENT": "yes"}).secure_cookies
+
+
+def test_config_file_problems(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="cannot read"):
+        load_settings({"FORCEGATE_CONFIG": str(tmp_path / "missing.toml")})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("public_url = \n")
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        load_settings({"FORCEGATE_CONFIG": str(bad)})
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('publik_url = "https://x"\n')
+    with pytest.raises(ConfigurationError, match="publik_url"):
+        load_settings({"FORCEGATE_CONFIG": str(unknown)})
+
+
+def test_the_encryption_key_is_kept_out_of_repr() -> None:
+    settings = Settings(encryption_key="c2VjcmV0LWtleS1tYXRlcmlhbC0zMi1ieXRlcyEhISE=")
+    assert "c2VjcmV0" not in repr(settings)
