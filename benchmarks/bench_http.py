@@ -21,6 +21,11 @@ Measured with 1 and 2 server workers, interleaved ``baseline, token, baseline, m
 Targets (issue "forcegate service"): /oauth2/token >= 60% of the baseline's req/s, /api/v1/me >= 80%,
 zero errors. A miss is reported, not fatal; any error (socket error, non-2xx) exits 1; no wrk exits 2.
 
+Each run also reports the server's CPU time per request (from /proc: steadier than req/s on a shared
+machine) and each worker's share. uvicorn's workers share one listening socket, and wrk opens all its
+connections at once: sometimes one worker accepts them all. Such a run is repeated once (and flagged
+with * if it happens again), since it measured one worker, not two.
+
     .venv/bin/python benchmarks/bench_http.py [--seconds 8] [--quick] [--workers 1,2] [--connections 32]
     .venv/bin/python benchmarks/bench_http.py --frameworks   # raw ASGI vs Starlette body/form vs granian
 

@@ -16,6 +16,7 @@ from forcegate.errors import RequestError
 
 __all__ = [
     "ASGIApp",
+    "Message",
     "Receive",
     "Scope",
     "Send",

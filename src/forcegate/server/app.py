@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from forcegate.clock import Clock
 from forcegate.errors import ForcegateError
-from forcegate.server._asgi import ASGIApp, Receive, Scope, Send
+from forcegate.server._asgi import ASGIApp, Message, Receive, Scope, Send, send_json
 from forcegate.server.admin_api import admin_routes
 from forcegate.server.canvas_endpoints import canvas_routes
 from forcegate.server.hot_endpoints import me_endpoint, token_endpoint
@@ -57,7 +57,7 @@ class ForcegateApp:
             root = scope.get("root_path", "")
             hot = self._hot.get(path[len(root) :] if root and path.startswith(root) else path)
             if hot is not None:
-                await hot(scope, receive, send)
+                await _guarded(hot, scope, receive, send)
                 return
         if self._starlette is None:
             # Only reachable when a server skips the lifespan protocol; refuse rather than guess.
@@ -137,6 +137,24 @@ class ForcegateApp:
             return JSONResponse({"error": "server_error"}, status_code=500)
 
         return Starlette(routes=routes, exception_handlers={ForcegateError: forcegate_error, Exception: unexpected})
+
+
+async def _guarded(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run a raw endpoint; a bug becomes a logged JSON 500 rather than a dropped connection."""
+    started = False
+
+    async def tracking_send(message: Message) -> None:
+        nonlocal started
+        started = started or message["type"] == "http.response.start"
+        await send(message)
+
+    try:
+        await app(scope, receive, tracking_send)
+    except Exception:
+        log.exception("unexpected error in %s", scope.get("path"))
+        if started:
+            raise
+        await send_json(send, 500, {"error": "server_error"})
 
 
 def create_app(

@@ -92,7 +92,11 @@ class Forcegate:
             client=client,
         )
         if credential == "jwt":
-            await audit.write(event)
+            try:
+                await audit.write(event)
+            except ForcegateError as exc:  # the assertion was consumed but cannot be audited: refuse
+                status, body, _ = api_error(exc, development=service.settings.development)
+                raise HTTPException(status, detail=body["error"]) from None
         else:
             audit.enqueue(event)
         return identity
