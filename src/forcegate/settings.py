@@ -7,7 +7,6 @@ field names below (``public_url = "https://…"``). Environment variables win ov
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from forcegate.core.claim_profile import is_loopback_host
 from forcegate.errors import ConfigurationError
 
 __all__ = ["ENV_PREFIX", "Settings", "load_settings"]
@@ -57,7 +57,7 @@ class Settings:
             raise ConfigurationError(f"public_url {self.public_url!r} is not an http(s) URL")
         if parts.query or parts.fragment:
             raise ConfigurationError("public_url must not have a query or fragment")
-        if parts.scheme == "http" and not self.development and not _is_loopback(parts.hostname):
+        if parts.scheme == "http" and not self.development and not is_loopback_host(parts.hostname):
             raise ConfigurationError(
                 f"public_url {self.public_url!r} is plain http on a non-loopback host; use https "
                 "(or set FORCEGATE_DEVELOPMENT=1 on a development machine)"
@@ -97,15 +97,6 @@ class Settings:
         """A copy with the given non-``None`` fields replaced (command-line options over the environment)."""
         given = {k: v for k, v in values.items() if v is not None}
         return replace(self, **given) if given else self
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _coerce(name: str, kind: Any, raw: Any, source: str) -> Any:

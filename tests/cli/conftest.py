@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +27,14 @@ def forcegate(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str
         return Outcome(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every CLI test runs on its own embedded default (``FORCEGATE_DATA_DIR``), with no other
+    ``FORCEGATE_*`` setting leaking in from the environment."""
+    for name in list(os.environ):
+        if name.startswith("FORCEGATE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("FORCEGATE_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -9,15 +8,6 @@ import pytest
 from forcegate.cli._stores import run_with_stores
 from forcegate.stores import Stores
 from helpers import Runner
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("FORCEGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("FORCEGATE_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
 
 
 def accepts(token: str) -> bool:

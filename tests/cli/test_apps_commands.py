@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,9 @@ KEY = "3MVG9_forcegate.test.consumer.key"
 
 
 @pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    # Only FORCEGATE_DATA_DIR: the embedded default keeps its database and encryption key there.
-    for name in list(os.environ):
-        if name.startswith("FORCEGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("FORCEGATE_DATA_DIR", str(tmp_path / "data"))
+def secrets_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FG_TEST_SECRET", SECRET)
     monkeypatch.setenv("FG_TEST_OTHER_SECRET", OTHER_SECRET)
-    return tmp_path / "data"
 
 
 def stored_secrets(consumer_key: str) -> list[str]:

@@ -1,11 +1,7 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
-from pathlib import Path
-
-import pytest
 
 from forcegate.cli._stores import run_with_stores
 from forcegate.stores import AuditEvent, Stores
@@ -16,15 +12,6 @@ ORG18 = "00D5g000004SXyzEAG"
 OTHER18 = "00D000000000001EAA"
 USER18 = "005000000000001AAA"
 T0 = 1_735_732_800.0  # 2025-01-01T12:00:00Z
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("FORCEGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("FORCEGATE_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
 
 
 def append(events: Sequence[AuditEvent]) -> None:

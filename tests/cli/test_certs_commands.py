@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,14 +24,9 @@ PASSWORD = "keystore-pass-1"
 
 
 @pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("FORCEGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("FORCEGATE_DATA_DIR", str(tmp_path / "data"))
+def secrets_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FG_TEST_KEYSTORE_PW", PASSWORD)
     monkeypatch.setenv("FG_TEST_WRONG_PW", "not-the-password")
-    return tmp_path / "data"
 
 
 @pytest.fixture

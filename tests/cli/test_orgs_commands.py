@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,6 @@ ORG15 = "00D5g000004SXyz"
 ORG18 = "00D5g000004SXyzEAG"
 OTHER15 = "00D000000000001"
 OTHER18 = "00D000000000001EAA"
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("FORCEGATE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("FORCEGATE_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
 
 
 def show(forcegate: Runner, org: str) -> dict[str, object]:

@@ -104,7 +104,7 @@ def test_issued_tokens(stores: Stores) -> None:
     assert run(stores.tokens.get_issued("t2")) is None
     with pytest.raises(AlreadyExists):
         run(stores.tokens.record_issued(token()))
-    no_user = dataclasses.replace(token("t3"), user_id=None)
+    no_user = token("t3")._replace(user_id=None)
     run(stores.tokens.record_issued(no_user))
     assert run(stores.tokens.get_issued("t3")) == no_user
 

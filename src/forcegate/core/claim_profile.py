@@ -38,6 +38,7 @@ __all__ = [
     "MAX_PARAMS_BYTES",
     "PROFILE_CLAIMS",
     "ProfileClaims",
+    "is_loopback_host",
     "is_scope",
     "read_org_id",
     "read_profile",
@@ -104,7 +105,8 @@ def read_org_id(claims: Mapping[str, Any]) -> str | None:
     return _salesforce_id(claims, "org_id", ids.ORG_PREFIX)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback IP address: where plain ``http://`` is acceptable."""
     if host == "localhost":
         return True
     try:
@@ -137,7 +139,7 @@ def _checked_url(value: str) -> str:
     host = parts.hostname
     if not host:
         raise InvalidClaim("claim 'instance_url' has no host")
-    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(host)):
+    if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback_host(host)):
         raise InvalidClaim("claim 'instance_url' must be an https URL (http only for a loopback host)")
     if "@" in parts.netloc:
         raise InvalidClaim("claim 'instance_url' must not contain userinfo")

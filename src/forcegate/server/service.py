@@ -36,7 +36,7 @@ from forcegate.server.audit import AuditWriter
 from forcegate.server.registry_cache import RegistryCache
 from forcegate.settings import Settings
 from forcegate.stores.bundle import Stores
-from forcegate.stores.models import IssuedToken, Session
+from forcegate.stores.models import Session
 from forcegate.stores.protocols import ReplayCache
 
 __all__ = ["SESSION_COOKIE", "CanvasLogin", "Service"]
@@ -118,18 +118,7 @@ class Service:
         assert self.issuer is not None
         await self.registry.refresh()
         grant = await exchange(request, verifier=self.assertions, issuer=self.issuer, replay=self._replay)
-        record = grant.record
-        await self.stores.tokens.record_issued(
-            IssuedToken(
-                jti=record.jti,
-                org_id=record.org_id,
-                user_id=record.user_id,
-                client_id=record.client_id,
-                scope=record.scope,
-                issued_at=record.issued_at,
-                expires_at=record.expires_at,
-            )
-        )
+        await self.stores.tokens.record_issued(grant.record)
         return grant
 
     # --- bearer credentials at the API --------------------------------------------------------------

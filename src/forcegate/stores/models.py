@@ -11,6 +11,7 @@ from typing import Literal
 
 from cryptography import x509
 
+from forcegate.core.access_token import IssuedAccessToken as IssuedToken
 from forcegate.core.identity import Identity
 from forcegate.core.trusted_key import TrustedKey
 
@@ -110,19 +111,6 @@ class CertificateRecord:
 
     def trusted_key(self) -> TrustedKey:
         return TrustedKey.from_certificate(self.certificate(), label=self.label or self.subject)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IssuedToken:
-    """An access token the service issued (its ``jti``, never the token itself)."""
-
-    jti: str
-    org_id: str
-    user_id: str | None
-    client_id: str
-    scope: str
-    issued_at: float
-    expires_at: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
