@@ -14,7 +14,8 @@ PUBLIC = {
         "Identity", "IssuedAccessToken", "JWSVerifier", "JWTPolicy", "JWTVerifier", "KeyResolver", "OrgTrust",
         "ProfileClaims", "ReplayClaimer", "TokenGrant", "TokenRequest", "TrustDirectory", "TrustedKey",
         "VerifiedAccessToken", "VerifiedAssertion", "VerifiedJWS", "VerifiedJWT", "es256_jwk", "exchange", "ids",
-        "new_signing_key", "parse_token_request", "read_profile", "verify_jwt", "verify_signed_request",
+        "new_signing_key", "parse_token_request", "prepare_grant", "read_profile", "verify_jwt",
+        "verify_signed_request",
     ],
     "forcegate.core.ids": ["ORG_PREFIX", "USER_PREFIX", "is_valid", "same_id", "to15", "to18", "validate"],
     "forcegate.keys": [

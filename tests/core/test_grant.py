@@ -25,6 +25,7 @@ from forcegate.core.grant import (
     _parse_fields,
     exchange,
     parse_token_request,
+    prepare_grant,
 )
 from forcegate.core.trust import OrgTrust
 from forcegate.core.trusted_key import TrustedKey
@@ -268,6 +269,26 @@ def test_an_assertion_is_exchanged_once(setup: Any, apex: Any) -> None:
     asyncio.run(exchange(request, verifier=verifier, issuer=issuer, replay=replay))
     with pytest.raises(AssertionReplayed):
         asyncio.run(exchange(request, verifier=verifier, issuer=issuer, replay=replay))
+
+
+def test_prepare_grant_checks_and_signs_but_leaves_the_claim_to_the_caller(
+    setup: Any, apex: Any, clock: FixedClock
+) -> None:
+    verifier, issuer, tokens, _ = setup
+    replay = Replay()
+    request = TokenRequest(apex(jti_hint="unused"))
+    first = asyncio.run(prepare_grant(request, verifier=verifier, issuer=issuer))
+    second = asyncio.run(prepare_grant(request, verifier=verifier, issuer=issuer))
+    assert replay.keys == set()  # nothing claimed: the same assertion prepares twice
+    assert first.assertion.replay_key == second.assertion.replay_key
+    assert first.assertion.replay_key.startswith("sha256:")  # no jti: a digest of the assertion
+    # Held until the assertion could no longer pass the expiry check: exp + the default 60 s leeway.
+    assert first.assertion.replay_until == first.assertion.jwt.expires_at + 60
+    assert tokens.verify(first.response["access_token"]).jti == first.record.jti
+    assert first.record.jti != second.record.jti
+    # exchange() is prepare + claim: the first exchange wins, the key is what prepare named.
+    asyncio.run(exchange(request, verifier=verifier, issuer=issuer, replay=replay))
+    assert replay.keys == {first.assertion.replay_key}
 
 
 def test_the_largest_acceptable_assertion_still_gets_an_access_token(setup: Any, apex: Any) -> None:

@@ -285,19 +285,21 @@ def test_another_process_sees_writes(tmp_path: Path) -> None:
     with opened(path) as stores:
         run(stores.trust.add_org(Org(org_id=ORG, name="Acme")))
         run(stores.trust.add_app(consumer_key="ck", name="App", secret="s1"))
-        out, _ = worker(path, "read", ORG).communicate(timeout=60)
+        with worker(path, "read", ORG) as process:
+            out, _ = process.communicate(timeout=60)
         assert json.loads(out) == {"org": "Acme", "secrets": ["s1"], "gen": run(stores.trust.generation())}
 
 
 def test_two_processes_racing_claim_each_key_exactly_once(tmp_path: Path) -> None:
     path = tmp_path / "fresh" / "forcegate.db"  # both processes also race to create and migrate it
     go = tmp_path / "go"
-    processes = [worker(path, "claim", str(go)) for _ in range(2)]
-    for process in processes:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "ready"
-    go.touch()
-    results = [json.loads(process.communicate(timeout=60)[0]) for process in processes]
+    with worker(path, "claim", str(go)) as first, worker(path, "claim", str(go)) as second:
+        processes = [first, second]
+        for process in processes:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+        go.touch()
+        results = [json.loads(process.communicate(timeout=60)[0]) for process in processes]
     assert all(process.returncode == 0 for process in processes)
     assert sorted(results[0] + results[1]) == sorted(f"jti-{i}" for i in range(200))
     assert not set(results[0]) & set(results[1])

@@ -29,7 +29,7 @@ from forcegate.core.canvas_request import (
     CanvasUser,
 )
 from forcegate.core.claim_profile import ProfileClaims, read_profile
-from forcegate.core.grant import TokenGrant, TokenRequest, exchange, parse_token_request
+from forcegate.core.grant import TokenGrant, TokenRequest, exchange, parse_token_request, prepare_grant
 from forcegate.core.identity import Identity
 from forcegate.core.jws import JWSVerifier, VerifiedJWS
 from forcegate.core.jwt import JWTPolicy, JWTVerifier, KeyResolver, VerifiedJWT, verify_jwt
@@ -70,6 +70,7 @@ __all__ = [
     "ids",
     "new_signing_key",
     "parse_token_request",
+    "prepare_grant",
     "read_profile",
     "verify_jwt",
     "verify_signed_request",

@@ -39,6 +39,7 @@ __all__ = [
     "AccessTokenVerifier",
     "IssuedAccessToken",
     "VerifiedAccessToken",
+    "access_token_header",
     "es256_jwk",
     "es256_thumbprint",
     "new_signing_key",
@@ -133,6 +134,11 @@ def _optional(claims: dict[str, Any], name: str, value: object) -> None:
         claims[name] = value
 
 
+def access_token_header(kid: str) -> str:
+    """The encoded protected header of every access token signed with key ``kid``."""
+    return b64url_encode(orjson.dumps({"alg": "ES256", "typ": "at+jwt", "kid": kid}))
+
+
 class AccessTokenIssuer:
     """Signs RFC 9068 access tokens for verified identities with one ES256 key.
 
@@ -164,7 +170,7 @@ class AccessTokenIssuer:
         self._lifetime = lifetime
         self._clock = clock if clock is not None else SystemClock()
         # The header never changes: encode it once.
-        self._header = b64url_encode(orjson.dumps({"alg": "ES256", "typ": "at+jwt", "kid": kid}))
+        self._header = access_token_header(kid)
 
     def issue(
         self, identity: Identity, *, client_id: str, lifetime: int | None = None

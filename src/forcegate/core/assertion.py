@@ -67,11 +67,22 @@ class ReplayClaimer(Protocol):
 
 
 class VerifiedAssertion(NamedTuple):
-    """An assertion that passed every check, and whose single use has been claimed."""
+    """An assertion that passed every check (and, from :meth:`AssertionVerifier.verify`, whose
+    single use has been claimed)."""
 
     jwt: VerifiedJWT
     org: OrgTrust
     identity: Identity
+    #: The single-use key (``jti``, else a digest of the assertion) and until when to hold it:
+    #: past that moment the assertion fails the expiry check anyway.
+    replay_key: str
+    replay_until: float
+
+    def replayed(self) -> AssertionReplayed:
+        """The error for a lost single-use claim."""
+        return AssertionReplayed(
+            f"assertion from {_show(self.identity.issuer)} for org {self.org.org_id} was already used"
+        )
 
 
 def _show(value: str) -> str:
@@ -170,6 +181,18 @@ class AssertionVerifier:
         the org is granted. Raises a :class:`~forcegate.errors.TokenError` (``invalid_grant``) or
         :class:`~forcegate.errors.InvalidScope`; store errors propagate.
         """
+        verified = await self.check(token, requested_scope=requested_scope, source=source)
+        # Last, after every check: one atomic insert-if-absent.
+        if not await replay.claim(verified.replay_key, verified.replay_until):
+            raise verified.replayed()
+        return verified
+
+    async def check(
+        self, token: str | bytes, *, requested_scope: str | None = None, source: AssertionSource
+    ) -> VerifiedAssertion:
+        """Every check of :meth:`verify` but the single-use claim, which the caller then MUST make
+        atomically — with what it records of the grant, as the service does in one transaction —
+        on ``replay_key`` until ``replay_until`` before acting on the assertion."""
         jws = self._parser.parse(token)
         claims = loads_claims(jws.payload)
         iss = claims.get("iss")
@@ -232,8 +255,4 @@ class AssertionVerifier:
             issuer=issuer,
             expires_at=verified.expires_at,
         )
-        # Last, after every check: one atomic insert-if-absent, kept until the token could no
-        # longer pass the expiry check anyway.
-        if not await replay.claim(verified.replay_key(), verified.expires_at + self._leeway):
-            raise AssertionReplayed(f"assertion from {_show(issuer)} for org {org.org_id} was already used")
-        return VerifiedAssertion(verified, org, identity)
+        return VerifiedAssertion(verified, org, identity, verified.replay_key(), verified.expires_at + self._leeway)

@@ -26,6 +26,7 @@ __all__ = [
     "TokenRequest",
     "exchange",
     "parse_token_request",
+    "prepare_grant",
 ]
 
 JWT_BEARER_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -131,22 +132,16 @@ def parse_token_request(body: bytes) -> TokenRequest:
     return TokenRequest(assertion, fields.get("scope") or None)
 
 
-async def exchange(
-    request: TokenRequest,
-    *,
-    verifier: AssertionVerifier,
-    issuer: AccessTokenIssuer,
-    replay: ReplayClaimer,
-) -> TokenGrant:
-    """Verify the assertion (claiming its single use) and issue an access token for it.
+async def prepare_grant(request: TokenRequest, *, verifier: AssertionVerifier, issuer: AccessTokenIssuer) -> TokenGrant:
+    """Check the assertion and sign its access token, WITHOUT claiming its single use.
 
-    The token's lifetime is the org's ``token_lifetime`` when set, else the issuer's default; its
-    ``client_id`` is the assertion's issuer. ``scope`` is in the response unless no scope was
-    granted (RFC 6749 §5.1). Raises what :meth:`AssertionVerifier.verify` raises.
+    The caller must then claim ``grant.assertion.replay_key`` until ``grant.assertion.replay_until``
+    atomically (together with recording the token, ideally in one transaction) and release the
+    response only if it won the claim; :func:`exchange` does exactly that with a replay store.
+    Signing first costs one wasted signature per replay, and lets a store record the claim, the
+    token and its audit event all at once.
     """
-    assertion = await verifier.verify(
-        request.assertion, replay=replay, requested_scope=request.scope, source="jwt-bearer"
-    )
+    assertion = await verifier.check(request.assertion, requested_scope=request.scope, source="jwt-bearer")
     identity = assertion.identity
     token, record = issuer.issue(identity, client_id=identity.issuer, lifetime=assertion.org.token_lifetime)
     response: dict[str, Any] = {
@@ -157,3 +152,22 @@ async def exchange(
     if record.scope:
         response["scope"] = record.scope
     return TokenGrant(response, identity, record, assertion)
+
+
+async def exchange(
+    request: TokenRequest,
+    *,
+    verifier: AssertionVerifier,
+    issuer: AccessTokenIssuer,
+    replay: ReplayClaimer,
+) -> TokenGrant:
+    """Verify the assertion, claim its single use, and issue an access token for it.
+
+    The token's lifetime is the org's ``token_lifetime`` when set, else the issuer's default; its
+    ``client_id`` is the assertion's issuer. ``scope`` is in the response unless no scope was
+    granted (RFC 6749 §5.1). Raises what :meth:`AssertionVerifier.verify` raises.
+    """
+    grant = await prepare_grant(request, verifier=verifier, issuer=issuer)
+    if not await replay.claim(grant.assertion.replay_key, grant.assertion.replay_until):
+        raise grant.assertion.replayed()
+    return grant

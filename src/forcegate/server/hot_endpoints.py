@@ -51,19 +51,7 @@ def token_endpoint(service: Service) -> ASGIApp:
                 raise RequestError("the token request must be application/x-www-form-urlencoded (RFC 6749 §4.1.3)")
             body = await read_body(receive, limit=MAX_TOKEN_REQUEST_BYTES)
             request = parse_token_request(body)
-            grant = await service.token(request)
-            identity = grant.identity
-            await service.audit.write(
-                service.audit.event(
-                    endpoint="/oauth2/token",
-                    credential="jwt-bearer",
-                    org_id=identity.org_id,
-                    user_id=identity.user_id,
-                    subject=identity.username,
-                    issuer=identity.issuer,
-                    client=_client(scope),
-                )
-            )
+            grant = await service.token(request, client=_client(scope))
         except ForcegateError as exc:
             await _refuse_token_request(service, scope, send, exc, None if request is None else request.assertion)
             return

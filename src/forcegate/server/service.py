@@ -21,7 +21,7 @@ from forcegate.core._b64 import b64url_decode
 from forcegate.core.access_token import AccessTokenIssuer, AccessTokenVerifier, VerifiedAccessToken
 from forcegate.core.assertion import AssertionVerifier
 from forcegate.core.canvas_request import CanvasRequest
-from forcegate.core.grant import TokenGrant, TokenRequest, exchange
+from forcegate.core.grant import TokenGrant, TokenRequest, prepare_grant
 from forcegate.core.identity import Identity
 from forcegate.errors import (
     AuthenticationRequired,
@@ -75,10 +75,11 @@ class Service:
         self.issuer: AccessTokenIssuer | None = None
         self.access: AccessTokenVerifier | None = None
         self.jwks: dict[str, object] = {"keys": []}
+        self._access_prefixes: tuple[str, ...] = ()
 
     async def load_signing_keys(self) -> None:
         """Load the service's signing keys: the newest active one signs, all of them verify."""
-        from forcegate.core.access_token import es256_jwk
+        from forcegate.core.access_token import access_token_header, es256_jwk
 
         records = await self.stores.keys.signing_keys()
         if not records:
@@ -110,15 +111,38 @@ class Service:
             clock=self.clock,
         )
         self.jwks = {"keys": [es256_jwk(key, kid) for kid, key in public.items()]}
+        # Our tokens' headers are fixed per key: a prefix test routes them without decoding anything.
+        self._access_prefixes = tuple(access_token_header(kid) + "." for kid in public)
 
     # --- token endpoint -----------------------------------------------------------------------------
 
-    async def token(self, request: TokenRequest) -> TokenGrant:
-        """RFC 7523 §2.1: verify the assertion, claim it once, issue and record an access token."""
+    async def token(self, request: TokenRequest, *, client: str | None) -> TokenGrant:
+        """RFC 7523 §2.1: verify the assertion, claim it once, issue the access token, and record it
+        and its audit event before it is returned."""
         assert self.issuer is not None
         await self.registry.refresh()
-        grant = await exchange(request, verifier=self.assertions, issuer=self.issuer, replay=self._replay)
-        await self.stores.tokens.record_issued(grant.record)
+        grant = await prepare_grant(request, verifier=self.assertions, issuer=self.issuer)
+        identity = grant.identity
+        event = self.audit.event(
+            endpoint="/oauth2/token",
+            credential="jwt-bearer",
+            org_id=identity.org_id,
+            user_id=identity.user_id,
+            subject=identity.username,
+            issuer=identity.issuer,
+            client=client,
+        )
+        # The single-use claim, the token's record and its audit row in one atomic write (one
+        # transaction on SQL, shared with concurrent requests): a token never leaves without its rows.
+        won = await self.stores.grants.record_grant(
+            replay_key=grant.assertion.replay_key,
+            replay_until=grant.assertion.replay_until,
+            token=grant.record,
+            event=event,
+            now=self.clock.now(),
+        )
+        if not won:
+            raise grant.assertion.replayed()
         return grant
 
     # --- bearer credentials at the API --------------------------------------------------------------
@@ -139,7 +163,7 @@ class Service:
         An access token of ours carries ``typ: at+jwt``; anything else is treated as an Apex-signed
         JWT sent directly, held to the token endpoint's rules, single use included.
         """
-        if _is_access_token(token):
+        if token.startswith(self._access_prefixes) or _is_access_token(token):
             return (await self.verify_access_token(token)).identity, "access-token"
         await self.registry.refresh()
         verified = await self.assertions.verify(token, replay=self._replay, source="jwt")

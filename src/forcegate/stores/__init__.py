@@ -21,6 +21,7 @@ from forcegate.stores.models import (
 from forcegate.stores.protocols import (
     UNSET,
     AuditLog,
+    GrantRecorder,
     ReplayCache,
     ServiceKeyStore,
     SessionStore,
@@ -35,6 +36,7 @@ __all__ = [
     "AuditEvent",
     "AuditLog",
     "CertificateRecord",
+    "GrantRecorder",
     "IssuedToken",
     "Org",
     "OrgPolicy",

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from forcegate.errors import ConfigurationError
 from forcegate.settings import Settings
-from forcegate.stores.protocols import AuditLog, ReplayCache, ServiceKeyStore, SessionStore, TokenStore, TrustStore
+from forcegate.stores.protocols import (
+    AuditLog,
+    GrantRecorder,
+    ReplayCache,
+    ServiceKeyStore,
+    SessionStore,
+    TokenStore,
+    TrustStore,
+)
 
 __all__ = ["Stores", "open_stores"]
 
@@ -23,6 +31,7 @@ class Stores:
     sessions: SessionStore
     audit: AuditLog
     keys: ServiceKeyStore
+    grants: GrantRecorder
     check: Callable[[], Awaitable[Mapping[str, str]]]
     close: Callable[[], Awaitable[None]]
 

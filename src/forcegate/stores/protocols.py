@@ -27,7 +27,16 @@ from forcegate.stores.models import (
     SigningKey,
 )
 
-__all__ = ["UNSET", "AuditLog", "ReplayCache", "ServiceKeyStore", "SessionStore", "TokenStore", "TrustStore"]
+__all__ = [
+    "UNSET",
+    "AuditLog",
+    "GrantRecorder",
+    "ReplayCache",
+    "ServiceKeyStore",
+    "SessionStore",
+    "TokenStore",
+    "TrustStore",
+]
 
 
 class _Unset:
@@ -121,6 +130,21 @@ class TokenStore(Protocol):
     async def revoke(self, jti: str, expires_at: float) -> None: ...
     async def is_revoked(self, jti: str) -> bool: ...
     async def purge(self, now: float) -> int: ...
+
+
+class GrantRecorder(Protocol):
+    """The token endpoint's one write: claim the assertion, record the token, audit the decision.
+
+    All or nothing where the backend allows (one transaction on SQL): a token never leaves without
+    its record and audit row, and a failed write does not burn the assertion. Where the claim lives
+    in another store than the rows (Redis beside PostgreSQL), claim first, then write the rows.
+    """
+
+    async def record_grant(
+        self, *, replay_key: str, replay_until: float, token: IssuedToken, event: AuditEvent, now: float
+    ) -> bool:
+        """False, writing nothing, when ``replay_key`` is already claimed (live at ``now``)."""
+        ...
 
 
 class SessionStore(Protocol):

@@ -14,7 +14,13 @@ from forcegate.stores.bundle import Stores
 from forcegate.stores.encryption import SecretBox
 from forcegate.stores.sqlite_db import SqliteDatabase
 from forcegate.stores.sqlite_keys import SqliteServiceKeyStore
-from forcegate.stores.sqlite_state import SqliteAuditLog, SqliteReplayCache, SqliteSessionStore, SqliteTokenStore
+from forcegate.stores.sqlite_state import (
+    SqliteAuditLog,
+    SqliteGrantRecorder,
+    SqliteReplayCache,
+    SqliteSessionStore,
+    SqliteTokenStore,
+)
 from forcegate.stores.sqlite_trust import SqliteTrustStore
 
 __all__ = ["open_sqlite_stores"]
@@ -50,6 +56,7 @@ async def open_sqlite_stores(path: str, *, box: SecretBox, migrate: bool = True)
         sessions=SqliteSessionStore(db),
         audit=SqliteAuditLog(db),
         keys=SqliteServiceKeyStore(db, box),
+        grants=SqliteGrantRecorder(db),
         check=check,
         close=close,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Sequence
 
@@ -11,7 +12,14 @@ from forcegate.errors import ConfigurationError
 from forcegate.stores.models import AuditEvent, IssuedToken, Session
 from forcegate.stores.sqlite_db import SqliteDatabase
 
-__all__ = ["MAX_AUDIT_PAGE", "SqliteAuditLog", "SqliteReplayCache", "SqliteSessionStore", "SqliteTokenStore"]
+__all__ = [
+    "MAX_AUDIT_PAGE",
+    "SqliteAuditLog",
+    "SqliteGrantRecorder",
+    "SqliteReplayCache",
+    "SqliteSessionStore",
+    "SqliteTokenStore",
+]
 
 MAX_AUDIT_PAGE = 1000
 
@@ -42,6 +50,36 @@ _ISSUED_COLUMNS = "jti, org_id, user_id, client_id, scope, issued_at, expires_at
 # The interpolated names are the module's constants, never input.
 _INSERT_ISSUED = f"INSERT INTO issued_tokens ({_ISSUED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 _SELECT_ISSUED = f"SELECT {_ISSUED_COLUMNS} FROM issued_tokens WHERE jti = ?"  # noqa: S608
+
+
+class SqliteGrantRecorder:
+    """Claim + token record + audit row in one unit of one (group-committed) transaction."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def record_grant(
+        self, *, replay_key: str, replay_until: float, token: IssuedToken, event: AuditEvent, now: float
+    ) -> bool:
+        issued = (
+            token.jti,
+            token.org_id,
+            token.user_id,
+            token.client_id,
+            token.scope,
+            token.issued_at,
+            token.expires_at,
+        )
+        audit = _audit_row(event)
+
+        def unit(conn: sqlite3.Connection) -> int:
+            if conn.execute(_CLAIM, (replay_key, replay_until, now)).rowcount != 1:
+                return 0  # already claimed: write nothing else
+            conn.execute(_INSERT_ISSUED, issued)
+            conn.execute(_INSERT_AUDIT, audit)
+            return 1
+
+        return await self._db.execute_grouped(unit) == 1
 
 
 class SqliteTokenStore:
