@@ -34,3 +34,20 @@ def test_keys_does_not_import_the_org_emulator_or_cli() -> None:
     modules = imported_modules("import forcegate.keys")
     assert "forcegate.keys._jks" in modules
     assert not {"forcegate.salesforce", "forcegate.cli", "httpx", "click"} & modules
+
+
+def test_core_imports_no_stores_or_server() -> None:
+    modules = imported_modules("import forcegate.core")
+    assert not {"forcegate.stores", "forcegate.server", "forcegate.settings", "uvicorn"} & modules
+
+
+def test_stores_know_nothing_of_http() -> None:
+    modules = imported_modules("import forcegate.stores, forcegate.stores.sqlite")
+    assert "forcegate.stores.sqlite_db" in modules
+    assert not {"starlette", "uvicorn", "httpx", "click", "forcegate.server", "forcegate.cli"} & modules
+
+
+def test_the_server_does_not_import_the_cli_or_the_org_emulator() -> None:
+    modules = imported_modules("import forcegate.server")
+    assert "forcegate.server.hot_endpoints" in modules
+    assert not {"click", "forcegate.cli", "forcegate.salesforce"} & modules

@@ -30,6 +30,13 @@ PUBLIC = {
         "build_envelope", "sign_envelope",
     ],
     "forcegate.clock": ["Clock", "FixedClock", "SystemClock"],
+    "forcegate.settings": ["ENV_PREFIX", "Settings", "load_settings"],
+    "forcegate.server": ["Forcegate", "ForcegateApp", "create_app"],
+    "forcegate.stores": [
+        "UNSET", "App", "AppSecret", "AuditEvent", "AuditLog", "CertificateRecord", "GrantRecorder", "IssuedToken",
+        "Org", "OrgPolicy", "ReplayCache", "ServiceKeyStore", "Session", "SessionStore", "SigningKey", "Stores",
+        "TokenStore", "TrustStore", "open_stores",
+    ],
 }  # fmt: skip
 
 
