@@ -35,518 +35,53 @@ wrk comes from the distribution (``apt-get install wrk``); it is not part of CI.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import http.client
-import importlib.util
 import math
 import os
-import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _wrk import WrkMissing, WrkResult, pool_script, run_wrk, static_script, wrk_path
+from _http_frameworks import main_frameworks
+from _http_load import (
+    Bench,
+    Minter,
+    Run,
+    baseline_script,
+    cpu_text,
+    cpu_us_text,
+    describe,
+    fetch_access_tokens,
+    init_minter,
+    me_script,
+    pool_rate,
+    report_errors,
+    say,
+    token_script,
+    uneven,
+)
+from _http_servers import (
+    CERT_NAME,
+    ORG_ID,
+    Forcegate,
+    Server,
+    Servers,
+    baseline_server,
+    forcegate_instance,
+    http_exchange,
+)
+from _wrk import WrkMissing, wrk_path
 
-ORG_ID = "00D5g000004ABCDEA4"
-CERT_NAME = "Forcegate_Bench"
-FORM_PREFIX = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion="
-FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
 ACCESS_TOKEN_CACHE = 10_000  # AccessTokenVerifier's default cache_size (per worker process)
 TOKEN_TARGET = 0.60
 ME_TARGET = 0.80
-HOST = "127.0.0.1"
-BENCHMARKS = Path(__file__).resolve().parent
-UVICORN_READY = "Application startup complete."
 BASELINE_LABEL = "baseline (raw ASGI, 1 RS256 verify)"
-
-# --- servers --------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def http_status(port: int, method: str, path: str, *, headers: dict[str, str] | None = None, body: str = "") -> int:
-    """The status of one request, or 0 when the server does not answer."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=3)
-    try:
-        connection.request(method, path, body=body or None, headers=headers or {})
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    except OSError:
-        return 0
-    finally:
-        connection.close()
-
-
-def http_exchange(
-    port: int, method: str, path: str, *, headers: dict[str, str] | None = None, body: str = ""
-) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection(HOST, port, timeout=10)
-    try:
-        connection.request(method, path, body=body or None, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
-@dataclass
-class Server:
-    """A server process in its own session (process group), logging to a file."""
-
-    name: str
-    argv: list[str]
-    port: int
-    log_path: Path
-    env: dict[str, str] | None = None
-    workers: int = 1
-    ready_marker: str | None = UVICORN_READY
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True, cwd=BENCHMARKS
-            )
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
-    def wait_ready(self, *, timeout_s: float = 90.0) -> None:
-        """Until every worker has logged its startup and the port answers HTTP."""
-        assert self.process is not None
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
-            started = self.ready_marker is None or self.log_text().count(self.ready_marker) >= self.workers
-            if started and http_status(self.port, "GET", "/__bench_probe__") != 0:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not ready after {timeout_s:.0f} s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        process = self.process
-        if process is None:
-            return
-        self.process = None
-        for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, sig)
-            deadline = time.monotonic() + wait_s
-            while time.monotonic() < deadline:
-                process.poll()
-                if not _group_alive(process.pid):
-                    break
-                time.sleep(0.05)
-            else:
-                continue
-            break
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=1)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class Servers:
-    """Every server started by this run; :meth:`stop_all` runs in ``finally`` and on SIGTERM."""
-
-    def __init__(self) -> None:
-        self._running: list[Server] = []
-
-    def start(self, server: Server) -> Server:
-        self._running.append(server)
-        server.start()
-        server.wait_ready()
-        return server
-
-    def stop(self, server: Server) -> None:
-        server.stop()
-        with contextlib.suppress(ValueError):
-            self._running.remove(server)
-
-    def stop_all(self) -> None:
-        while self._running:
-            self._running.pop().stop()
-
-
-def baseline_server(workdir: Path, workers: int, mode: str = "raw") -> Server:
-    port = free_port()
-    argv = [sys.executable, str(BENCHMARKS / "_baseline_app.py"), "--port", str(port), "--workers", str(workers)]
-    return Server(
-        name=f"baseline {mode} (uvicorn, {workers} worker(s))",
-        argv=[*argv, "--mode", mode],
-        port=port,
-        log_path=workdir / f"baseline-{mode}-{workers}.log",
-        workers=workers,
-    )
-
-
-def granian_server(workdir: Path, workers: int) -> Server | None:
-    granian = shutil.which("granian", path=str(Path(sys.executable).parent)) or shutil.which("granian")
-    if granian is None:
-        return None
-    port = free_port()
-    argv = [
-        granian,
-        "--interface=asgi",
-        "--http=1",
-        "--loop=uvloop",
-        "--no-ws",
-        f"--workers={workers}",
-        f"--host={HOST}",
-        f"--port={port}",
-        "--no-access-log",
-        "--factory",
-        f"--working-dir={BENCHMARKS}",
-        "_baseline_app:create_app",
-    ]
-    env = {**os.environ, "FORCEGATE_BENCH_MODE": "raw"}
-    return Server(
-        name=f"baseline raw (granian, {workers} worker(s))",
-        argv=argv,
-        port=port,
-        log_path=workdir / f"granian-{workers}.log",
-        env=env,
-        ready_marker="Started worker-",
-        workers=workers,
-    )
-
-
-# --- the forcegate instance -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Forcegate:
-    data_dir: Path
-    port: int
-    env: dict[str, str]
-
-    @property
-    def public_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def audience(self) -> str:
-        return self.public_url + "/oauth2/token"
-
-    def cli(self, *args: str) -> str:
-        completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            [sys.executable, "-m", "forcegate.cli", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=BENCHMARKS,
-        )
-        if completed.returncode != 0:
-            raise RuntimeError(
-                f"forcegate {' '.join(args)} failed ({completed.returncode}): {completed.stderr.strip()}"
-            )
-        return completed.stdout
-
-    def server(self, workdir: Path, workers: int) -> Server:
-        argv = [sys.executable, "-m", "forcegate.cli", "serve", "--host", HOST, "--port", str(self.port)]
-        argv += ["--data-dir", str(self.data_dir), "--public-url", self.public_url, "--workers", str(workers)]
-        return Server(
-            name=f"forcegate serve ({workers} worker(s))",
-            argv=[*argv, "--log-level", "info"],
-            port=self.port,
-            log_path=workdir / f"forcegate-{workers}.log",
-            env=self.env,
-            workers=workers,
-        )
-
-
-def forcegate_instance(workdir: Path, certificate_pem: Path) -> Forcegate:
-    """A fresh data folder with the org and its certificate registered (the CLI creates the schema)."""
-    data_dir = workdir / "data"
-    data_dir.mkdir(mode=0o700)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FORCEGATE_")}
-    env["FORCEGATE_DATA_DIR"] = str(data_dir)
-    env["FORCEGATE_PUBLIC_URL"] = f"http://{HOST}:{port}"
-    instance = Forcegate(data_dir=data_dir, port=port, env=env)
-    instance.cli("orgs", "add", ORG_ID, "--scope", "api", "--name", "bench org")
-    instance.cli("certs", "add", ORG_ID, str(certificate_pem))
-    return instance
-
-
-# --- assertions: minted in a process pool ---------------------------------------------------------
-
-_minter: tuple[object, str, str] | None = None  # (CertificateAndKeyManagement, iss, aud) per pool process
-
-
-def _init_minter(key_pem: bytes, certificate_pem: bytes, issuer: str, audience: str) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    from forcegate.salesforce import CertificateAndKeyManagement
-
-    key = load_pem_private_key(key_pem, password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    store = CertificateAndKeyManagement()
-    store.add(CERT_NAME, private_key=key, certificate=x509.load_pem_x509_certificate(certificate_pem))
-    global _minter
-    _minter = (store, issuer, audience)
-
-
-def _mint_range(bounds: tuple[int, int]) -> list[str]:
-    """Assertions ``start .. stop - 1``: each its own ``sub``, so no two are the same token."""
-    from forcegate.salesforce import AuthJWS, AuthJWT, CertificateAndKeyManagement
-
-    assert _minter is not None
-    store, issuer, audience = _minter
-    assert isinstance(store, CertificateAndKeyManagement)
-    start, stop = bounds
-    minted = []
-    for n in range(start, stop):
-        jwt = AuthJWT(iss=issuer, sub=f"bench.user{n}@example.com", aud=audience, validity_length=300)
-        minted.append(AuthJWS(jwt, CERT_NAME, certificates=store).compact_serialization())
-    return minted
-
-
-class Minter:
-    """Apex-shaped assertions (RS256, 300 s validity), numbered across the run so all differ."""
-
-    def __init__(self, pool: ProcessPoolExecutor) -> None:
-        self._pool = pool
-        self._next = 0
-
-    def mint(self, count: int) -> list[str]:
-        start, self._next = self._next, self._next + count
-        chunks = [(n, min(n + 500, start + count)) for n in range(start, start + count, 500)]
-        began = time.perf_counter()
-        minted = [token for chunk in self._pool.map(_mint_range, chunks) for token in chunk]
-        if count > 1:
-            say(f"minted {count:,} assertions in {time.perf_counter() - began:.1f} s")
-        return minted
-
-
-# --- fetching access tokens (a small asyncio HTTP/1.1 client: httpx would take longer than the runs) --
-
-
-async def _post_forms(port: int, bodies: Sequence[bytes], *, connections: int = 16) -> list[tuple[int, bytes]]:
-    results: list[tuple[int, bytes]] = [(0, b"")] * len(bodies)
-    position = 0
-
-    async def worker() -> None:
-        nonlocal position
-        reader, writer = await asyncio.open_connection(HOST, port)
-        try:
-            while position < len(bodies):
-                index, position = position, position + 1
-                body = bodies[index]
-                writer.write(
-                    b"POST /oauth2/token HTTP/1.1\r\nHost: %s:%d\r\n"
-                    b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s"
-                    % (HOST.encode(), port, len(body), body)
-                )
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                status = int(lines[0].split(" ", 2)[1])
-                length = next(
-                    int(v) for k, _, v in (h.partition(":") for h in lines[1:]) if k.lower() == "content-length"
-                )
-                results[index] = (status, await reader.readexactly(length))
-        finally:
-            writer.close()
-
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    return results
-
-
-def fetch_access_tokens(port: int, assertions: Sequence[str]) -> list[str]:
-    began = time.perf_counter()
-    bodies = [(FORM_PREFIX + a).encode("ascii") for a in assertions]
-    results = asyncio.run(_post_forms(port, bodies))
-    refused = [(status, body) for status, body in results if status != 200]
-    if refused:
-        status, body = refused[0]
-        raise RuntimeError(f"{len(refused)} of {len(results)} token requests refused; first: {status} {body[:300]!r}")
-    tokens = [str(orjson.loads(body)["access_token"]) for _, body in results]
-    elapsed = time.perf_counter() - began
-    say(f"obtained {len(tokens):,} access tokens in {elapsed:.1f} s ({len(tokens) / elapsed:,.0f}/s, Python client)")
-    return tokens
-
-
-# --- runs -----------------------------------------------------------------------------------------
-
-
-def say(message: str) -> None:
-    print(f"# {message}", flush=True)
-
-
-@dataclass
-class Run:
-    label: str
-    workers: int
-    result: WrkResult
-    server: Server
-    cpu: tuple[float, ...] = ()  # % of wall time, per worker process, busiest first
-
-
-class Bench:
-    def __init__(self, workdir: Path, *, seconds: int, connections: int, verbose: bool) -> None:
-        self.workdir = workdir
-        self.seconds = seconds
-        self.connections = connections
-        self.verbose = verbose
-        self._scripts = 0
-
-    def script(self, text: str) -> Path:
-        self._scripts += 1
-        path = self.workdir / f"script-{self._scripts}.lua"
-        path.write_text(text, encoding="ascii")
-        return path
-
-    def data(self, lines: Sequence[str]) -> Path:
-        self._scripts += 1
-        path = self.workdir / f"data-{self._scripts}.txt"
-        path.write_text("\n".join(lines) + "\n", encoding="ascii")
-        return path
-
-    def wrk(self, server: Server, path: str, script: Path, *, seconds: int | None = None) -> WrkResult:
-        result = run_wrk(
-            f"http://{HOST}:{server.port}{path}",
-            script,
-            seconds=seconds or self.seconds,
-            connections=self.connections,
-        )
-        if self.verbose:
-            print(result.report, flush=True)
-        return result
-
-    def measure(
-        self, server: Server, path: str, script: Path, *, seconds: int | None = None
-    ) -> tuple[WrkResult, tuple[float, ...]]:
-        """A wrk run, and the CPU share (% of wall time) of the server's busiest ``workers`` processes.
-
-        The shares' sum times the run's length over its request count is the server's CPU time per
-        request (:func:`cpu_per_request`): steadier than req/s on a shared machine.
-        """
-        assert server.process is not None
-        before, began = process_cpu(server.process.pid), time.monotonic()
-        result = self.wrk(server, path, script, seconds=seconds)
-        after, wall = process_cpu(server.process.pid), time.monotonic() - began
-        shares = sorted(((after[pid] - before.get(pid, 0.0)) / wall * 100 for pid in after), reverse=True)
-        return result, tuple(shares[: server.workers])
-
-
-def process_cpu(pgid: int) -> dict[int, float]:
-    """CPU seconds (user + system) of each process in the group ``pgid``: Linux ``/proc``, else empty."""
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    found: dict[int, float] = {}
-    with contextlib.suppress(OSError):
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = Path(entry.path, "stat").read_text(encoding="ascii")
-            except OSError:
-                continue  # gone meanwhile
-            fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, pgrp, …
-            if int(fields[2]) == pgid:
-                found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
-    return found
-
-
-def cpu_per_request(run: Run) -> float | None:
-    """Server CPU µs per request (None without /proc figures)."""
-    if not run.cpu or not run.result.requests:
-        return None
-    return sum(run.cpu) / 100 * run.result.duration_s / run.result.requests * 1e6
-
-
-def cpu_us_text(run: Run) -> str:
-    value = cpu_per_request(run)
-    return "-" if value is None else f"{value:.0f}"
-
-
-def cpu_text(shares: Sequence[float]) -> str:
-    return "+".join(f"{share:.0f}" for share in shares) or "-"
-
-
-def uneven(shares: Sequence[float]) -> bool:
-    """One worker did (nearly) all the work: wrk's connections all landed on it."""
-    return len(shares) > 1 and min(shares) < 0.25 * max(shares)
-
-
-def baseline_script(assertion_like: str) -> str:
-    """The baseline's request: a token request of the same size as the real ones."""
-    return static_script("POST", "/oauth2/token", FORM_TYPE, FORM_PREFIX + assertion_like)
-
-
-def token_script(bench: Bench, assertions: Sequence[str]) -> Path:
-    data = bench.data(assertions)
-    return bench.script(
-        pool_script(
-            data,
-            mode="once",
-            method="POST",
-            path="/oauth2/token",
-            headers=FORM_TYPE,
-            item_in="body",
-            prefix=FORM_PREFIX,
-        )
-    )
-
-
-def me_script(bench: Bench, tokens: Sequence[str]) -> Path:
-    if len(tokens) == 1:
-        return bench.script(static_script("GET", "/api/v1/me", {"Authorization": "Bearer " + tokens[0]}))
-    data = bench.data(tokens)
-    return bench.script(
-        pool_script(data, mode="cycle", method="GET", path="/api/v1/me", headers={}, item_in="header", prefix="Bearer ")
-    )
-
-
-def pool_rate(result: WrkResult) -> float:
-    """Requests per second while a ``once`` pool lasted (the requests past its end are fast 404s)."""
-    if result.exhausted and result.pool_seconds:
-        return max(0, result.requests - result.exhausted) / result.pool_seconds
-    return result.rps
-
-
-def describe(result: WrkResult) -> str:
-    return (
-        f"{result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
-        f"errors {result.errors} (socket {result.socket_errors}, non-2xx {result.status_errors}"
-        + (f", pool exhausted {result.exhausted}" if result.exhausted else "")
-        + ")"
-    )
 
 
 def measure_workers(
@@ -691,27 +226,6 @@ def print_table(runs: Sequence[Run], *, cache_note: Callable[[str, int], str]) -
         )
 
 
-def report_errors(runs: Sequence[Run]) -> int:
-    failing = [r for r in runs if r.result.errors]
-    for run in failing:
-        result = run.result
-        print(
-            f"ERROR: {run.label}, {run.workers} worker(s): {result.errors} errors of {result.requests:,} requests "
-            f"(connect {result.connect_errors}, read {result.read_errors}, write {result.write_errors}, "
-            f"timeout {result.timeouts}, non-2xx {result.status_errors}, pool exhausted {result.exhausted})"
-        )
-        suspicious = [
-            line
-            for line in run.server.log_text().splitlines()
-            if any(word in line for word in ("Traceback", "ERROR", "Error", "Exception", "WARNING"))
-        ]
-        if suspicious:
-            print(f"  {run.server.name} log, {len(suspicious)} suspicious lines; the last ones:")
-            for line in suspicious[-15:]:
-                print("    " + line)
-    return len(failing)
-
-
 # --- modes ----------------------------------------------------------------------------------------
 
 
@@ -732,7 +246,7 @@ def main_service(args: argparse.Namespace, workdir: Path, servers: Servers) -> i
     runs: list[Run] = []
     state: dict[str, object] = {}
     initargs = (key_pem, certificate_pem, ORG_ID, forcegate.audience)
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2, initializer=_init_minter, initargs=initargs) as pool:
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2, initializer=init_minter, initargs=initargs) as pool:
         minter = Minter(pool)
         for workers in args.workers:
             runs += measure_workers(
@@ -770,81 +284,6 @@ def main_service(args: argparse.Namespace, workdir: Path, servers: Servers) -> i
         for line in denied[:10]:
             print("    " + line)
     return 1
-
-
-def main_frameworks(args: argparse.Namespace, workdir: Path, servers: Servers) -> int:
-    """Raw ASGI vs Starlette (body / form) on uvicorn, and raw ASGI on granian: the framework's cost."""
-    from _baseline_app import fixed_token
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    sample = fixed_token(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    bench = Bench(workdir, seconds=args.seconds, connections=args.connections, verbose=args.verbose)
-    script = bench.script(baseline_script(sample))
-    # Starlette parses forms with python-multipart (module python_multipart, formerly multipart).
-    has_multipart = any(importlib.util.find_spec(name) for name in ("python_multipart", "multipart"))
-    if not has_multipart:
-        say("python-multipart is not installed: the starlette-form contender is skipped")
-    runs: list[Run] = []
-    for workers in args.workers:
-        say(f"--- {workers} worker(s) ---")
-        contenders: list[tuple[str, Server]] = []
-        try:
-            for mode in ("raw", "starlette-body", "starlette-form"):
-                if mode == "starlette-form" and not has_multipart:
-                    continue
-                contenders.append((f"uvicorn {mode}", servers.start(baseline_server(workdir, workers, mode))))
-            granian = granian_server(workdir, workers)
-            if granian is None:
-                say("granian is not installed: the granian contender is skipped")
-            else:
-                contenders.append(("granian raw", servers.start(granian)))
-            for _, server in contenders:
-                bench.wrk(server, "/oauth2/token", script, seconds=1)  # warm-up
-            for round_ in range(args.rounds):
-                for label, server in contenders:
-                    for attempt in range(2):
-                        result, cpu = bench.measure(server, "/oauth2/token", script)
-                        say(f"round {round_ + 1}, {label}: {describe(result)}; server CPU % {cpu_text(cpu)}")
-                        if not uneven(cpu) or attempt:
-                            break
-                        say("one worker took all of wrk's connections: again (this run is discarded)")
-                    runs.append(Run(label, workers, result, server, cpu))
-        finally:
-            for _, server in contenders:
-                servers.stop(server)
-
-    print()
-    print(
-        f"POST /oauth2/token-shaped requests, each: read body, 1 RS256 verify, small JSON; wrk 1 thread x "
-        f"{args.connections} connections, {args.seconds} s per run, {args.rounds} interleaved rounds (medians)"
-    )
-    print(
-        f"  {'contender':<24} {'workers':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
-        f"{'vs raw':>8} {'µs/req':>7}  CPU %"
-    )
-    for workers in args.workers:
-        mine = [r for r in runs if r.workers == workers]
-        labels = list(dict.fromkeys(r.label for r in mine))
-        base = [r.result.rps for r in mine if r.label == "uvicorn raw"]
-        for label in labels:
-            own = [r for r in mine if r.label == label]
-            rps = statistics.median(r.result.rps for r in own)
-            ratio = statistics.median(r.result.rps / b for r, b in zip(own, base, strict=True))
-            p50 = statistics.median(r.result.p50_ms for r in own)
-            p99 = statistics.median(r.result.p99_ms for r in own)
-            errors = sum(r.result.errors for r in own)
-            shares = ", ".join(cpu_text(r.cpu) + ("*" if uneven(r.cpu) else "") for r in own)
-            costs = [c for c in (cpu_per_request(r) for r in own) if c is not None]
-            cost = f"{statistics.median(costs):.0f}" if costs else "-"
-            print(
-                f"  {label:<24} {workers:>7} {rps:>9,.0f} {p50:>8.2f} {p99:>8.2f} {errors:>7} {ratio:>8.0%} {cost:>7}  "
-                + shares
-            )
-    print(
-        "  µs/req: server CPU time per request (median of rounds); CPU %: each worker's CPU time over wall time, "
-        "per round; *: one worker took (nearly) all connections."
-    )
-    return 1 if report_errors(runs) else 0
 
 
 def _worker_counts(text: str) -> list[int]:

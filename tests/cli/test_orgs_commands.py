@@ -263,3 +263,10 @@ def test_a_process_holding_the_stores_open_sees_the_writes(forcegate: Runner) ->
             loop.run_until_complete(stores.close())
     finally:
         loop.close()
+
+
+def test_absurd_lifetimes_are_refused_not_crashed(forcegate: Runner) -> None:
+    outcome = forcegate("orgs", "add", "00D5g000004ABCDEA4", "--token-lifetime", str(2**63))
+    assert outcome.code in (1, 2)
+    assert "token_lifetime" in outcome.err or "token-lifetime" in outcome.err
+    assert "Traceback" not in outcome.err

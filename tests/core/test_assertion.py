@@ -1,27 +1,34 @@
+"""AssertionVerifier: the identity an Apex assertion gives, issuer resolution, org state and keys, the check order."""
+
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 import hashlib
-from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from core.assertion_support import (
+    AUD,
+    CONSUMER_KEY,
+    NOW,
+    ORG,
+    OTHER_ORG,
+    RECORD,
+    USER,
+    USERNAME,
+    FakeDirectory,
+    MemoryReplay,
+    run,
+)
 from forcegate.clock import FixedClock
-from forcegate.core import ids
-from forcegate.core.assertion import MAX_SUBJECT_LENGTH, AssertionVerifier, VerifiedAssertion
-from forcegate.core.claim_profile import MAX_PARAMS_BYTES
+from forcegate.core.assertion import AssertionVerifier
 from forcegate.core.jws import JWSVerifier, loads_claims
 from forcegate.core.jwt import JWTPolicy, JWTVerifier
 from forcegate.core.trust import OrgTrust
 from forcegate.core.trusted_key import TrustedKey
 from forcegate.errors import (
-    AssertionReplayed,
-    ClaimsTooLarge,
     ConfigurationError,
     ForcegateError,
     InvalidAudience,
@@ -36,126 +43,11 @@ from forcegate.errors import (
     OrgDisabled,
     SubjectNotAllowed,
     TokenExpired,
-    TokenNotYetValid,
     TokenTooLarge,
     UnknownIssuer,
     UnsupportedAlgorithm,
 )
-from forcegate.salesforce import AuthJWS, AuthJWT, CertificateAndKeyManagement
-from helpers import make_jws, self_signed
-
-NOW = 1_750_000_000  # 2025-06-15, inside the certificate's validity
-ORG = ids.to18("00D5g000004ABCD")
-OTHER_ORG = ids.to18("00D5g000009WXYZ")
-USER = ids.to18("0055g00000AbCdE")
-RECORD = ids.to18("0015g00000XyZab")
-CONSUMER_KEY = "3MVG9" + "A" * 80
-USERNAME = "integration.user@acme.example"
-AUD = "https://svc.example.com/oauth2/token"
-CERT = "forcegate_cert"
-
-
-class FakeDirectory:
-    """The registry as the verifier sees it: a dict of orgs and a set of consumer keys."""
-
-    def __init__(self, orgs: Iterable[OrgTrust], consumer_keys: Iterable[str] = ()) -> None:
-        self.orgs = {org.org_id: org for org in orgs}
-        self.consumer_keys = set(consumer_keys)
-        self.lookups: list[str] = []
-
-    async def org(self, org_id: str) -> OrgTrust | None:
-        self.lookups.append(org_id)
-        return self.orgs.get(org_id)
-
-    async def is_consumer_key(self, issuer: str) -> bool:
-        self.lookups.append(issuer)
-        return issuer in self.consumer_keys
-
-
-class MemoryReplay:
-    def __init__(self) -> None:
-        self.claimed: dict[str, float] = {}
-
-    async def claim(self, key: str, expires_at: float) -> bool:
-        if key in self.claimed:
-            return False
-        self.claimed[key] = expires_at
-        return True
-
-
-@pytest.fixture(scope="module")
-def certificate(rsa_key: rsa.RSAPrivateKey) -> x509.Certificate:
-    return self_signed(rsa_key, cn=CERT, start=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
-
-
-@pytest.fixture
-def org_certs(rsa_key: rsa.RSAPrivateKey, certificate: x509.Certificate) -> CertificateAndKeyManagement:
-    certs = CertificateAndKeyManagement()
-    certs.add(CERT, private_key=rsa_key, certificate=certificate)
-    return certs
-
-
-@pytest.fixture
-def org(certificate: x509.Certificate) -> OrgTrust:
-    return OrgTrust(
-        org_id=ORG,
-        enabled=True,
-        issuers=frozenset({ORG, CONSUMER_KEY}),
-        subjects=None,
-        scopes=frozenset({"api", "refresh"}),
-        keys=(TrustedKey.from_certificate(certificate, label="org cert"),),
-    )
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(NOW)
-
-
-@pytest.fixture
-def directory(org: OrgTrust) -> FakeDirectory:
-    return FakeDirectory([org], [CONSUMER_KEY])
-
-
-@pytest.fixture
-def verifier(directory: FakeDirectory, clock: FixedClock) -> AssertionVerifier:
-    return AssertionVerifier(directory=directory, audiences=[AUD], clock=clock)
-
-
-@pytest.fixture
-def replay() -> MemoryReplay:
-    return MemoryReplay()
-
-
-@pytest.fixture
-def mint(org_certs: CertificateAndKeyManagement, clock: FixedClock) -> Any:
-    """Sign an assertion exactly as Apex's Auth.JWT + Auth.JWS would."""
-
-    def mint(
-        *,
-        iss: str | None = ORG,
-        sub: str | None = USERNAME,
-        aud: str | None = AUD,
-        validity: int = 300,
-        skew: int = 0,
-        **claims: object,
-    ) -> str:
-        jwt = AuthJWT(iss=iss, sub=sub, aud=aud, validity_length=validity, nbf_clock_skew=skew)
-        jwt.set_additional_claims(claims)
-        return AuthJWS(jwt, CERT, certificates=org_certs, clock=clock).compact_serialization()
-
-    return mint
-
-
-def run(
-    verifier: AssertionVerifier,
-    token: str | bytes,
-    replay: MemoryReplay | None = None,
-    *,
-    scope: str | None = None,
-    source: Any = "jwt-bearer",
-) -> VerifiedAssertion:
-    return asyncio.run(verifier.verify(token, replay=replay or MemoryReplay(), requested_scope=scope, source=source))
+from helpers import make_jws
 
 
 def test_an_apex_assertion_gives_the_identity(verifier: AssertionVerifier, mint: Any, replay: MemoryReplay) -> None:
@@ -272,7 +164,7 @@ def test_org_id_mismatch_is_judged_after_the_signature(
         run(verifier, forged)
 
 
-# --- org state, keys, claims --------------------------------------------------------------------------
+# --- org state, keys, unparseable tokens -----------------------------------------------------------
 
 
 def test_a_disabled_org_is_refused_before_anything_else_about_the_token(
@@ -320,124 +212,6 @@ def test_algorithm_outside_the_allow_list_is_refused_before_any_lookup(
 def test_unparseable_tokens(verifier: AssertionVerifier, token: str, error: type[ForcegateError]) -> None:
     with pytest.raises(error):
         run(verifier, token)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "error"),
-    [
-        ({"aud": "https://svc.example.com/oauth2/token/"}, InvalidAudience),
-        ({"aud": None}, MissingClaim),
-        ({"validity": -61}, TokenExpired),
-        ({"skew": -120}, TokenNotYetValid),
-        ({"validity": 361}, LifetimeTooLong),
-        ({"sub": None}, MissingClaim),
-        ({"sub": ""}, MissingClaim),
-        ({"sub": "x" * (MAX_SUBJECT_LENGTH + 1)}, InvalidClaim),
-        ({"instance_url": "http://acme.example.com"}, InvalidClaim),
-        ({"user_id": ORG}, InvalidClaim),
-        ({"params": {"k": "x" * MAX_PARAMS_BYTES}}, ClaimsTooLarge),
-        ({"scope": "api  refresh"}, InvalidClaim),
-    ],
-)
-def test_claim_checks(
-    verifier: AssertionVerifier, mint: Any, kwargs: dict[str, Any], error: type[ForcegateError]
-) -> None:
-    with pytest.raises(error):
-        run(verifier, mint(**kwargs))
-
-
-def test_sub_must_be_a_string(verifier: AssertionVerifier, rsa_key: rsa.RSAPrivateKey) -> None:
-    with pytest.raises(InvalidClaim, match="'sub'"):
-        run(verifier, make_jws({"iss": ORG, "sub": 5, "aud": AUD, "exp": NOW + 60}, rsa_key))
-
-
-def test_the_org_lifetime_cap_overrides_the_default(
-    org: OrgTrust, clock: FixedClock, mint: Any, directory: FakeDirectory
-) -> None:
-    verifier = AssertionVerifier(directory=directory, audiences=[AUD], clock=clock)
-    directory.orgs[ORG] = replace(org, max_assertion_lifetime=900)
-    assert run(verifier, mint(validity=900)).identity.expires_at == NOW + 900
-    directory.orgs[ORG] = replace(org, max_assertion_lifetime=60)
-    with pytest.raises(LifetimeTooLong):
-        run(verifier, mint(validity=300))
-    directory.orgs[ORG] = org
-    assert run(verifier, mint(validity=300)).org is org
-
-
-def test_subject_lists(org: OrgTrust, clock: FixedClock, mint: Any, directory: FakeDirectory) -> None:
-    directory.orgs[ORG] = replace(org, subjects=frozenset({USERNAME}))
-    verifier = AssertionVerifier(directory=directory, audiences=[AUD], clock=clock)
-    assert run(verifier, mint()).identity.username == USERNAME
-    with pytest.raises(SubjectNotAllowed):
-        run(verifier, mint(sub="someone.else@acme.example"))
-
-
-def test_a_user_id_as_sub_is_the_user_and_no_username(verifier: AssertionVerifier, mint: Any) -> None:
-    identity = run(verifier, mint(sub=USER[:15])).identity
-    assert identity.user_id == USER
-    assert identity.username is None
-    assert run(verifier, mint(sub=USER, user_id=USER[:15])).identity.user_id == USER
-    with pytest.raises(InvalidClaim, match="'user_id'"):
-        run(verifier, mint(sub=USER, user_id=ids.to18("0055g00000ZzZzZ")))
-
-
-# --- scope --------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("form", "claim", "granted"),
-    [
-        (None, None, {"api", "refresh"}),
-        (None, "api", {"api"}),
-        ("refresh", None, {"refresh"}),
-        ("refresh", "api", {"refresh"}),  # the request parameter wins over the claim
-        ("", "api", {"api"}),  # an empty parameter is an omitted one (RFC 6749 §3.1)
-        ("api refresh", None, {"api", "refresh"}),
-    ],
-)
-def test_scope_resolution(
-    verifier: AssertionVerifier, mint: Any, form: str | None, claim: str | None, granted: set[str]
-) -> None:
-    token = mint(scope=claim) if claim else mint()
-    assert run(verifier, token, scope=form).identity.scopes == granted
-
-
-@pytest.mark.parametrize(("form", "claim"), [("admin", None), (None, "api admin"), ("api  x", None), ('a"b', None)])
-def test_invalid_scope(verifier: AssertionVerifier, mint: Any, form: str | None, claim: str | None) -> None:
-    token = mint(scope=claim) if claim else mint()
-    with pytest.raises(InvalidScope):
-        run(verifier, token, scope=form)
-
-
-# --- single use -----------------------------------------------------------------------------------------
-
-
-def test_second_use_is_a_replay(verifier: AssertionVerifier, mint: Any, replay: MemoryReplay) -> None:
-    token = mint()
-    run(verifier, token, replay)
-    with pytest.raises(AssertionReplayed):
-        run(verifier, token, replay)
-    run(verifier, mint(validity=299), replay)  # a fresh assertion is fine
-
-
-def test_a_failing_token_never_burns_its_key(
-    verifier: AssertionVerifier, mint: Any, replay: MemoryReplay, other_rsa_key: rsa.RSAPrivateKey
-) -> None:
-    failing = [
-        mint(aud="https://elsewhere.example.com"),
-        mint(validity=-120),
-        mint(org_id=OTHER_ORG),
-        mint(scope="admin"),
-        make_jws({"iss": ORG, "sub": USERNAME, "aud": AUD, "exp": NOW + 60}, other_rsa_key),
-    ]
-    for token in failing:
-        with pytest.raises(ForcegateError):
-            run(verifier, token, replay)
-    assert replay.claimed == {}
-    token = mint(scope="api")
-    with pytest.raises(InvalidScope):
-        run(verifier, token, replay, scope="admin")
-    assert run(verifier, token, replay).identity.scopes == {"api"}  # the same token, now asking properly
 
 
 # --- order -----------------------------------------------------------------------------------------------

@@ -268,6 +268,28 @@ def test_validation_errors_are_400(live_server: LiveServer, registered: Org) -> 
     assert wrong == []
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/orgs", {"org_id": OTHER_ORG_ID, "token_lifetime": 2**63}),
+        ("PATCH", f"/orgs/{ORG_ID}", {"max_assertion_lifetime": 2**63}),
+        ("POST", f"/apps/{CONSUMER_KEY}/secrets", {"secret": "s1", "keep_previous": 2**63 - 1}),  # bound as + 1
+        ("GET", f"/audit?before={2**63}", None),
+        ("GET", f"/audit?before={-(2**63) - 1}", None),
+    ],
+)
+def test_integers_sqlite_cannot_hold_are_400_not_500(
+    live_server: LiveServer, registered: Org, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    """These were bound to SQLite as sent, and its OverflowError was a 500 (JSON numbers reach 2**64 - 1)."""
+    with live_server.admin() as admin:
+        assert admin.post(f"{PREFIX}/apps", json={"consumer_key": CONSUMER_KEY, "secret": "s0"}).status_code == 201
+        response = admin.request(method, PREFIX + path, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_request"
+    assert "out of range" in response.json()["error_description"]
+
+
 def test_duplicates_and_unknowns(admin: Recorder) -> None:
     assert admin.request("POST", "/orgs", json={"org_id": ORG_ID}).status_code == 201
     duplicate = admin.request("POST", "/orgs", json={"org_id": to15(ORG_ID)})

@@ -224,6 +224,8 @@ def test_invalid_org_ids_are_refused(stores: Stores, bad: str) -> None:
         Org(org_id=ORG, scopes=("api web",)),
         Org(org_id=ORG, subjects=("",)),
         Org(org_id=ORG, policy=OrgPolicy(token_lifetime=0)),
+        Org(org_id=ORG, policy=OrgPolicy(max_assertion_lifetime=2**63)),  # beyond a 64-bit column
+        Org(org_id=ORG, policy=OrgPolicy(token_lifetime=365 * 24 * 3600 + 1)),
     ],
 )
 def test_invalid_org_fields_are_refused(stores: Stores, org: Org) -> None:

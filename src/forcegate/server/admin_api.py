@@ -28,6 +28,9 @@ __all__ = ["admin_routes"]
 
 PREFIX = "/admin/api/v1"
 MAX_JSON = 256 * 1024
+# RFC 7493 (I-JSON) §2.2: integers beyond ±(2**53 - 1) are not interoperable. Refusing them here also
+# keeps every integer the stores bind (a lifetime, keep_previous + 1, an audit id) inside SQLite's 64 bits.
+MAX_INTEGER = 2**53 - 1
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -52,6 +55,8 @@ def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], *, re
     value = data[name]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise RequestError(f"field {name!r} has the wrong type")
+    if kind is int and isinstance(value, int) and abs(value) > MAX_INTEGER:
+        raise RequestError(f"field {name!r} is out of range")
     return value
 
 
@@ -264,6 +269,8 @@ def admin_routes(service: Service) -> list[Route]:
             before = int(params["before"]) if "before" in params else None
         except ValueError:
             raise RequestError("limit and before must be integers") from None
+        if before is not None and abs(before) > MAX_INTEGER:
+            raise RequestError("before is out of range")
         # API decisions are queued for batched writing: write this process's queue first, so the
         # listing includes every decision already answered here.
         await service.audit.flush()

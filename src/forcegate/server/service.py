@@ -18,7 +18,13 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from forcegate.clock import Clock, SystemClock
 from forcegate.core import ids
 from forcegate.core._b64 import b64url_decode
-from forcegate.core.access_token import AccessTokenIssuer, AccessTokenVerifier, VerifiedAccessToken
+from forcegate.core.access_token import (
+    AccessTokenIssuer,
+    AccessTokenVerifier,
+    VerifiedAccessToken,
+    access_token_header,
+    es256_jwk,
+)
 from forcegate.core.assertion import AssertionVerifier
 from forcegate.core.canvas_request import CanvasRequest
 from forcegate.core.grant import TokenGrant, TokenRequest, prepare_grant
@@ -79,8 +85,6 @@ class Service:
 
     async def load_signing_keys(self) -> None:
         """Load the service's signing keys: the newest active one signs, all of them verify."""
-        from forcegate.core.access_token import access_token_header, es256_jwk
-
         records = await self.stores.keys.signing_keys()
         if not records:
             raise ConfigurationError("no signing key in the store: run `forcegate serve` once to create one")

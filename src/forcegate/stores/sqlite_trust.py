@@ -146,8 +146,8 @@ class SqliteTrustStore:
 
     async def add_app_secret(self, consumer_key: str, secret: str, *, keep_previous: int = 1) -> AppSecret:
         secret = check_secret(secret)
-        if isinstance(keep_previous, bool) or not isinstance(keep_previous, int) or keep_previous < 0:
-            raise ConfigurationError("keep_previous must be a whole number >= 0")
+        if isinstance(keep_previous, bool) or not isinstance(keep_previous, int) or not 0 <= keep_previous <= 100:
+            raise ConfigurationError("keep_previous must be a whole number from 0 to 100")
         now = time.time()
         with self._db.transaction() as conn:
             if conn.execute("SELECT 1 FROM apps WHERE consumer_key = ?", (consumer_key,)).fetchone() is None:

@@ -83,6 +83,11 @@ def check_strings(value: object, field: str, *, no_spaces: bool = False) -> tupl
     return tuple(result)
 
 
+#: A sanity bound on per-org lifetimes (one year): far beyond any sane setting, and well inside
+#: what SQLite's 64-bit integers (and the clock arithmetic done with them) can hold.
+MAX_POLICY_SECONDS = 365 * 24 * 3600
+
+
 def check_policy(value: object) -> OrgPolicy:
     if not isinstance(value, OrgPolicy):
         raise ConfigurationError(f"policy must be an OrgPolicy, not {type(value).__name__}")
@@ -90,6 +95,8 @@ def check_policy(value: object) -> OrgPolicy:
         seconds = getattr(value, field)
         if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0):
             raise ConfigurationError(f"policy {field} must be a positive number of seconds or None")
+        if seconds is not None and seconds > MAX_POLICY_SECONDS:
+            raise ConfigurationError(f"policy {field} must be at most {MAX_POLICY_SECONDS} seconds (one year)")
     return value
 
 

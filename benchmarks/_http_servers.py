@@ -1,0 +1,256 @@
+"""Servers for benchmarks/bench_http.py: each on 127.0.0.1, a free port, in its own process group.
+
+The bare ASGI baseline (benchmarks/_baseline_app.py, under uvicorn or granian) and ``forcegate serve``
+on a fresh data folder with the benchmark's org and certificate registered through the CLI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ORG_ID = "00D5g000004ABCDEA4"
+CERT_NAME = "Forcegate_Bench"
+HOST = "127.0.0.1"
+BENCHMARKS = Path(__file__).resolve().parent
+UVICORN_READY = "Application startup complete."
+
+
+# --- servers --------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def http_status(port: int, method: str, path: str, *, headers: dict[str, str] | None = None, body: str = "") -> int:
+    """The status of one request, or 0 when the server does not answer."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=3)
+    try:
+        connection.request(method, path, body=body or None, headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    except OSError:
+        return 0
+    finally:
+        connection.close()
+
+
+def http_exchange(
+    port: int, method: str, path: str, *, headers: dict[str, str] | None = None, body: str = ""
+) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection(HOST, port, timeout=10)
+    try:
+        connection.request(method, path, body=body or None, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@dataclass
+class Server:
+    """A server process in its own session (process group), logging to a file."""
+
+    name: str
+    argv: list[str]
+    port: int
+    log_path: Path
+    env: dict[str, str] | None = None
+    workers: int = 1
+    ready_marker: str | None = UVICORN_READY
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True, cwd=BENCHMARKS
+            )
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def wait_ready(self, *, timeout_s: float = 90.0) -> None:
+        """Until every worker has logged its startup and the port answers HTTP."""
+        assert self.process is not None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+            started = self.ready_marker is None or self.log_text().count(self.ready_marker) >= self.workers
+            if started and http_status(self.port, "GET", "/__bench_probe__") != 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready after {timeout_s:.0f} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        process = self.process
+        if process is None:
+            return
+        self.process = None
+        for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline:
+                process.poll()
+                if not _group_alive(process.pid):
+                    break
+                time.sleep(0.05)
+            else:
+                continue
+            break
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=1)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Servers:
+    """Every server started by this run; :meth:`stop_all` runs in ``finally`` and on SIGTERM."""
+
+    def __init__(self) -> None:
+        self._running: list[Server] = []
+
+    def start(self, server: Server) -> Server:
+        self._running.append(server)
+        server.start()
+        server.wait_ready()
+        return server
+
+    def stop(self, server: Server) -> None:
+        server.stop()
+        with contextlib.suppress(ValueError):
+            self._running.remove(server)
+
+    def stop_all(self) -> None:
+        while self._running:
+            self._running.pop().stop()
+
+
+def baseline_server(workdir: Path, workers: int, mode: str = "raw") -> Server:
+    port = free_port()
+    argv = [sys.executable, str(BENCHMARKS / "_baseline_app.py"), "--port", str(port), "--workers", str(workers)]
+    return Server(
+        name=f"baseline {mode} (uvicorn, {workers} worker(s))",
+        argv=[*argv, "--mode", mode],
+        port=port,
+        log_path=workdir / f"baseline-{mode}-{workers}.log",
+        workers=workers,
+    )
+
+
+def granian_server(workdir: Path, workers: int) -> Server | None:
+    granian = shutil.which("granian", path=str(Path(sys.executable).parent)) or shutil.which("granian")
+    if granian is None:
+        return None
+    port = free_port()
+    argv = [
+        granian,
+        "--interface=asgi",
+        "--http=1",
+        "--loop=uvloop",
+        "--no-ws",
+        f"--workers={workers}",
+        f"--host={HOST}",
+        f"--port={port}",
+        "--no-access-log",
+        "--factory",
+        f"--working-dir={BENCHMARKS}",
+        "_baseline_app:create_app",
+    ]
+    env = {**os.environ, "FORCEGATE_BENCH_MODE": "raw"}
+    return Server(
+        name=f"baseline raw (granian, {workers} worker(s))",
+        argv=argv,
+        port=port,
+        log_path=workdir / f"granian-{workers}.log",
+        env=env,
+        ready_marker="Started worker-",
+        workers=workers,
+    )
+
+
+# --- the forcegate instance -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Forcegate:
+    data_dir: Path
+    port: int
+    env: dict[str, str]
+
+    @property
+    def public_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def audience(self) -> str:
+        return self.public_url + "/oauth2/token"
+
+    def cli(self, *args: str) -> str:
+        completed = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            [sys.executable, "-m", "forcegate.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=BENCHMARKS,
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(
+                f"forcegate {' '.join(args)} failed ({completed.returncode}): {completed.stderr.strip()}"
+            )
+        return completed.stdout
+
+    def server(self, workdir: Path, workers: int) -> Server:
+        argv = [sys.executable, "-m", "forcegate.cli", "serve", "--host", HOST, "--port", str(self.port)]
+        argv += ["--data-dir", str(self.data_dir), "--public-url", self.public_url, "--workers", str(workers)]
+        return Server(
+            name=f"forcegate serve ({workers} worker(s))",
+            argv=[*argv, "--log-level", "info"],
+            port=self.port,
+            log_path=workdir / f"forcegate-{workers}.log",
+            env=self.env,
+            workers=workers,
+        )
+
+
+def forcegate_instance(workdir: Path, certificate_pem: Path) -> Forcegate:
+    """A fresh data folder with the org and its certificate registered (the CLI creates the schema)."""
+    data_dir = workdir / "data"
+    data_dir.mkdir(mode=0o700)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORCEGATE_")}
+    env["FORCEGATE_DATA_DIR"] = str(data_dir)
+    env["FORCEGATE_PUBLIC_URL"] = f"http://{HOST}:{port}"
+    instance = Forcegate(data_dir=data_dir, port=port, env=env)
+    instance.cli("orgs", "add", ORG_ID, "--scope", "api", "--name", "bench org")
+    instance.cli("certs", "add", ORG_ID, str(certificate_pem))
+    return instance
