@@ -2,8 +2,10 @@
 
 For every operation of the document served at ``/openapi.json``, schemathesis sends a real server on
 an ephemeral port requests that fit the document and requests that break it (wrong types, missing or
-extra fields, other content types and methods, made-up credentials). The one property checked is the
-one the service promises whatever it is sent: it never answers with a server error, and never hangs.
+extra fields, boundary values, other content types and methods, made-up credentials). The property
+the service promises whatever it is sent: it never answers with a server error, and never hangs. And
+the document keeps its word: every answer has a status the operation documents, and its content type,
+headers and body fit what is documented for that status.
 
 Each operation runs twice: with the credentials schemathesis makes up from the security schemes (or
 none), and with the real admin token as bearer, so the fuzzed input reaches the admin handlers.
@@ -20,7 +22,13 @@ import pytest
 import schemathesis
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from forcegate.clock import FixedClock
 from forcegate.server.openapi import openapi_document
@@ -35,8 +43,15 @@ DOCUMENT = openapi_document(Settings())
 SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
 
 # Deterministic (examples derived from the test), bounded, and no example database written anywhere.
-FUZZ = settings(max_examples=20, derandomize=True, deadline=None, database=None)
+FUZZ = settings(max_examples=40, derandomize=True, deadline=None, database=None)
 REQUEST_TIMEOUT = 5  # seconds: a request the server does not answer by then fails the test (a hang)
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +90,4 @@ def test_the_fuzzed_document_is_the_served_one(fuzzed_server: LiveServer) -> Non
 @FUZZ
 def test_no_server_error(case: schemathesis.Case[Any], as_admin: bool, fuzzed_server: LiveServer) -> None:
     headers = {"authorization": f"Bearer {fuzzed_server.admin_token}"} if as_admin else None
-    case.call_and_validate(
-        base_url=fuzzed_server.url, headers=headers, checks=[not_a_server_error], timeout=REQUEST_TIMEOUT
-    )
+    case.call_and_validate(base_url=fuzzed_server.url, headers=headers, checks=CHECKS, timeout=REQUEST_TIMEOUT)

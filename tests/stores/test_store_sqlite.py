@@ -262,7 +262,10 @@ async def main(path, key, mode, go):
             print(json.dumps({"org": org and org.name, "secrets": secrets, "gen": await stores.trust.generation()}))
             return
         print("ready", flush=True)
+        deadline = time.time() + 60  # never outlive a test that failed before starting the race
         while not os.path.exists(go):
+            if time.time() > deadline:
+                sys.exit(3)
             time.sleep(0.001)
         won = [k for k in (f"jti-{i}" for i in range(200)) if await stores.replay.claim(k, time.time() + 300)]
         print(json.dumps(won))
@@ -295,10 +298,12 @@ def test_two_processes_racing_claim_each_key_exactly_once(tmp_path: Path) -> Non
     go = tmp_path / "go"
     with worker(path, "claim", str(go)) as first, worker(path, "claim", str(go)) as second:
         processes = [first, second]
-        for process in processes:
-            assert process.stdout is not None
-            assert process.stdout.readline().strip() == "ready"
-        go.touch()
+        try:
+            for process in processes:
+                assert process.stdout is not None
+                assert process.stdout.readline().strip() == "ready"
+        finally:
+            go.touch()  # start the race, or release the workers if a check above failed
         results = [json.loads(process.communicate(timeout=60)[0]) for process in processes]
     assert all(process.returncode == 0 for process in processes)
     assert sorted(results[0] + results[1]) == sorted(f"jti-{i}" for i in range(200))

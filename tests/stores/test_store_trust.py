@@ -201,6 +201,16 @@ def test_org_defaults_round_trip(stores: Stores) -> None:
     assert got.enabled
 
 
+def test_long_lists_are_deduplicated_in_order(stores: Stores) -> None:
+    """40,000 issuers fit in one admin request (256 KiB). Deduplication was once a list-membership
+    test — quadratic: ~5 s of blocked event loop for 30,000; it is an order-keeping dict now. (No
+    timing is asserted here: performance is measured in benchmarks, not in tests.)"""
+    issuers = [f"{i:05x}" for i in range(40_000)]
+    added = run(stores.trust.add_org(Org(org_id=ORG, issuers=(*issuers, issuers[0]), scopes=("b", "a", "b"))))
+    assert added.issuers == tuple(issuers)  # the repeat dropped, the order kept
+    assert added.scopes == ("b", "a")
+
+
 def test_duplicate_org_in_either_form_is_already_exists(stores: Stores) -> None:
     run(stores.trust.add_org(Org(org_id=ORG)))
     with pytest.raises(AlreadyExists, match=ORG):

@@ -22,7 +22,7 @@ from forcegate.server.oauth_endpoints import refusal, require_admin
 from forcegate.server.service import Service
 from forcegate.stores.models import Org, OrgPolicy
 from forcegate.stores.protocols import UNSET
-from forcegate.stores.views import app_view, audit_view, certificate_view, org_view
+from forcegate.stores.views import app_view, audit_view, certificate_view, iso, org_view
 
 __all__ = ["admin_routes"]
 
@@ -31,6 +31,9 @@ MAX_JSON = 256 * 1024
 # RFC 7493 (I-JSON) §2.2: integers beyond ±(2**53 - 1) are not interoperable. Refusing them here also
 # keeps every integer the stores bind (a lifetime, keep_previous + 1, an audit id) inside SQLite's 64 bits.
 MAX_INTEGER = 2**53 - 1
+# A listing (orgs, audit events) returns ``limit`` items: 100 unless asked, clamped to 1..1000.
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -155,14 +158,14 @@ def admin_routes(service: Service) -> list[Route]:
             _field(data, "secret", str, required=True),
             keep_previous=1 if keep is None else keep,
         )
-        return JSONResponse({"id": secret.id, "created_at": secret.created_at}, status_code=201)
+        return JSONResponse({"id": secret.id, "created_at": iso(secret.created_at)}, status_code=201)
 
     async def list_orgs(request: Request) -> Response:
         try:
-            limit = int(request.query_params.get("limit", "100"))
+            limit = int(request.query_params.get("limit", str(DEFAULT_PAGE)))
         except ValueError:
             raise RequestError("limit must be an integer") from None
-        orgs = await trust.list_orgs(limit=max(1, min(limit, 1000)), after=request.query_params.get("after"))
+        orgs = await trust.list_orgs(limit=max(1, min(limit, MAX_PAGE)), after=request.query_params.get("after"))
         return JSONResponse([org_view(o) for o in orgs])
 
     async def add_org(request: Request) -> Response:
@@ -265,7 +268,7 @@ def admin_routes(service: Service) -> list[Route]:
     async def audit(request: Request) -> Response:
         params = request.query_params
         try:
-            limit = int(params.get("limit", "100"))
+            limit = int(params.get("limit", str(DEFAULT_PAGE)))
             before = int(params["before"]) if "before" in params else None
         except ValueError:
             raise RequestError("limit and before must be integers") from None
@@ -277,7 +280,7 @@ def admin_routes(service: Service) -> list[Route]:
         org = params.get("org")
         events = await service.stores.audit.query(
             org_id=None if org is None else ids.validate(org, prefix=ids.ORG_PREFIX),
-            limit=max(1, min(limit, 1000)),
+            limit=max(1, min(limit, MAX_PAGE)),
             before_id=before,
         )
         return JSONResponse([audit_view(e) for e in events], headers={"cache-control": "no-store"})

@@ -1,7 +1,9 @@
 """The OpenAPI 3.1 document of the service (served at ``/openapi.json``), written out by hand.
 
 Hand-written because the hot endpoints are raw ASGI and no framework introspection sees them; the
-test suite checks that every route the app serves is described here and vice versa.
+test suite checks that every route the app serves is described here and vice versa, that the
+document is valid OpenAPI 3.1, and fuzzes the service from it. The schemas are in
+:mod:`forcegate.server.openapi_schemas`.
 """
 
 from __future__ import annotations
@@ -10,34 +12,46 @@ import re
 from typing import Any
 
 from forcegate import __version__
+from forcegate.server.openapi_schemas import component_schemas, path_parameter, query_parameter, ref
 from forcegate.settings import Settings
 
 __all__ = ["openapi_document"]
 
-_OAUTH_ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
-}
-_IDENTITY = {
-    "type": "object",
-    "properties": {
-        "source": {"enum": ["canvas", "jwt-bearer", "jwt"]},
-        "org_id": {"type": "string"},
-        "user_id": {"type": ["string", "null"]},
-        "username": {"type": ["string", "null"]},
-        "instance_url": {"type": ["string", "null"]},
-        "record_id": {"type": ["string", "null"]},
-        "parameters": {"type": "object"},
-        "scopes": {"type": "array", "items": {"type": "string"}},
-        "issuer": {"type": "string"},
-        "expires_at": {"type": ["number", "null"]},
-    },
-}
+Operation = dict[str, Any]
+
+_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+# --- building blocks --------------------------------------------------------------------------------
+
+
+def _header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "string"}}
+
+
+def _json(schema: dict[str, Any], description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(ref("Error"), description)
+
+
+def _challenged(description: str) -> dict[str, Any]:
+    """A 401 of a protected resource: RFC 6750 §3 says why in ``WWW-Authenticate``."""
+    challenge = _header('RFC 6750 §3: `Bearer realm="forcegate"`, with the error')
+    return _json(ref("Error"), description, {"WWW-Authenticate": challenge})
+
+
+def _list(item: str, description: str) -> dict[str, Any]:
+    return _json({"type": "array", "items": ref(item)}, description)
 
 
 def _form(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -45,33 +59,76 @@ def _form(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     return {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
 
 
-_OBJECT = {"type": "object"}
-_ADMIN: list[dict[str, list[str]]] = [{"adminToken": []}]
-
-
-def _admin(summary: str, *, body: bool = False, created: bool = False, empty: bool = False) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "summary": summary,
-        "security": _ADMIN,
-        "responses": {
-            "204" if empty else "201" if created else "200": {"description": "done"}
-            if empty
-            else _json(_OBJECT, "the resource (never a secret)"),
-            "400": _json(_OAUTH_ERROR, "invalid input"),
-            "401": _json(_OAUTH_ERROR, "admin token missing or wrong"),
-            "404": _json(_OAUTH_ERROR, "no such resource"),
+def _token_form() -> dict[str, Any]:
+    return _form(
+        {
+            "token": {"type": "string", "minLength": 1},
+            "token_type_hint": {"type": "string", "description": "accepted and ignored (RFC 7009 §2.1)"},
         },
-    }
-    if body:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _OBJECT}}}
+        ["token"],
+    )
+
+
+def _body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": ref(schema)}}}
+
+
+def _admin_security() -> list[dict[str, list[str]]]:
+    return [{"adminToken": []}]
+
+
+def _no_store() -> dict[str, Any]:
+    return {"Cache-Control": _header("`no-store`")}
+
+
+def _unavailable() -> dict[str, Any]:
+    return _error("a store is unavailable: `temporarily_unavailable`")
+
+
+def _admin_error(status: int) -> dict[str, Any]:
+    """The admin API's refusals (``admin_api``'s ``guarded``): its own error code, or an OAuth error."""
+    if status == 401:
+        return _challenged("the admin token is missing or wrong")
+    if status == 503:
+        return _unavailable()
+    return _error(
+        {
+            400: "invalid input: malformed JSON, an unknown field, a wrong type or value out of bounds, a bad id",
+            404: "no such app, org or certificate: `not_found`",
+            409: "it is already registered: `already_exists`",
+        }[status]
+    )
+
+
+def _admin(
+    summary: str,
+    ok: tuple[int, dict[str, Any]],
+    *errors: int,
+    body: str | None = None,
+    query: tuple[str, ...] = (),
+) -> Operation:
+    """An admin operation answering ``ok`` (status, response), or one of ``errors``, 401 or 503."""
+    status, response = ok
+    responses = {str(status): response}
+    responses |= {str(code): _admin_error(code) for code in sorted({*errors, 401, 503})}
+    operation: Operation = {"summary": summary, "security": _admin_security(), "responses": responses}
+    if query:
+        operation["parameters"] = [query_parameter(name) for name in query]
+    if body is not None:
+        operation["requestBody"] = _body(body)
     return operation
 
 
-_PATH_PARAMETERS = {
-    "consumer_key": "the Connected App's consumer key",
-    "org_id": "the org id, 15 or 18 characters",
-    "fingerprint": "the certificate's SHA-256 fingerprint in hex (colons allowed), or a unique prefix of 8+ digits",
-}
+def _ok(schema: str, description: str) -> tuple[int, dict[str, Any]]:
+    return 200, _json(ref(schema), description)
+
+
+def _created(schema: str, description: str) -> tuple[int, dict[str, Any]]:
+    return 201, _json(ref(schema), description)
+
+
+def _deleted() -> tuple[int, dict[str, Any]]:
+    return 204, {"description": "removed"}
 
 
 def _declare_path_parameters(paths: dict[str, Any]) -> None:
@@ -80,49 +137,30 @@ def _declare_path_parameters(paths: dict[str, Any]) -> None:
     for path, item in paths.items():
         names = re.findall(r"{([^}]+)}", path)
         if names:
-            item["parameters"] = [
-                {
-                    "name": name,
-                    "in": "path",
-                    "required": True,
-                    "description": _PATH_PARAMETERS.get(name, name),
-                    "schema": {"type": "string"},
-                }
-                for name in names
-            ]
+            item["parameters"] = [path_parameter(name) for name in names]
 
 
-def openapi_document(settings: Settings) -> dict[str, Any]:
-    token_responses = {
-        "200": _json(
-            {
-                "type": "object",
-                "required": ["access_token", "token_type", "expires_in"],
-                "properties": {
-                    "access_token": {"type": "string"},
-                    "token_type": {"const": "Bearer"},
-                    "expires_in": {"type": "integer"},
-                    "scope": {"type": "string"},
-                },
-            },
-            "an access token (RFC 9068 JWT)",
-        ),
-        "400": _json(_OAUTH_ERROR, "RFC 6749 §5.2 error"),
-        "503": _json(_OAUTH_ERROR, "a store is unavailable: temporarily_unavailable"),
-    }
-    paths: dict[str, Any] = {
+# --- the paths -------------------------------------------------------------------------------------
+
+
+def _token_paths() -> dict[str, Any]:
+    return {
         "/oauth2/token": {
             "post": {
                 "summary": "RFC 7523 JWT-bearer grant, as Auth.JWTBearerTokenExchange sends it",
                 "requestBody": _form(
                     {
-                        "grant_type": {"const": "urn:ietf:params:oauth:grant-type:jwt-bearer"},
-                        "assertion": {"type": "string"},
-                        "scope": {"type": "string"},
+                        "grant_type": {"const": _JWT_BEARER},
+                        "assertion": {"type": "string", "description": "the JWT signed by the org"},
+                        "scope": {"type": "string", "description": "space-separated; default: the org's scopes"},
                     },
                     ["grant_type", "assertion"],
                 ),
-                "responses": token_responses,
+                "responses": {
+                    "200": _json(ref("TokenResponse"), "an access token (RFC 9068 JWT)", _no_store()),
+                    "400": _error("RFC 6749 §5.2: invalid_request, invalid_grant, unsupported_grant_type …"),
+                    "503": _unavailable(),
+                },
             }
         },
         "/api/v1/me": {
@@ -130,108 +168,208 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "summary": "The unified identity of the caller (Canvas session, access token or direct Apex JWT)",
                 "security": [{"bearer": []}, {"canvasSession": []}],
                 "responses": {
-                    "200": _json(_IDENTITY, "the identity"),
-                    "401": _json(_OAUTH_ERROR, "no or invalid credential (RFC 6750)"),
+                    "200": _json(ref("Identity"), "the identity"),
+                    "400": _error("a malformed Authorization header: `invalid_request`"),
+                    "401": _challenged("no or an invalid credential (RFC 6750 §3.1)"),
+                    "503": _unavailable(),
                 },
-            }
-        },
-        "/canvas": {
-            "post": {
-                "summary": "Canvas signed request; opens a session and redirects to the landing page",
-                "requestBody": _form({"signed_request": {"type": "string"}}, ["signed_request"]),
-                "responses": {"303": {"description": "session opened"}, "401": {"description": "refused"}},
-            },
-            "get": {
-                "summary": "explains that only Signed Request (POST) is supported",
-                "responses": {"400": {"description": "OAuth webflow GET"}, "405": {"description": "use POST"}},
-            },
-        },
-        "/canvas/{consumer_key}": {
-            "post": {
-                "summary": "Canvas signed request verified against one app's secrets",
-                "parameters": [{"name": "consumer_key", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "requestBody": _form({"signed_request": {"type": "string"}}, ["signed_request"]),
-                "responses": {"303": {"description": "session opened"}, "401": {"description": "refused"}},
-            },
-            "get": {
-                "summary": "explains that only Signed Request (POST) is supported",
-                "parameters": [{"name": "consumer_key", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"400": {"description": "OAuth webflow GET"}, "405": {"description": "use POST"}},
-            },
-        },
-        settings.canvas_landing_path: {
-            "get": {
-                "summary": "default landing page: who is signed in",
-                "responses": {"200": {"description": "HTML"}, "401": {"description": "no session"}},
             }
         },
         "/oauth2/introspect": {
             "post": {
                 "summary": "RFC 7662 token introspection",
-                "security": _ADMIN,
-                "requestBody": _form({"token": {"type": "string"}, "token_type_hint": {"type": "string"}}, ["token"]),
+                "security": _admin_security(),
+                "requestBody": _token_form(),
                 "responses": {
-                    "200": _json({"type": "object", "properties": {"active": {"type": "boolean"}}}, "introspection"),
-                    "401": _json(_OAUTH_ERROR, "caller not authenticated"),
+                    "200": _json(ref("IntrospectionResponse"), "the token's state", _no_store()),
+                    "400": _error("not a form, or no `token`"),
+                    "401": _challenged("the admin token is missing or wrong"),
+                    "503": _unavailable(),
                 },
             }
         },
         "/oauth2/revoke": {
             "post": {
                 "summary": "RFC 7009 revocation: the admin token, or the token itself as bearer",
-                "security": [*_ADMIN, {"bearer": []}],
-                "requestBody": _form({"token": {"type": "string"}, "token_type_hint": {"type": "string"}}, ["token"]),
+                "security": [*_admin_security(), {"bearer": []}],
+                "requestBody": _token_form(),
                 "responses": {
-                    "200": {"description": "revoked (or unknown)"},
-                    "401": _json(_OAUTH_ERROR, "caller not authenticated"),
+                    "200": {"description": "revoked (for the admin, also: unknown or invalid); empty body"},
+                    "400": _error("not a form, or no `token`"),
+                    "401": _challenged("neither the admin token nor the token itself"),
+                    "503": _unavailable(),
                 },
             }
         },
+    }
+
+
+def _canvas_paths(landing_path: str) -> dict[str, Any]:
+    signed = _form({"signed_request": {"type": "string"}}, ["signed_request"])
+    opened = {
+        "description": "verified: a session is opened and the browser sent to the landing page",
+        "headers": {
+            "Location": _header("the landing page"),
+            "Set-Cookie": _header(
+                "the session cookie `forcegate_session` (HttpOnly; Secure; SameSite=None; Partitioned)"
+            ),
+        },
+    }
+    post_responses = {
+        "303": opened,
+        "400": _html("not a form, or no `signed_request`"),
+        "401": _html("the signed request did not verify"),
+        "403": _html("the org is disabled, or not registered and the app wants registered orgs"),
+        "413": _html("the signed request is too large"),
+        "503": _html("a store is unavailable"),
+    }
+    get = {
+        "summary": "explains that only Signed Request (POST) is supported",
+        "responses": {"400": _html("OAuth webflow GET"), "405": _html("use POST")},
+    }
+    return {
+        "/canvas": {
+            "post": {
+                "summary": "Canvas signed request; opens a session and redirects to the landing page",
+                "requestBody": signed,
+                "responses": post_responses,
+            },
+            "get": get,
+        },
+        "/canvas/{consumer_key}": {
+            "post": {
+                "summary": "Canvas signed request verified against one app's secrets",
+                "requestBody": signed,
+                "responses": post_responses,
+            },
+            "get": get,
+        },
+        landing_path: {
+            "get": {
+                "summary": "default landing page: who is signed in",
+                "security": [{"canvasSession": []}],
+                "responses": {
+                    "200": _html("who is signed in"),
+                    "401": _html("no session"),
+                    "503": _html("a store is unavailable"),
+                },
+            }
+        },
+    }
+
+
+def _public_paths() -> dict[str, Any]:
+    cached = {"Cache-Control": _header("`public, max-age=300`")}
+    return {
         "/.well-known/jwks.json": {
             "get": {
                 "summary": "the service's access-token signing keys",
-                "responses": {"200": _json(_OBJECT, "JWK Set")},
+                "responses": {"200": _json(ref("JWKSet"), "JWK Set (RFC 7517 §5)", cached)},
             }
         },
         "/.well-known/oauth-authorization-server": {
-            "get": {"summary": "RFC 8414 metadata", "responses": {"200": _json(_OBJECT, "metadata")}}
+            "get": {
+                "summary": "RFC 8414 metadata",
+                "responses": {"200": _json(ref("AuthorizationServerMetadata"), "metadata", cached)},
+            }
         },
-        "/healthz": {"get": {"summary": "liveness", "responses": {"200": _json(_OBJECT, "alive")}}},
+        "/healthz": {"get": {"summary": "liveness", "responses": {"200": _json(ref("Health"), "alive")}}},
         "/readyz": {
             "get": {
                 "summary": "readiness of each store",
-                "responses": {"200": _json(_OBJECT, "ready"), "503": _json(_OBJECT, "a dependency is down")},
+                "responses": {
+                    "200": _json(ref("Readiness"), "ready"),
+                    "503": _json(ref("Readiness"), "a store is down, or no signing key is loaded"),
+                },
             }
         },
-        "/openapi.json": {"get": {"summary": "this document", "responses": {"200": _json(_OBJECT, "OpenAPI 3.1")}}},
-        "/admin/api/v1/apps": {
-            "get": _admin("list apps"),
-            "post": _admin("add an app (consumer key, name, secret)", body=True, created=True),
+        "/openapi.json": {
+            "get": {
+                "summary": "this document",
+                "responses": {
+                    "200": _json({"type": "object", "required": ["openapi", "info", "paths"]}, "OpenAPI 3.1")
+                },
+            }
         },
-        "/admin/api/v1/apps/{consumer_key}": {
-            "get": _admin("show an app"),
-            "delete": _admin("remove an app", empty=True),
+    }
+
+
+def _admin_paths() -> dict[str, Any]:
+    prefix = "/admin/api/v1"
+    return {
+        f"{prefix}/apps": {
+            "get": _admin("list apps", (200, _list("App", "the apps, by consumer key"))),
+            "post": _admin(
+                "add an app (consumer key, name, secret)", _created("App", "the app"), 400, 409, body="AppCreate"
+            ),
         },
-        "/admin/api/v1/apps/{consumer_key}/secrets": {
-            "post": _admin("rotate the consumer secret", body=True, created=True)
+        f"{prefix}/apps/{{consumer_key}}": {
+            "get": _admin("show an app", _ok("App", "the app"), 404),
+            "delete": _admin("remove an app and its secrets", _deleted(), 404),
         },
-        "/admin/api/v1/orgs": {
-            "get": _admin("list orgs (after, limit)"),
-            "post": _admin("register an org", body=True, created=True),
+        f"{prefix}/apps/{{consumer_key}}/secrets": {
+            "post": _admin(
+                "rotate the consumer secret",
+                _created("SecretCreated", "the new secret's id (never the secret)"),
+                400,
+                404,
+                body="SecretCreate",
+            )
         },
-        "/admin/api/v1/orgs/{org_id}": {
-            "get": _admin("show an org and its certificates"),
-            "patch": _admin("change an org", body=True),
-            "delete": _admin("remove an org", empty=True),
+        f"{prefix}/orgs": {
+            "get": _admin("list orgs, by org id", (200, _list("Org", "a page of orgs")), 400, query=("after", "limit")),
+            "post": _admin("register an org", _created("OrgWithCertificates", "the org"), 400, 409, body="OrgCreate"),
         },
-        "/admin/api/v1/orgs/{org_id}/certificates": {
-            "get": _admin("list an org's certificates"),
-            "post": _admin("add a certificate (PEM or base64 DER)", body=True, created=True),
+        f"{prefix}/orgs/{{org_id}}": {
+            "get": _admin("show an org and its certificates", _ok("OrgWithCertificates", "the org"), 400, 404),
+            "patch": _admin(
+                "change an org (only the fields given)",
+                _ok("OrgWithCertificates", "the org"),
+                400,
+                404,
+                body="OrgUpdate",
+            ),
+            "delete": _admin("remove an org and its certificates", _deleted(), 400, 404),
         },
-        "/admin/api/v1/orgs/{org_id}/certificates/{fingerprint}": {
-            "patch": _admin("retire or re-activate a certificate", body=True)
+        f"{prefix}/orgs/{{org_id}}/certificates": {
+            "get": _admin(
+                "list an org's certificates", (200, _list("Certificate", "its certificates, newest first")), 400, 404
+            ),
+            "post": _admin(
+                "add a certificate (PEM or base64 DER)",
+                _created("Certificate", "the certificate"),
+                400,
+                404,
+                409,
+                body="CertificateCreate",
+            ),
         },
-        "/admin/api/v1/audit": {"get": _admin("audit events, newest first (org, limit, before)")},
+        f"{prefix}/orgs/{{org_id}}/certificates/{{fingerprint}}": {
+            "patch": _admin(
+                "retire or re-activate a certificate",
+                _ok("Certificate", "the certificate"),
+                400,
+                404,
+                body="CertificateStateChange",
+            )
+        },
+        f"{prefix}/audit": {
+            "get": _admin(
+                "audit events, newest first",
+                (200, _list("AuditEvent", "a page of events")),
+                400,
+                query=("org", "limit", "before"),
+            )
+        },
+    }
+
+
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        **_token_paths(),
+        **_canvas_paths(settings.canvas_landing_path),
+        **_public_paths(),
+        **_admin_paths(),
     }
     _declare_path_parameters(paths)
     return {
@@ -240,6 +378,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         "servers": [{"url": settings.public_url}],
         "paths": paths,
         "components": {
+            "schemas": component_schemas(),
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "adminToken": {
@@ -248,6 +387,6 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "description": "the admin token printed at first start",
                 },
                 "canvasSession": {"type": "apiKey", "in": "cookie", "name": "forcegate_session"},
-            }
+            },
         },
     }

@@ -25,6 +25,7 @@ from forcegate.stores.models import App, AppSecret, CertificateRecord, Certifica
 from forcegate.stores.protocols import UNSET
 from forcegate.stores.sqlite_db import SqliteDatabase, is_duplicate
 from forcegate.stores.sqlite_values import (
+    MAX_KEEP_PREVIOUS,
     ORG_COLUMNS,
     canonical_org_id,
     check_consumer_key,
@@ -146,8 +147,9 @@ class SqliteTrustStore:
 
     async def add_app_secret(self, consumer_key: str, secret: str, *, keep_previous: int = 1) -> AppSecret:
         secret = check_secret(secret)
-        if isinstance(keep_previous, bool) or not isinstance(keep_previous, int) or not 0 <= keep_previous <= 100:
-            raise ConfigurationError("keep_previous must be a whole number from 0 to 100")
+        whole = isinstance(keep_previous, int) and not isinstance(keep_previous, bool)
+        if not whole or not 0 <= keep_previous <= MAX_KEEP_PREVIOUS:
+            raise ConfigurationError(f"keep_previous must be a whole number from 0 to {MAX_KEEP_PREVIOUS}")
         now = time.time()
         with self._db.transaction() as conn:
             if conn.execute("SELECT 1 FROM apps WHERE consumer_key = ?", (consumer_key,)).fetchone() is None:

@@ -16,7 +16,9 @@ from forcegate.errors import ConfigurationError
 from forcegate.stores.models import CertificateState, Org, OrgPolicy
 
 __all__ = [
+    "MAX_KEEP_PREVIOUS",
     "MAX_NAME_LENGTH",
+    "MAX_POLICY_SECONDS",
     "ORG_COLUMNS",
     "canonical_org_id",
     "check_consumer_key",
@@ -33,6 +35,8 @@ __all__ = [
 ]
 
 MAX_NAME_LENGTH = 255
+#: How many older consumer secrets a rotation may keep active beside the new one.
+MAX_KEEP_PREVIOUS = 100
 _HEX = frozenset(string.hexdigits.lower())
 ORG_COLUMNS = (
     "org_id, name, enabled, issuers, subjects, scopes, max_assertion_lifetime, token_lifetime, created_at, updated_at"
@@ -73,13 +77,14 @@ def check_strings(value: object, field: str, *, no_spaces: bool = False) -> tupl
     # A str is a Sequence too: ("00D…") without the comma would otherwise become single characters.
     if isinstance(value, str | bytes) or not isinstance(value, Sequence | frozenset | set):
         raise ConfigurationError(f"{field} must be a list of strings")
-    result: list[str] = []
+    # A dict keeps the first occurrence in order and drops repeats in linear time (a list membership
+    # test made a long list quadratic: seconds of a blocked event loop for one admin request).
+    result: dict[str, None] = {}
     for item in value:
         text = check_text(item, f"each of {field}", allow_empty=False)
         if no_spaces and any(c.isspace() for c in text):
             raise ConfigurationError(f"{field}: {text!r} contains whitespace")
-        if text not in result:
-            result.append(text)
+        result[text] = None
     return tuple(result)
 
 
