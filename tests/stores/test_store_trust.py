@@ -106,7 +106,17 @@ def test_delete_app_removes_its_secrets(stores: Stores) -> None:
 
 
 @pytest.mark.parametrize(
-    ("consumer_key", "secret"), [("", "s"), ("has space", "s"), (" ck", "s"), ("ck", ""), ("x" * 256, "s")]
+    ("consumer_key", "secret"),
+    [
+        ("", "s"),
+        ("has space", "s"),
+        (" ck", "s"),
+        ("ck", ""),
+        ("x" * 256, "s"),
+        ("nul\x00key", "s"),
+        ("a/b", "s"),
+        ("k?x=1", "s"),
+    ],
 )
 def test_invalid_app_arguments_are_refused(stores: Stores, consumer_key: str, secret: str) -> None:
     with pytest.raises(ConfigurationError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -11,21 +10,18 @@ import click
 from forcegate.cli._stores import clean, echo_json, read_consumer_secret, run_with_stores
 from forcegate.errors import NotFound
 from forcegate.stores.bundle import Stores
-from forcegate.stores.models import App, AppSecret
+from forcegate.stores.models import CONSUMER_KEY_PATTERN, App, AppSecret
 from forcegate.stores.views import app_view
 
 __all__ = ["apps"]
 
-# The consumer key is a path segment of the Canvas endpoint (/canvas/{consumer_key}): URL-unreserved
-# characters only. Salesforce's keys are letters, digits, '.' and '_'.
-_CONSUMER_KEY = re.compile(r"[A-Za-z0-9._~-]{1,255}")
 _MAX_KEEP_PREVIOUS = 10
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _consumer_key(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    if not _CONSUMER_KEY.fullmatch(value):
+    if not CONSUMER_KEY_PATTERN.fullmatch(value):
         raise click.BadParameter("a consumer key is 1 to 255 letters, digits, '.', '_', '-' or '~'")
     return value
 

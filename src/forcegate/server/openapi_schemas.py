@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from forcegate.server.admin_api import DEFAULT_PAGE, MAX_INTEGER, MAX_PAGE
+from forcegate.stores.models import CONSUMER_KEY_PATTERN
 from forcegate.stores.sqlite_values import MAX_KEEP_PREVIOUS, MAX_NAME_LENGTH, MAX_POLICY_SECONDS
 
 __all__ = ["ORG_ID_PATTERN", "component_schemas", "path_parameter", "query_parameter", "ref"]
@@ -106,7 +107,8 @@ def _app_create() -> Schema:
     return _object(
         {
             "consumer_key": _string(
-                "the Connected App's consumer key", minLength=1, maxLength=MAX_NAME_LENGTH, pattern=_NO_WHITESPACE
+                "the Connected App's consumer key (RFC 3986 unreserved characters)",
+                pattern="^" + CONSUMER_KEY_PATTERN.pattern + "$",
             ),
             "name": _name("a label for people"),
             "secret": _string("the consumer secret (never returned)", minLength=1),

@@ -6,6 +6,7 @@ kept out of ``repr`` so a record can be logged; stores keep those fields encrypt
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -16,6 +17,7 @@ from forcegate.core.identity import Identity
 from forcegate.core.trusted_key import TrustedKey
 
 __all__ = [
+    "CONSUMER_KEY_PATTERN",
     "App",
     "AppSecret",
     "AuditEvent",
@@ -29,6 +31,10 @@ __all__ = [
 ]
 
 CertificateState = Literal["active", "retired"]
+
+#: A consumer key is a path segment of ``/canvas/{consumer_key}``: RFC 3986 unreserved characters
+#: only. Salesforce's keys are letters, digits, '.' and '_'.
+CONSUMER_KEY_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,255}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from forcegate.core import ids
 from forcegate.errors import ConfigurationError
-from forcegate.stores.models import CertificateState, Org, OrgPolicy
+from forcegate.stores.models import CONSUMER_KEY_PATTERN, CertificateState, Org, OrgPolicy
 
 __all__ = [
     "MAX_KEEP_PREVIOUS",
@@ -60,8 +60,8 @@ def check_text(value: object, field: str, *, allow_empty: bool = True) -> str:
 
 def check_consumer_key(value: object) -> str:
     key = check_text(value, "consumer key", allow_empty=False)
-    if key != key.strip() or any(c.isspace() for c in key):
-        raise ConfigurationError("a consumer key has no whitespace")
+    if not CONSUMER_KEY_PATTERN.fullmatch(key):
+        raise ConfigurationError("a consumer key is 1 to 255 letters, digits, '.', '_', '-' or '~'")
     return key
 
 
