@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -92,11 +92,6 @@ class Settings:
     @property
     def secure_cookies(self) -> bool:
         return urlsplit(self.public_url).scheme == "https" or not self.development
-
-    def with_overrides(self, **values: Any) -> Settings:
-        """A copy with the given non-``None`` fields replaced (command-line options over the environment)."""
-        given = {k: v for k, v in values.items() if v is not None}
-        return replace(self, **given) if given else self
 
 
 def _coerce(name: str, kind: Any, raw: Any, source: str) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from forcegate.errors import RequestError
+from forcegate.errors import ForcegateError, RequestError
 
 __all__ = [
     "ASGIApp",
@@ -47,8 +47,8 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-async def read_body(receive: Receive, *, limit: int) -> bytes:
-    """The whole request body; more than ``limit`` bytes is a :class:`RequestError`, read no further."""
+async def read_body(receive: Receive, *, limit: int, too_large: type[ForcegateError] = RequestError) -> bytes:
+    """The whole request body; more than ``limit`` bytes raises ``too_large``, and nothing more is read."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -59,7 +59,7 @@ async def read_body(receive: Receive, *, limit: int) -> bytes:
         if chunk:
             size += len(chunk)
             if size > limit:
-                raise RequestError(f"request body exceeds {limit} bytes")
+                raise too_large(f"request body exceeds {limit} bytes")
             chunks.append(chunk)
         if not message.get("more_body", False):
             break

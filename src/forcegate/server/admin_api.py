@@ -18,6 +18,7 @@ from starlette.routing import Route
 from forcegate.core import ids
 from forcegate.errors import ConfigurationError, ForcegateError, KeyMaterialError, NotFound, RequestError
 from forcegate.keys import load_keystore
+from forcegate.server._asgi import read_body
 from forcegate.server.oauth_endpoints import refusal, require_admin
 from forcegate.server.service import Service
 from forcegate.stores.models import Org, OrgPolicy
@@ -38,9 +39,8 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_JSON:
-        raise RequestError(f"body exceeds {MAX_JSON} bytes")
+    # Bounded while reading: request.body() would take any size into memory before a check.
+    body = await read_body(request.receive, limit=MAX_JSON)
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:

@@ -29,8 +29,6 @@ class BootstrapResult:
 
 async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> BootstrapResult:
     now = (clock or SystemClock()).now()
-    if settings.database_url is None:
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     stores = await open_stores(settings, migrate=True)
     try:
         created_kid: str | None = None

@@ -51,12 +51,7 @@ def canvas_routes(service: Service) -> list[Route]:
         consumer_key = request.path_params.get("consumer_key")
         client = request.client.host if request.client else None
         try:
-            try:
-                fields = await read_form(request, limit=MAX_CANVAS_BODY)
-            except ForcegateError as exc:
-                if "exceeds" in exc.reason:
-                    raise SignedRequestTooLarge(exc.reason) from None
-                raise
+            fields = await read_form(request, limit=MAX_CANVAS_BODY, too_large=SignedRequestTooLarge)
             signed_request = single(fields, "signed_request")
             assert signed_request is not None
             login = await service.canvas_login(signed_request, consumer_key=consumer_key)

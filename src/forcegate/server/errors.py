@@ -20,9 +20,6 @@ from forcegate.errors import (
 
 __all__ = ["NoCredentials", "api_error", "token_endpoint_error"]
 
-# Errors about the shape of the request (not about trust) are safe to describe to the caller.
-_DESCRIBED = (RequestError,)
-
 
 def token_endpoint_error(exc: ForcegateError, *, development: bool) -> tuple[int, dict[str, Any]]:
     """Status and body for a refusal at ``/oauth2/token`` (RFC 6749 §5.2: 400 for every grant error)."""
@@ -35,7 +32,8 @@ def token_endpoint_error(exc: ForcegateError, *, development: bool) -> tuple[int
     else:
         status, error = 400, exc.oauth_error
     body: dict[str, Any] = {"error": error}
-    if development or isinstance(exc, _DESCRIBED):
+    # Errors about the shape of the request (not about trust) are safe to describe to the caller.
+    if development or isinstance(exc, RequestError):
         body["error_description"] = exc.reason
     return status, body
 

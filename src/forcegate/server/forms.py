@@ -6,25 +6,24 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from forcegate.errors import RequestError
+from forcegate.errors import ForcegateError, RequestError
+from forcegate.server._asgi import read_body
 
 __all__ = ["read_form", "single"]
 
 MAX_FIELDS = 20
 
 
-async def read_form(request: Request, *, limit: int) -> dict[str, list[str]]:
+async def read_form(
+    request: Request, *, limit: int, too_large: type[ForcegateError] = RequestError
+) -> dict[str, list[str]]:
     """The form fields of an urlencoded POST body (each field's values in order)."""
     content_type = request.headers.get("content-type", "")
     if content_type.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
         raise RequestError("the body must be application/x-www-form-urlencoded")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise RequestError(f"request body exceeds {limit} bytes")
+    body = await read_body(request.receive, limit=limit, too_large=too_large)
     try:
-        text = bytes(body).decode("utf-8")
+        text = body.decode("utf-8")
         pairs = parse_qsl(
             text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=MAX_FIELDS, errors="strict"
         )

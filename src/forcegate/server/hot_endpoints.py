@@ -8,11 +8,12 @@ parsed by :func:`forcegate.core.grant.parse_token_request` in a few microseconds
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from forcegate.core.grant import parse_token_request
 from forcegate.core.identity import Identity
-from forcegate.errors import ForcegateError, RequestError
-from forcegate.server._asgi import ASGIApp, Receive, Scope, Send, header, read_body, send_bytes, send_json
+from forcegate.errors import ForcegateError, InsufficientScope, RequestError
+from forcegate.server._asgi import ASGIApp, Receive, Scope, Send, header, read_body, send_json
 from forcegate.server.errors import NoCredentials, api_error, token_endpoint_error
 from forcegate.server.service import SESSION_COOKIE, ClaimedIdentity, Service, claimed_identity
 from forcegate.stores.models import AuditEvent
@@ -126,6 +127,36 @@ def refusal_event(service: Service, scope: Scope, exc: ForcegateError, endpoint:
     )
 
 
+async def authorize(service: Service, scope: Scope, *, endpoint: str, scopes: Collection[str] = ()) -> Identity:
+    """:func:`authenticate`, ``scopes`` enforced, and the decision audited: a refusal is queued (and
+    raised); a direct JWT, which consumed a single-use assertion, is written before returning; other
+    credentials are queued. Shared by ``/api/v1/me`` and :class:`forcegate.server.Forcegate`."""
+    audit = service.audit
+    try:
+        identity, credential = await authenticate(service, scope)
+        if not identity.has_scopes(scopes):
+            raise InsufficientScope(f"missing scope(s): {' '.join(sorted(set(scopes) - identity.scopes))}")
+    except NoCredentials:
+        raise
+    except ForcegateError as exc:
+        audit.enqueue(refusal_event(service, scope, exc, endpoint))
+        raise
+    event = audit.event(
+        endpoint=endpoint,
+        credential=credential,
+        org_id=identity.org_id,
+        user_id=identity.user_id,
+        subject=identity.username,
+        issuer=identity.issuer,
+        client=_client(scope),
+    )
+    if credential == "jwt":
+        await audit.write(event)
+    else:
+        audit.enqueue(event)
+    return identity
+
+
 def me_endpoint(service: Service) -> ASGIApp:
     """``GET /api/v1/me``: the unified identity of the caller."""
     settings = service.settings
@@ -134,38 +165,12 @@ def me_endpoint(service: Service) -> ASGIApp:
         if scope["method"] not in ("GET", "HEAD"):
             await _method_not_allowed(send, b"GET, HEAD")
             return
-        audit = service.audit
         try:
-            identity, credential = await authenticate(service, scope)
+            identity = await authorize(service, scope, endpoint="/api/v1/me")
         except ForcegateError as exc:
             status, body, challenge = api_error(exc, development=settings.development)
-            if not isinstance(exc, NoCredentials):
-                audit.enqueue(refusal_event(service, scope, exc, "/api/v1/me"))
             await send_json(send, status, body, [(b"www-authenticate", challenge.encode())] if challenge else [])
             return
-        event = audit.event(
-            endpoint="/api/v1/me",
-            credential=credential,
-            org_id=identity.org_id,
-            user_id=identity.user_id,
-            subject=identity.username,
-            issuer=identity.issuer,
-            client=_client(scope),
-        )
-        if credential == "jwt":
-            # A direct JWT consumed a single-use assertion: record it before answering.
-            try:
-                await audit.write(event)
-            except ForcegateError as exc:
-                status, body, _ = api_error(exc, development=settings.development)
-                await send_json(send, status, body)
-                return
-        else:
-            audit.enqueue(event)
         await send_json(send, 200, identity.to_dict())
 
     return endpoint
-
-
-async def not_found(send: Send) -> None:
-    await send_bytes(send, 404, b'{"error":"not_found"}', [(b"content-type", b"application/json")])

@@ -32,10 +32,10 @@ from starlette.requests import Request
 
 from forcegate.clock import Clock
 from forcegate.core.identity import Identity
-from forcegate.errors import ForcegateError, InsufficientScope
+from forcegate.errors import ForcegateError
 from forcegate.server.app import ForcegateApp, create_app
-from forcegate.server.errors import NoCredentials, api_error
-from forcegate.server.hot_endpoints import authenticate, refusal_event
+from forcegate.server.errors import api_error
+from forcegate.server.hot_endpoints import authorize
 from forcegate.server.service import Service
 from forcegate.settings import Settings
 from forcegate.stores.bundle import Stores
@@ -69,37 +69,12 @@ class Forcegate:
     async def identity(self, request: Request, *, scopes: tuple[str, ...] = ()) -> Identity:
         """The verified identity of ``request``, with ``scopes`` enforced; raises ``HTTPException``."""
         service = self.service
-        audit = service.audit
-        client = request.client.host if request.client else None
         try:
-            identity, credential = await authenticate(service, request.scope)
-            if not identity.has_scopes(scopes):
-                missing = " ".join(sorted(set(scopes) - identity.scopes))
-                raise InsufficientScope(f"missing scope(s): {missing}")
+            return await authorize(service, request.scope, endpoint=request.url.path, scopes=scopes)
         except ForcegateError as exc:
             status, body, challenge = api_error(exc, development=service.settings.development)
-            if not isinstance(exc, NoCredentials):
-                audit.enqueue(refusal_event(service, request.scope, exc, request.url.path))
             headers = {"www-authenticate": challenge} if challenge else None
             raise HTTPException(status, detail=body["error"], headers=headers) from None
-        event = audit.event(
-            endpoint=request.url.path,
-            credential=credential,
-            org_id=identity.org_id,
-            user_id=identity.user_id,
-            subject=identity.username,
-            issuer=identity.issuer,
-            client=client,
-        )
-        if credential == "jwt":
-            try:
-                await audit.write(event)
-            except ForcegateError as exc:  # the assertion was consumed but cannot be audited: refuse
-                status, body, _ = api_error(exc, development=service.settings.development)
-                raise HTTPException(status, detail=body["error"]) from None
-        else:
-            audit.enqueue(event)
-        return identity
 
     def require(self, *scopes: str) -> Callable[[Request], Awaitable[Identity]]:
         """A dependency (FastAPI ``Depends``) yielding the identity, requiring every one of ``scopes``."""
