@@ -61,7 +61,7 @@ class SqliteDatabase:
             raise StoreUnavailable(f"cannot open SQLite database {path}: {exc}") from None
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             # In WAL mode NORMAL is still consistent after a crash; only the last transactions before
             # a power loss may be rolled back, and it spares an fsync per commit.
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -230,6 +230,21 @@ def _run(conn: sqlite3.Connection, op: _Pending) -> int:
         return op.sql(conn)
     cursor = conn.executemany(op.sql, op.params) if op.many else conn.execute(op.sql, op.params)
     return cursor.rowcount
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting out a concurrent opener: two processes opening a new database at once
+    (a worker and the CLI) race for the exclusive lock the switch needs, and SQLite answers "database
+    is locked" at once there instead of consulting the busy handler."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def is_duplicate(exc: sqlite3.IntegrityError) -> bool:
