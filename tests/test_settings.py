@@ -56,6 +56,16 @@ def test_overrides_win_and_host_port_derive_the_public_url() -> None:
         ({"FORCEGATE_PORT": "70000"}, "port"),
         ({"FORCEGATE_DEVELOPMENT": "maybe"}, "invalid value"),
         ({"FORCEGATE_CANVAS_LANDING_PATH": "//evil.example"}, "canvas_landing_path"),
+        ({"FORCEGATE_REDIS_URL": "redis://127.0.0.1:6379/0"}, "not PostgreSQL"),
+        (
+            {"FORCEGATE_REDIS_URL": "redis://127.0.0.1:6379/0", "FORCEGATE_DATABASE_URL": "sqlite:////tmp/x.db"},
+            "not PostgreSQL",
+        ),
+        ({"FORCEGATE_DATABASE_URL": "postgresql://db.internal/forcegate"}, "encryption_key"),
+        ({"FORCEGATE_DATABASE_POOL_SIZE": "0"}, "database_pool_size"),
+        ({"FORCEGATE_AUDIT_RETENTION_DAYS": "-1"}, "audit_retention_days"),
+        ({"FORCEGATE_REDIS_PREFIX": "a b"}, "redis_prefix"),
+        ({"FORCEGATE_MIGRATE": "perhaps"}, "invalid value"),
     ],
 )
 def test_bad_values_are_refused_with_a_clear_message(environ: dict[str, str], message: str) -> None:
@@ -88,3 +98,24 @@ def test_config_file_problems(tmp_path: Path) -> None:
 def test_the_encryption_key_is_kept_out_of_repr() -> None:
     settings = Settings(encryption_key="c2VjcmV0LWtleS1tYXRlcmlhbC0zMi1ieXRlcyEhISE=")
     assert "c2VjcmV0" not in repr(settings)
+
+
+def test_scale_out_settings() -> None:
+    settings = load_settings(
+        {
+            "FORCEGATE_DATABASE_URL": "postgresql://db.internal/forcegate",
+            "FORCEGATE_ENCRYPTION_KEY": "A" * 43,
+            "FORCEGATE_REDIS_URL": "rediss://cache.internal:6380/2",
+            "FORCEGATE_REDIS_PREFIX": "fg-prod:",
+            "FORCEGATE_DATABASE_POOL_SIZE": "25",
+            "FORCEGATE_MIGRATE": "1",
+            "FORCEGATE_AUDIT_RETENTION_DAYS": "0",
+        }
+    )
+    assert settings.effective_database_url == "postgresql://db.internal/forcegate"
+    assert settings.redis_url == "rediss://cache.internal:6380/2"
+    assert (settings.redis_prefix, settings.database_pool_size) == ("fg-prod:", 25)
+    assert settings.migrate is True
+    assert settings.audit_retention_days == 0
+    defaults = load_settings({})
+    assert (defaults.redis_url, defaults.migrate, defaults.audit_retention_days) == (None, False, 365)

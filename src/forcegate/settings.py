@@ -22,6 +22,8 @@ __all__ = ["ENV_PREFIX", "Settings", "load_settings"]
 
 ENV_PREFIX = "FORCEGATE_"
 MAX_LEEWAY = 300
+MAX_POOL_SIZE = 1000
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,12 +34,24 @@ class Settings:
     set, the embedded default keeps a generated key in ``data_dir/encryption.key`` (mode 0600).
     ``development`` relaxes only what a laptop needs (an ``http://`` public URL that is not loopback,
     non-``Secure`` cookies) and never a verification check.
+
+    Scale-out (docs/deploy.md): ``database_url`` ``postgresql://…`` shares the registry, audit log and
+    issued-token records between workers and hosts; ``redis_url`` moves replay claims, revocations and
+    sessions to Redis (it needs PostgreSQL beside it). ``redis_prefix`` starts every Redis key, so
+    several deployments can share one Redis. ``database_pool_size`` is the PostgreSQL connections of
+    each worker process. ``migrate`` lets ``forcegate serve`` upgrade an outdated schema at start
+    (otherwise it refuses; a new, empty database is always set up). ``audit_retention_days``: audit
+    events older than this are deleted by the periodic purge (0 keeps them forever).
     """
 
     public_url: str = "http://127.0.0.1:8000"
     data_dir: Path = Path(".forcegate")
     database_url: str | None = None
     redis_url: str | None = None
+    redis_prefix: str = "forcegate:"
+    database_pool_size: int = 10
+    migrate: bool = False
+    audit_retention_days: int = 365
     encryption_key: str | None = field(default=None, repr=False)
     token_lifetime: int = 600
     leeway: int = 60
@@ -75,6 +89,26 @@ class Settings:
             raise ConfigurationError("workers must be at least 1")
         if self.database_url is not None and not self.database_url:
             object.__setattr__(self, "database_url", None)
+        if self.redis_url is not None and not self.redis_url:
+            object.__setattr__(self, "redis_url", None)
+        if self.effective_database_url.startswith(POSTGRESQL_SCHEMES) and not self.encryption_key:
+            # A generated key file would live on one host's disk only: another host could not read
+            # the secrets, and losing that disk would lose them all.
+            raise ConfigurationError(
+                "a PostgreSQL database is shared by hosts: set encryption_key (FORCEGATE_ENCRYPTION_KEY, "
+                "the same on every host, from your secret manager)"
+            )
+        if self.redis_url is not None and not self.effective_database_url.startswith(POSTGRESQL_SCHEMES):
+            raise ConfigurationError(
+                "redis_url is set but the database is not PostgreSQL: Redis holds per-request state shared "
+                "by workers on several hosts, which needs a shared registry too (database_url=postgresql://…)"
+            )
+        if not 1 <= self.database_pool_size <= MAX_POOL_SIZE:
+            raise ConfigurationError(f"database_pool_size must be between 1 and {MAX_POOL_SIZE}")
+        if self.audit_retention_days < 0:
+            raise ConfigurationError("audit_retention_days must be 0 (keep forever) or a positive number of days")
+        if not self.redis_prefix or any(c.isspace() for c in self.redis_prefix):
+            raise ConfigurationError("redis_prefix must be a non-empty string without spaces")
 
     @property
     def token_endpoint(self) -> str:

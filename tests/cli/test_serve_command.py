@@ -9,13 +9,15 @@ import pytest
 from helpers import Runner
 
 
-def test_a_redis_url_is_refused_rather_than_silently_unused(
+def test_a_redis_url_beside_the_embedded_database_is_refused(
     forcegate: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Redis shares per-request state between hosts; with a one-host SQLite registry it would be
+    # silently half-used: refused before anything is created.
     monkeypatch.setenv("FORCEGATE_REDIS_URL", "redis://127.0.0.1:6379/0")
     result = forcegate("serve", "--data-dir", str(tmp_path / "data"))
     assert result.code == 2
-    assert "forcegate: configuration_error: FORCEGATE_REDIS_URL is set" in result.err
+    assert "redis_url is set but the database is not PostgreSQL" in result.err
     assert not (tmp_path / "data").exists(), "nothing was created"
 
 

@@ -8,7 +8,9 @@ and the emulated org share one :class:`FixedClock`, so expiry is tested to the s
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
+import json
 import secrets
 import socket
 import threading
@@ -97,9 +99,10 @@ def start_server(
     """
     sock = sock or _free_socket()
     port = sock.getsockname()[1]
-    settings = Settings(public_url=f"http://127.0.0.1:{port}", data_dir=data_dir, port=port, **overrides)
+    # Several servers behind one load balancer share a public URL: an override names it.
+    settings = Settings(**{"public_url": f"http://127.0.0.1:{port}", "data_dir": data_dir, "port": port, **overrides})
     result = asyncio.run(bootstrap(settings, clock=clock))
-    stores = asyncio.run(open_stores(settings, migrate=False)) if wrap_stores is not None else None
+    stores = asyncio.run(open_stores(settings, migrate="check")) if wrap_stores is not None else None
     app = create_app(
         settings, clock=clock, stores=None if stores is None or wrap_stores is None else wrap_stores(stores)
     )
@@ -175,3 +178,19 @@ def exchange(server: LiveServer, assertion: str, **extra: str) -> httpx.Response
             "/oauth2/token",
             data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion, **extra},
         )
+
+
+def register_org(url: str, admin_token: str, org: Org, *, scopes: tuple[str, ...] = ("api",)) -> None:
+    """Register ``org`` and trust its certificate through the admin API of the server at ``url``."""
+    with httpx.Client(base_url=url, headers={"authorization": f"Bearer {admin_token}"}, timeout=30) as admin:
+        response = admin.post("/admin/api/v1/orgs", json={"org_id": org.org_id, "scopes": list(scopes)})
+        assert response.status_code == 201, response.text
+        certificate = {"certificate": org.certificate_pem}
+        response = admin.post(f"/admin/api/v1/orgs/{org.org_id}/certificates", json=certificate)
+        assert response.status_code == 201, response.text
+
+
+def jti_of(access_token: str) -> str:
+    """The ``jti`` of one of the service's access tokens (read, not verified)."""
+    payload = access_token.split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"])

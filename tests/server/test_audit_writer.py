@@ -31,6 +31,9 @@ class FlakyLog:
     ) -> Sequence[AuditEvent]:
         return [event for batch in self.batches for event in batch][:limit]
 
+    async def purge(self, before: float) -> int:
+        raise NotImplementedError("the writer never purges")
+
 
 def test_event_fields_for_allowed_and_denied() -> None:
     writer = AuditWriter(FlakyLog(), clock=FixedClock(1000.0))

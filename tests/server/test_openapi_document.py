@@ -16,7 +16,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from forcegate.server.admin_api import MAX_INTEGER, MAX_PAGE
 from forcegate.server.openapi import openapi_document
 from forcegate.settings import Settings
-from forcegate.stores.sqlite_values import MAX_KEEP_PREVIOUS, MAX_NAME_LENGTH, MAX_POLICY_SECONDS
+from forcegate.stores.values import MAX_KEEP_PREVIOUS, MAX_NAME_LENGTH, MAX_POLICY_SECONDS
 from server.live import CONSUMER_KEY, OTHER_ORG_ID, LiveServer, Org, exchange, make_org
 
 PREFIX = "/admin/api/v1"

@@ -1,18 +1,25 @@
-"""Support for the store contract suite: run a coroutine, the backends, shared records."""
+"""Support for the store contract suite: run a coroutine, the backends, test schemas, shared records."""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import datetime as dt
+import os
+import secrets
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import asyncpg
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from forcegate.core.identity import Identity
 from forcegate.stores import AuditEvent, Stores
+from forcegate.stores.postgres_db import describe
 from helpers import self_signed
 
 T = TypeVar("T")
@@ -24,21 +31,80 @@ THIRD_ORG = "00D300000000001EAA"
 NOW = 1_700_000_000.0
 
 
+#: The PostgreSQL server the scale-out tests use; each test works in a fresh schema of its own.
+TEST_DATABASE_URL = os.environ.get("FORCEGATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+# ONE event loop for every call: an asyncpg pool belongs to the loop that opened it, so a store
+# opened by one run() must be usable by the next.
+_RUNNER = asyncio.Runner()
+atexit.register(_RUNNER.close)
+
+
 def run(awaitable: Awaitable[T]) -> T:
     """Await one store call from a synchronous test (the project has no pytest-asyncio)."""
 
     async def wait() -> T:
         return await awaitable
 
-    return asyncio.run(wait())
+    return _RUNNER.run(wait())
 
 
 @dataclass(frozen=True)
 class Backend:
-    """One backend under test. ``open`` returns a new handle on the same data (as another worker would)."""
+    """One backend under test. ``open`` returns a new handle on the same data (as another worker would).
+
+    ``expires_by_itself``: replay claims, revocations and sessions expire on their own (Redis TTLs),
+    so ``purge()`` finds none of them left to delete.
+    """
 
     name: str
     open: Callable[[], Awaitable[Stores]]
+    expires_by_itself: bool = False
+    redis_prefix: str = ""  # the Redis keys of this backend, when it has any
+
+
+# --- PostgreSQL test schemas -------------------------------------------------------------------------
+
+
+async def create_schema() -> str:
+    """A new, empty schema ``fg_t_<hex>`` on the test server; the test FAILS (never skips) without a server."""
+    name = f"fg_t_{secrets.token_hex(6)}"
+    conn = await _connect()
+    try:
+        await conn.execute(f"CREATE SCHEMA {name}")
+    finally:
+        await conn.close()
+    return name
+
+
+async def drop_schema(name: str) -> None:
+    conn = await _connect()
+    try:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    finally:
+        await conn.close()
+
+
+def schema_url(schema: str) -> str:
+    """The test URL working in ``schema``; its connections are named after it (to find and kill them)."""
+    return with_query(TEST_DATABASE_URL, search_path=schema, application_name=schema)
+
+
+def with_query(url: str, **params: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.urlencode([*urllib.parse.parse_qsl(parts.query), *params.items()])
+    return urllib.parse.urlunsplit(parts._replace(query=query))
+
+
+async def _connect() -> asyncpg.Connection[asyncpg.Record]:
+    try:
+        return await asyncpg.connect(TEST_DATABASE_URL, timeout=10)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        pytest.fail(
+            f"the PostgreSQL test server at {describe(TEST_DATABASE_URL)} does not answer ({exc}); start it, or "
+            "point FORCEGATE_TEST_DATABASE_URL at one",
+            pytrace=False,
+        )
 
 
 def certificate(cn: str = "org-cert") -> x509.Certificate:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
 from forcegate.errors import ForcegateError
 from forcegate.stores import IssuedToken, Stores
-from stores.stores_support import NOW, ORG, event, run
+from stores import redis_support
+from stores.stores_support import NOW, ORG, Backend, event, run
 
 
 def token(jti: str) -> IssuedToken:
@@ -32,13 +34,30 @@ def test_the_winner_writes_everything_the_loser_nothing(stores: Stores) -> None:
     assert details == ["event 1"]
 
 
-def test_the_claim_is_the_replay_cache_claim(stores: Stores) -> None:
+def test_the_claim_is_the_replay_cache_claim(stores: Stores, backend: Backend) -> None:
     assert run(stores.replay.claim("jti:x:1", NOW + 360, now=NOW)) is True
     assert grant(stores, "jti:x:1", "t1") is False
     assert grant(stores, "jti:x:2", "t2") is True
     assert run(stores.replay.claim("jti:x:2", NOW + 360, now=NOW)) is False
-    # A lapsed claim can be won again, as with ReplayCache.claim.
-    assert grant(stores, "jti:x:2", "t3", now=NOW + 361) is True
+    # A lapsed claim can be won again, as with ReplayCache.claim ...
+    assert run(stores.replay.claim("jti:x:3", NOW + 360, now=NOW)) is True
+    assert grant(stores, "jti:x:3", "t3", now=NOW + 361) is True
+    # ... except, where claims live apart from the token records (Redis), for a key already granted:
+    # the record's grant key is the durable guard (the assertion behind it has expired anyway).
+    assert grant(stores, "jti:x:2", "t4", now=NOW + 361) is (not backend.expires_by_itself)
+
+
+def test_a_granted_assertion_stays_single_use_when_the_claims_are_lost(
+    stores: Stores, backend: Backend, open_stores: Callable[[], Stores]
+) -> None:
+    assert grant(stores, "jti:y:1", "t1") is True
+    if backend.expires_by_itself:
+        # Redis restarted without persistence, or failed over to a replica that had not seen the claim.
+        redis_support.delete_prefixed(redis_support.shared_url(), backend.redis_prefix)
+        assert run(stores.replay.claim("probe", NOW + 10, now=NOW)) is True  # the claims really are gone
+    assert grant(open_stores(), "jti:y:1", "t2", n=2) is False
+    assert run(stores.tokens.get_issued("t2")) is None
+    assert [e.detail for e in run(stores.audit.query())] == ["event 1"]
 
 
 def test_a_failed_grant_burns_nothing(stores: Stores) -> None:

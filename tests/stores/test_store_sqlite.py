@@ -22,7 +22,7 @@ from forcegate.errors import ConfigurationError, RegistryError, StoreUnavailable
 from forcegate.settings import Settings
 from forcegate.stores import Org, SigningKey, Stores, open_stores, sqlite_db
 from forcegate.stores.encryption import SecretBox
-from forcegate.stores.migrate import latest_version
+from forcegate.stores.migrate import MigratePolicy, latest_version
 from forcegate.stores.sqlite import open_sqlite_stores
 from forcegate.stores.sqlite_db import SqliteDatabase
 from stores.stores_support import NOW, ORG, certificate, run
@@ -31,7 +31,7 @@ KEY = bytes(range(32))
 
 
 @contextmanager
-def opened(path: Path, *, key: bytes = KEY, migrate: bool = True) -> Iterator[Stores]:
+def opened(path: Path, *, key: bytes = KEY, migrate: MigratePolicy = "upgrade") -> Iterator[Stores]:
     handle = run(open_sqlite_stores(str(path), box=SecretBox(key), migrate=migrate))
     try:
         yield handle
@@ -225,13 +225,13 @@ def test_an_ambiguous_fingerprint_prefix_is_refused(tmp_path: Path) -> None:
 # --- migrations at open ------------------------------------------------------------------------------
 
 
-def test_migrate_false_refuses_an_empty_database(tmp_path: Path) -> None:
+def test_migrate_check_refuses_an_empty_database(tmp_path: Path) -> None:
     path = tmp_path / "forcegate.db"
     with pytest.raises(ConfigurationError, match=f"schema version 0; this forcegate needs version {latest_version()}"):
-        run(open_sqlite_stores(str(path), box=SecretBox(KEY), migrate=False))
+        run(open_sqlite_stores(str(path), box=SecretBox(KEY), migrate="check"))
     with opened(path):
         pass
-    with opened(path, migrate=False) as stores:
+    with opened(path, migrate="check") as stores:
         assert run(stores.check()) == {"database": "ok"}
 
 
@@ -241,8 +241,9 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         pass
     with closing(raw(path)) as conn:
         conn.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)")
-    for migrate in (True, False):
-        with pytest.raises(ConfigurationError, match="999"):
+    policies: tuple[MigratePolicy, ...] = ("upgrade", "create", "check")
+    for migrate in policies:
+        with pytest.raises(ConfigurationError, match=r"999.*upgrade forcegate"):
             run(open_sqlite_stores(str(path), box=SecretBox(KEY), migrate=migrate))
 
 

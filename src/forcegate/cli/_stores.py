@@ -41,7 +41,7 @@ def run_with_stores(action: Callable[[Stores], Awaitable[T]]) -> T:
     settings = load_settings()
 
     async def run() -> T:
-        stores = await open_stores(settings, migrate=True)
+        stores = await open_stores(settings, migrate="create")
         try:
             return await action(stores)
         finally:

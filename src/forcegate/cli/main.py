@@ -18,6 +18,7 @@ from forcegate.cli.apps_commands import apps
 from forcegate.cli.audit_commands import audit
 from forcegate.cli.canvas_commands import canvas
 from forcegate.cli.certs_commands import certs
+from forcegate.cli.db_commands import db
 from forcegate.cli.jwt_commands import jwt
 from forcegate.cli.keys_commands import keys
 from forcegate.cli.orgs_commands import orgs
@@ -44,6 +45,7 @@ cli.add_command(orgs)
 cli.add_command(certs)
 cli.add_command(audit)
 cli.add_command(admin)
+cli.add_command(db)
 cli.add_command(serve)
 
 

@@ -14,8 +14,7 @@ from typing import Any
 
 import click
 
-from forcegate.errors import ConfigurationError
-from forcegate.settings import ENV_PREFIX, load_settings
+from forcegate.settings import ENV_PREFIX, Settings, load_settings
 
 __all__ = ["serve"]
 
@@ -30,6 +29,12 @@ __all__ = ["serve"]
 @click.option("--public-url", help="The URL Salesforce reaches this service at (audiences derive from it).")
 @click.option("--workers", type=int, help="Worker processes [default: 1].")
 @click.option(
+    "--migrate/--no-migrate",
+    default=None,
+    help="Upgrade an outdated database schema before starting [default: refuse to start; "
+    "see `forcegate db upgrade`]. A new, empty database is always set up.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -43,6 +48,7 @@ def serve(
     database_url: str | None,
     public_url: str | None,
     workers: int | None,
+    migrate: bool | None,
     log_level: str,
     access_log: bool,
 ) -> None:
@@ -58,15 +64,11 @@ def serve(
         "database_url": database_url,
         "public_url": public_url,
         "workers": workers,
+        "migrate": migrate,
     }
     settings = load_settings(None, **overrides)
-    if settings.redis_url:
-        raise ConfigurationError(
-            f"{ENV_PREFIX}REDIS_URL is set, but this version has no Redis backend: unset it "
-            "(replay claims and revocations live in the database)"
-        )
     result = asyncio.run(bootstrap(settings))
-    where = (settings.database_url and "database") or f"data folder {settings.data_dir.resolve()}"
+    where = _describe_stores(settings)
     click.echo(f"forcegate: serving {settings.public_url} from the {where}")
     if result.signing_key_created:
         click.echo(f"forcegate: created access-token signing key {result.signing_key_created}")
@@ -90,3 +92,11 @@ def serve(
         proxy_headers=False,
         server_header=False,
     )
+
+
+def _describe_stores(settings: Settings) -> str:
+    """Where the state lives, for the start-up line; never the URLs themselves (they may hold passwords)."""
+    if settings.database_url is None:
+        return f"data folder {settings.data_dir.resolve()}"
+    backend = settings.database_url.split(":", 1)[0]
+    return f"{backend} database" + (" and Redis" if settings.redis_url else "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -67,7 +68,7 @@ class ForcegateApp:
         await self._starlette(scope, receive, send)
 
     async def startup(self) -> None:
-        stores = self._given_stores or await open_stores(self.settings, migrate=False)
+        stores = self._given_stores or await open_stores(self.settings, migrate="check")
         service = Service(self.settings, stores, clock=self._clock)
         await service.load_signing_keys()
         self.service = service
@@ -105,15 +106,9 @@ class ForcegateApp:
                 return
 
     async def _purge_loop(self, service: Service) -> None:
-        stores = service.stores
         while True:
             await asyncio.sleep(PURGE_INTERVAL)
-            now = service.clock.now()
-            for store in (stores.replay, stores.tokens, stores.sessions):
-                try:
-                    await store.purge(now)
-                except Exception as exc:
-                    log.warning("purge of expired entries failed: %s", exc)
+            await purge_expired(service)
 
     def _build_starlette(self, service: Service) -> Starlette:
         document = openapi_document(self.settings)
@@ -137,6 +132,30 @@ class ForcegateApp:
             return JSONResponse({"error": "server_error"}, status_code=500)
 
         return Starlette(routes=routes, exception_handlers={ForcegateError: forcegate_error, Exception: unexpected})
+
+
+async def purge_expired(service: Service) -> dict[str, int]:
+    """Forget what has expired (claims, tokens, sessions) and audit events past the retention limit.
+
+    Every worker runs this periodically; the deletes are idempotent, so workers running it at the
+    same time only repeat each other. A store that is down is skipped until the next round.
+    """
+    stores, now = service.stores, service.clock.now()
+    retention_days = service.settings.audit_retention_days
+    jobs: dict[str, Callable[[], Awaitable[int]]] = {
+        "replay": lambda: stores.replay.purge(now),
+        "tokens": lambda: stores.tokens.purge(now),
+        "sessions": lambda: stores.sessions.purge(now),
+    }
+    if retention_days:
+        jobs["audit"] = lambda: stores.audit.purge(now - retention_days * 86_400)
+    purged: dict[str, int] = {}
+    for name, job in jobs.items():
+        try:
+            purged[name] = await job()
+        except Exception as exc:
+            log.warning("purge of expired %s failed: %s", name, exc)
+    return purged
 
 
 async def _guarded(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:

@@ -29,7 +29,7 @@ class BootstrapResult:
 
 async def bootstrap(settings: Settings, *, clock: Clock | None = None) -> BootstrapResult:
     now = (clock or SystemClock()).now()
-    stores = await open_stores(settings, migrate=True)
+    stores = await open_stores(settings, migrate="upgrade" if settings.migrate else "create")
     try:
         created_kid: str | None = None
         if not await stores.keys.signing_keys():

@@ -13,7 +13,7 @@ from typing import Any
 
 from forcegate.server.admin_api import DEFAULT_PAGE, MAX_INTEGER, MAX_PAGE
 from forcegate.stores.models import CONSUMER_KEY_PATTERN
-from forcegate.stores.sqlite_values import MAX_KEEP_PREVIOUS, MAX_NAME_LENGTH, MAX_POLICY_SECONDS
+from forcegate.stores.values import MAX_KEEP_PREVIOUS, MAX_NAME_LENGTH, MAX_POLICY_SECONDS
 
 __all__ = ["ORG_ID_PATTERN", "component_schemas", "path_parameter", "query_parameter", "ref"]
 

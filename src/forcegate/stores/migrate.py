@@ -1,36 +1,56 @@
-"""Schema migrations: the ordered SQL files of :mod:`forcegate.stores.migrations` and their runner.
+"""Schema migrations: the ordered SQL files of :mod:`forcegate.stores.migrations` and their runners.
 
 Each applied migration is a row of ``schema_migrations (version, name, applied_at)``. :func:`upgrade`
-applies the missing ones in version order inside ONE write transaction, re-reading the version once
-it holds the write lock: several processes starting at once on the same database apply each
-migration exactly once, and a failure leaves the schema as it was.
+(SQLite) and :func:`postgres_upgrade` apply the missing ones in version order inside ONE transaction,
+re-reading the version once they hold the lock (SQLite's write lock, a PostgreSQL advisory lock):
+several processes starting at once on the same database apply each migration exactly once, and a
+failure leaves the schema as it was. :func:`should_upgrade` is what a backend does at open, by
+:data:`MigratePolicy`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 import sqlite3
 import time
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from forcegate.errors import ConfigurationError
 
+if TYPE_CHECKING:  # the SQLite-only path does not load asyncpg
+    import asyncpg
+    from asyncpg.pool import PoolConnectionProxy
+
 __all__ = [
     "Dialect",
+    "MigratePolicy",
     "Migration",
     "current_version",
     "latest_version",
     "migrations",
+    "postgres_current_version",
+    "postgres_upgrade",
     "render",
+    "should_upgrade",
     "split_statements",
     "upgrade",
 ]
 
 Dialect = Literal["sqlite", "postgresql"]
+
+#: What opening the stores does with the schema it finds. ``"upgrade"``: apply the missing
+#: migrations. ``"create"``: set up an empty database (version 0), otherwise act as ``"check"``.
+#: ``"check"``: refuse a schema of another version than this forcegate's (the operator runs
+#: ``forcegate db upgrade``, e.g. once per deployment rather than from every worker).
+MigratePolicy = Literal["upgrade", "create", "check"]
+
+#: A connection the PostgreSQL runner accepts: a plain one or one borrowed from a pool.
+PostgresConnection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 
 _FILE_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 
@@ -126,10 +146,8 @@ def upgrade(conn: sqlite3.Connection, *, target: int | None = None) -> list[int]
     ``conn`` must be in autocommit mode (``isolation_level=None``): the runner manages the transaction.
     Raises :class:`ConfigurationError` when the database is newer than this forcegate.
     """
+    goal = _goal(target)
     latest = latest_version()
-    goal = latest if target is None else target
-    if not 0 <= goal <= latest:
-        raise ConfigurationError(f"schema version {goal} does not exist (latest is {latest})")
     # Cheap check first, without the write lock: the common case is "already up to date".
     found = current_version(conn)
     _refuse_newer(found, latest)
@@ -158,6 +176,83 @@ def upgrade(conn: sqlite3.Connection, *, target: int | None = None) -> list[int]
                 conn.execute("ROLLBACK")
         raise
     return applied
+
+
+def should_upgrade(policy: MigratePolicy, current: int, *, database: str) -> bool:
+    """Whether opening ``database`` (named in messages) at schema version ``current`` applies migrations.
+
+    Raises :class:`ConfigurationError` when ``policy`` refuses that version. The runners re-check
+    under their lock, so a concurrent upgrade in between is harmless.
+    """
+    latest = latest_version()
+    if current > latest:
+        raise ConfigurationError(
+            f"the database {database} has schema version {current}; this forcegate needs version {latest}: "
+            "upgrade forcegate"
+        )
+    if current == latest:
+        return False
+    if policy == "upgrade" or (policy == "create" and current == 0):
+        return True
+    raise ConfigurationError(
+        f"the database {database} has schema version {current}; this forcegate needs version {latest}: "
+        "run `forcegate db upgrade`"
+    )
+
+
+async def postgres_current_version(conn: PostgresConnection) -> int:
+    """The highest applied version in the connection's schema (its ``search_path``); 0 for none."""
+    # to_regclass resolves through search_path and answers NULL, not an error, for a missing table.
+    if await conn.fetchval("SELECT to_regclass('schema_migrations') IS NULL"):
+        return 0
+    found = await conn.fetchval("SELECT MAX(version) FROM schema_migrations")
+    return 0 if found is None else int(found)
+
+
+async def postgres_upgrade(conn: PostgresConnection, *, target: int | None = None) -> list[int]:
+    """:func:`upgrade` on PostgreSQL: the missing migrations up to ``target`` in one transaction.
+
+    A transaction-scoped advisory lock, keyed by the schema, serialises processes upgrading at once;
+    PostgreSQL's DDL is transactional, so a failing migration leaves nothing behind.
+    """
+    goal = _goal(target)
+    found = await postgres_current_version(conn)
+    _refuse_newer(found, latest_version())
+    if found >= goal:
+        return []
+    applied: list[int] = []
+    async with conn.transaction():
+        schema = await conn.fetchval("SELECT current_schema()")
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(str(schema)))
+        await conn.execute(SCHEMA_TABLE_DDL)
+        found = await postgres_current_version(conn)
+        _refuse_newer(found, latest_version())
+        for migration in migrations():
+            if found < migration.version <= goal:
+                for statement in render(migration, "postgresql"):
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    time.time(),
+                )
+                applied.append(migration.version)
+    return applied
+
+
+def _lock_key(schema: str) -> int:
+    """A signed 64-bit advisory-lock key for migrating ``schema`` (other schemas migrate in parallel)."""
+    digest = hashlib.sha256(f"forcegate schema migrations\x00{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _goal(target: int | None) -> int:
+    latest = latest_version()
+    goal = latest if target is None else target
+    if not 0 <= goal <= latest:
+        raise ConfigurationError(f"schema version {goal} does not exist (latest is {latest})")
+    return goal
 
 
 def _refuse_newer(found: int, latest: int) -> None:

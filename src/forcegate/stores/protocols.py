@@ -168,6 +168,10 @@ class AuditLog(Protocol):
         """Newest first."""
         ...
 
+    async def purge(self, before: float) -> int:
+        """Delete events that happened before ``before`` (the retention limit); return how many."""
+        ...
+
 
 class ServiceKeyStore(Protocol):
     """The service's own secrets: access-token signing keys and the admin credential."""

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from forcegate.errors import ConfigurationError
 from forcegate.stores import migrate as migrations
 from forcegate.stores.bundle import Stores
 from forcegate.stores.encryption import SecretBox
+from forcegate.stores.key_check import KEY_CHECK_NAME, ensure_key_check
+from forcegate.stores.migrate import MigratePolicy
 from forcegate.stores.sqlite_db import SqliteDatabase
 from forcegate.stores.sqlite_keys import SqliteServiceKeyStore
 from forcegate.stores.sqlite_state import (
@@ -25,20 +26,18 @@ from forcegate.stores.sqlite_trust import SqliteTrustStore
 
 __all__ = ["open_sqlite_stores"]
 
-_KEY_CHECK = "encryption_key_check"
-_KEY_CHECK_PLAINTEXT = b"forcegate"
 
-
-async def open_sqlite_stores(path: str, *, box: SecretBox, migrate: bool = True) -> Stores:
+async def open_sqlite_stores(path: str, *, box: SecretBox, migrate: MigratePolicy = "upgrade") -> Stores:
     """Open the database at ``path`` (created with its directory if missing) and return its stores.
 
-    ``migrate``: apply missing schema migrations first; when False, an outdated schema is a
-    :class:`ConfigurationError` naming both versions. A database whose secrets were sealed with
-    another key than ``box``'s is refused here, at start, rather than on the first request.
+    ``migrate``: what to do with an outdated schema (:data:`~forcegate.stores.migrate.MigratePolicy`);
+    a schema the policy refuses is a :class:`ConfigurationError` naming both versions. A database
+    whose secrets were sealed with another key than ``box``'s is refused here, at start, rather than
+    on the first request.
     """
     db = SqliteDatabase.open(path)
     try:
-        _prepare(db, box, migrate=migrate)
+        await _prepare(db, box, migrate=migrate)
     except BaseException:
         db.close()
         raise
@@ -62,25 +61,18 @@ async def open_sqlite_stores(path: str, *, box: SecretBox, migrate: bool = True)
     )
 
 
-def _prepare(db: SqliteDatabase, box: SecretBox, *, migrate: bool) -> None:
+async def _prepare(db: SqliteDatabase, box: SecretBox, *, migrate: MigratePolicy) -> None:
     with db.locked() as conn:
-        if migrate:
+        if migrations.should_upgrade(migrate, migrations.current_version(conn), database=db.path):
             migrations.upgrade(conn)
-        else:
-            current, latest = migrations.current_version(conn), migrations.latest_version()
-            if current != latest:
-                raise ConfigurationError(
-                    f"the database {db.path} has schema version {current}; this forcegate needs version {latest}"
-                    + (": run `forcegate db upgrade`" if current < latest else ": upgrade forcegate")
-                )
-    # The first process to open the database seals a known value; every later one must open it.
-    row = db.read_one("SELECT value FROM store_meta WHERE name = ?", (_KEY_CHECK,))
-    if row is None:
-        sealed = box.encrypt(_KEY_CHECK_PLAINTEXT, context=_KEY_CHECK)
-        # DO NOTHING: when two processes race, the first one's value stands and both check it.
+
+    async def read() -> str | None:
+        row = db.read_one("SELECT value FROM store_meta WHERE name = ?", (KEY_CHECK_NAME,))
+        return None if row is None else str(row[0])
+
+    async def insert(sealed: str) -> None:
         db.execute(
-            "INSERT INTO store_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (_KEY_CHECK, sealed)
+            "INSERT INTO store_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (KEY_CHECK_NAME, sealed)
         )
-        row = db.read_one("SELECT value FROM store_meta WHERE name = ?", (_KEY_CHECK,))
-    if row is None or box.decrypt(row[0], context=_KEY_CHECK) != _KEY_CHECK_PLAINTEXT:
-        raise ConfigurationError(f"the database {db.path} failed its encryption key check")
+
+    await ensure_key_check(box, read=read, insert=insert, database=db.path)

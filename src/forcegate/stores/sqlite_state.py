@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Sequence
 
-from forcegate.core.identity import Identity
 from forcegate.errors import ConfigurationError
 from forcegate.stores.models import AuditEvent, IssuedToken, Session
+from forcegate.stores.records import (
+    AUDIT_COLUMNS,
+    ISSUED_COLUMNS,
+    SESSION_COLUMNS,
+    audit_from_row,
+    audit_rows,
+    audit_select,
+    audit_values,
+    issued_from_row,
+    issued_values,
+    session_from_row,
+    session_values,
+)
 from forcegate.stores.sqlite_db import SqliteDatabase
 
 __all__ = [
-    "MAX_AUDIT_PAGE",
     "SqliteAuditLog",
     "SqliteGrantRecorder",
     "SqliteReplayCache",
     "SqliteSessionStore",
     "SqliteTokenStore",
 ]
-
-MAX_AUDIT_PAGE = 1000
 
 # ONE statement decides the claim, so two workers racing on the same key cannot both win: the
 # insert wins when the key is new, the conditional update wins when the old claim has lapsed, and
@@ -46,10 +54,12 @@ class SqliteReplayCache:
         return self._db.execute("DELETE FROM replay WHERE expires_at < ?", (now,))
 
 
-_ISSUED_COLUMNS = "jti, org_id, user_id, client_id, scope, issued_at, expires_at"
-# The interpolated names are the module's constants, never input.
-_INSERT_ISSUED = f"INSERT INTO issued_tokens ({_ISSUED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
-_SELECT_ISSUED = f"SELECT {_ISSUED_COLUMNS} FROM issued_tokens WHERE jti = ?"  # noqa: S608
+# The interpolated names are constants, never input.
+_INSERT_ISSUED = f"INSERT INTO issued_tokens ({ISSUED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_SELECT_ISSUED = f"SELECT {ISSUED_COLUMNS} FROM issued_tokens WHERE jti = ?"  # noqa: S608
+_INSERT_AUDIT = f"INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_INSERT_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?)"  # noqa: S608
+_SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id_hash = ? AND expires_at > ?"  # noqa: S608
 
 
 class SqliteGrantRecorder:
@@ -61,16 +71,8 @@ class SqliteGrantRecorder:
     async def record_grant(
         self, *, replay_key: str, replay_until: float, token: IssuedToken, event: AuditEvent, now: float
     ) -> bool:
-        issued = (
-            token.jti,
-            token.org_id,
-            token.user_id,
-            token.client_id,
-            token.scope,
-            token.issued_at,
-            token.expires_at,
-        )
-        audit = _audit_row(event)
+        issued = issued_values(token)
+        audit = audit_values(event)
 
         def unit(conn: sqlite3.Connection) -> int:
             if conn.execute(_CLAIM, (replay_key, replay_until, now)).rowcount != 1:
@@ -89,24 +91,13 @@ class SqliteTokenStore:
     async def record_issued(self, token: IssuedToken) -> None:
         await self._db.execute_grouped(
             _INSERT_ISSUED,
-            (token.jti, token.org_id, token.user_id, token.client_id, token.scope, token.issued_at, token.expires_at),
+            issued_values(token),
             duplicate=f"a token with jti {token.jti!r} was already recorded",
         )
 
     async def get_issued(self, jti: str) -> IssuedToken | None:
         row = self._db.read_one(_SELECT_ISSUED, (jti,))
-        if row is None:
-            return None
-        jti_, org_id, user_id, client_id, scope, issued_at, expires_at = row
-        return IssuedToken(
-            jti=jti_,
-            org_id=org_id,
-            user_id=user_id,
-            client_id=client_id,
-            scope=scope,
-            issued_at=issued_at,
-            expires_at=expires_at,
-        )
+        return None if row is None else issued_from_row(row)
 
     async def revoke(self, jti: str, expires_at: float) -> None:
         # Revoking twice keeps the later expiry: the revocation must outlive the token.
@@ -132,23 +123,15 @@ class SqliteSessionStore:
         self._db = db
 
     async def create(self, session: Session) -> None:
-        identity = json.dumps(session.identity.to_dict(), separators=(",", ":"))
         await self._db.execute_grouped(
-            "INSERT INTO sessions (id_hash, identity, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            (session.id_hash, identity, session.created_at, session.expires_at),
+            _INSERT_SESSION,
+            session_values(session),
             duplicate="a session with this id already exists",
         )
 
     async def get(self, id_hash: str, *, now: float | None = None) -> Session | None:
-        row = self._db.read_one(
-            "SELECT identity, created_at, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?",
-            (id_hash, time.time() if now is None else now),
-        )
-        if row is None:
-            return None
-        return Session(
-            id_hash=id_hash, identity=Identity.from_dict(json.loads(row[0])), created_at=row[1], expires_at=row[2]
-        )
+        row = self._db.read_one(_SELECT_SESSION, (id_hash, time.time() if now is None else now))
+        return None if row is None else session_from_row(row)
 
     async def delete(self, id_hash: str) -> None:
         # Logging out twice is not an error.
@@ -158,70 +141,23 @@ class SqliteSessionStore:
         return self._db.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
 
 
-_AUDIT_COLUMNS = "at, endpoint, credential, result, code, detail, org_id, user_id, subject, issuer, client"
-_INSERT_AUDIT = f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
-
-
-def _audit_row(e: AuditEvent) -> tuple[object, ...]:
-    return (
-        e.at,
-        e.endpoint,
-        e.credential,
-        e.result,
-        e.code,
-        e.detail,
-        e.org_id,
-        e.user_id,
-        e.subject,
-        e.issuer,
-        e.client,
-    )
-
-
 class SqliteAuditLog:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
     async def append(self, events: Sequence[AuditEvent]) -> None:
-        rows = [_audit_row(event) for event in events]
-        if any(row[3] not in ("allowed", "denied") for row in rows):
-            raise ConfigurationError("an audit event's result is 'allowed' or 'denied'")
+        rows = audit_rows(events)
         if not rows:
             return
         await self._db.execute_grouped(_INSERT_AUDIT, rows, many=True)
+
+    async def purge(self, before: float) -> int:
+        return self._db.execute("DELETE FROM audit_events WHERE at < ?", (before,))
 
     async def query(
         self, *, org_id: str | None = None, limit: int = 100, before_id: int | None = None
     ) -> Sequence[AuditEvent]:
         """Newest first (by id, i.e. by order of writing); ``limit`` is capped at 1000."""
-        limit = max(0, min(limit, MAX_AUDIT_PAGE))
-        conditions: list[str] = []
-        params: list[object] = []
-        if org_id is not None:
-            conditions.append("org_id = ?")
-            params.append(org_id)
-        if before_id is not None:
-            conditions.append("id < ?")
-            params.append(before_id)
-        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
-        rows = self._db.read_all(
-            f"SELECT id, {_AUDIT_COLUMNS} FROM audit_events {where}ORDER BY id DESC LIMIT ?",  # noqa: S608
-            (*params, limit),
-        )
-        return [
-            AuditEvent(
-                id=r[0],
-                at=r[1],
-                endpoint=r[2],
-                credential=r[3],
-                result=r[4],
-                code=r[5],
-                detail=r[6],
-                org_id=r[7],
-                user_id=r[8],
-                subject=r[9],
-                issuer=r[10],
-                client=r[11],
-            )
-            for r in rows
-        ]
+        sql, params = audit_select(org_id=org_id, limit=limit, before_id=before_id, mark=lambda _: "?")
+        rows = self._db.read_all(sql, params)
+        return [audit_from_row(row) for row in rows]

@@ -1,4 +1,4 @@
-"""Checks and conversions of registry values, before they reach SQL (backend-neutral in substance).
+"""Checks and conversions of registry values before they reach storage, shared by every backend.
 
 Arguments an operator got wrong are :class:`ConfigurationError` with the field named; org ids are
 normalised to the canonical 18-character form (:class:`InvalidSalesforceId` otherwise).
@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import json
 import string
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from forcegate.core import ids
-from forcegate.errors import ConfigurationError
+from forcegate.errors import ConfigurationError, RegistryError
 from forcegate.stores.models import CONSUMER_KEY_PATTERN, CertificateState, Org, OrgPolicy
+from forcegate.stores.protocols import UNSET
+
+if TYPE_CHECKING:
+    import asyncpg
 
 __all__ = [
     "MAX_KEEP_PREVIOUS",
     "MAX_NAME_LENGTH",
     "MAX_POLICY_SECONDS",
     "ORG_COLUMNS",
+    "Row",
     "canonical_org_id",
     "check_consumer_key",
     "check_fingerprint_prefix",
+    "check_flag",
+    "check_keep_previous",
+    "check_not_last_secret",
     "check_org",
     "check_policy",
     "check_secret",
@@ -31,8 +40,13 @@ __all__ = [
     "check_text",
     "dump_strings",
     "load_strings",
+    "org_changes",
     "org_from_row",
+    "org_values",
 ]
+
+#: A row as a driver returns it: an ``sqlite3`` tuple or an ``asyncpg.Record``, columns in query order.
+Row: TypeAlias = "Sequence[Any] | asyncpg.Record"
 
 MAX_NAME_LENGTH = 255
 #: How many older consumer secrets a rotation may keep active beside the new one.
@@ -69,6 +83,19 @@ def check_secret(value: object, field: str = "consumer secret") -> str:
     # Deliberately no length upper bound in the message and never the value: it is a secret.
     if not isinstance(value, str) or not value:
         raise ConfigurationError(f"{field} must be a non-empty string")
+    return value
+
+
+def check_flag(value: object, field: str) -> int:
+    """A boolean as the 0/1 integer the schema stores (``BOOLEAN`` literals differ between dialects)."""
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{field} must be True or False")
+    return int(value)
+
+
+def check_keep_previous(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_KEEP_PREVIOUS:
+        raise ConfigurationError(f"keep_previous must be a whole number from 0 to {MAX_KEEP_PREVIOUS}")
     return value
 
 
@@ -142,6 +169,65 @@ def check_fingerprint_prefix(value: object) -> str:
     return cleaned
 
 
+def org_values(org: Org, now: float) -> tuple[object, ...]:
+    """The values of ``ORG_COLUMNS`` for a new row of the checked ``org``."""
+    return (
+        org.org_id,
+        org.name,
+        int(org.enabled),
+        dump_strings(org.issuers),
+        dump_strings(org.subjects),
+        dump_strings(org.scopes),
+        org.policy.max_assertion_lifetime,
+        org.policy.token_lifetime,
+        now,
+        now,
+    )
+
+
+def org_changes(
+    *,
+    name: object = UNSET,
+    enabled: object = UNSET,
+    issuers: object = UNSET,
+    subjects: object = UNSET,
+    scopes: object = UNSET,
+    policy: object = UNSET,
+) -> dict[str, object]:
+    """Column -> new value for the fields given to ``TrustStore.update_org`` (checked), ``updated_at`` included.
+
+    The keys are fixed column names, never taken from the caller, so a store may interpolate them.
+    """
+    changes: dict[str, object] = {}
+    if name is not UNSET:
+        changes["name"] = check_text(name, "org name")
+    if enabled is not UNSET:
+        changes["enabled"] = check_flag(enabled, "enabled")
+    if issuers is not UNSET:
+        changes["issuers"] = dump_strings(check_strings(issuers, "issuers"))
+    if subjects is not UNSET:
+        changes["subjects"] = None if subjects is None else dump_strings(check_strings(subjects, "subjects"))
+    if scopes is not UNSET:
+        changes["scopes"] = dump_strings(check_strings(scopes, "scopes", no_spaces=True))
+    if policy is not UNSET:
+        checked = check_policy(policy)
+        changes["max_assertion_lifetime"] = checked.max_assertion_lifetime
+        changes["token_lifetime"] = checked.token_lifetime
+    changes["updated_at"] = time.time()
+    return changes
+
+
+def check_not_last_secret(others_active: int, consumer_key: str, secret_id: int) -> None:
+    """Refuse to retire an app's only active secret (``others_active``: its other active secrets)."""
+    if others_active == 0:
+        # An app without an active secret refuses every Canvas request: make that a deliberate act
+        # (delete the app), not a slip during a rotation.
+        raise RegistryError(
+            f"secret {secret_id} is the only active secret of app {consumer_key!r}; add its "
+            "replacement first (or delete the app)"
+        )
+
+
 def dump_strings(values: Sequence[str] | None) -> str | None:
     return None if values is None else json.dumps(list(values), separators=(",", ":"))
 
@@ -150,7 +236,7 @@ def load_strings(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else tuple(json.loads(text))
 
 
-def org_from_row(row: tuple[Any, ...]) -> Org:
+def org_from_row(row: Row) -> Org:
     """An :class:`Org` from a row of ``ORG_COLUMNS``."""
     (oid, name, enabled, issuers, subjects, scopes, max_lifetime, token_lifetime, created_at, updated_at) = row
     return Org(

@@ -1,0 +1,53 @@
+"""``forcegate db``: the database schema (status, upgrade).
+
+``forcegate serve`` sets up a new, empty database by itself but refuses to start on an outdated one
+(unless ``--migrate``): upgrading a database shared by running workers is a deliberate step, run
+once, here, before the new version's workers start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from forcegate.cli._stores import echo_json
+from forcegate.settings import load_settings
+from forcegate.stores.schema import schema_state, upgrade_schema
+
+__all__ = ["db"]
+
+
+@click.group()
+def db() -> None:
+    """The schema of the configured database (FORCEGATE_DATABASE_URL, or the data folder's SQLite file)."""
+
+
+@db.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def db_status(as_json: bool) -> None:
+    """Print the schema version of the database and the version this forcegate needs.
+
+    Exits 1 when the database needs `forcegate db upgrade` (or a newer forcegate).
+    """
+    state = asyncio.run(schema_state(load_settings()))
+    verdict = "up to date" if state.up_to_date else ("outdated" if state.current < state.latest else "newer")
+    if as_json:
+        echo_json({"backend": state.backend, "current": state.current, "latest": state.latest, "status": verdict})
+    else:
+        click.echo(f"{state.backend} schema version {state.current}; this forcegate needs {state.latest}: {verdict}")
+    if not state.up_to_date:
+        click.get_current_context().exit(1)
+
+
+@db.command("upgrade")
+@click.option("--to", "target", type=int, help="Stop at this version [default: the latest].")
+def db_upgrade(target: int | None) -> None:
+    """Apply the missing schema migrations, in one transaction (safe to run from several hosts at once)."""
+    settings = load_settings()
+    applied = asyncio.run(upgrade_schema(settings, target=target))
+    state = asyncio.run(schema_state(settings))
+    if applied:
+        click.echo(f"applied migration(s) {', '.join(map(str, applied))}; schema version is now {state.current}")
+    else:
+        click.echo(f"nothing to do; schema version is {state.current}")

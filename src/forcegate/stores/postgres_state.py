@@ -1,0 +1,168 @@
+"""Per-request state on PostgreSQL: single-use claims, issued and revoked tokens, sessions, the audit log.
+
+The same behaviour as :mod:`forcegate.stores.sqlite_state`. There is no group commit here: the server
+runs concurrent requests' statements in parallel, each on its own pooled connection.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from forcegate.errors import ConfigurationError
+from forcegate.stores import records
+from forcegate.stores.models import AuditEvent, IssuedToken, Session
+from forcegate.stores.postgres_db import Connection, PostgresDatabase, placeholders, rowcount
+
+__all__ = [
+    "PostgresAuditLog",
+    "PostgresGrantRecorder",
+    "PostgresReplayCache",
+    "PostgresSessionStore",
+    "PostgresTokenStore",
+]
+
+# ONE statement decides the claim, with the caller's clock: the insert wins when the key is new, the
+# conditional update wins when the old claim has lapsed, otherwise nothing changes (0 rows). Two
+# workers racing on one key cannot both win: the second waits on the first's row lock, then
+# re-evaluates the condition against the row the first one wrote.
+_CLAIM = (
+    "INSERT INTO replay (claim_key, expires_at) VALUES ($1, $2) "
+    "ON CONFLICT (claim_key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at < $3"
+)
+# The interpolated names are constants, never input.
+_INSERT_ISSUED = f"INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}) VALUES ({placeholders(7)})"  # noqa: S608
+_INSERT_GRANTED = (
+    f"INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}, grant_key) VALUES ({placeholders(8)}) "  # noqa: S608
+    "ON CONFLICT (grant_key) DO NOTHING"
+)
+_SELECT_ISSUED = f"SELECT {records.ISSUED_COLUMNS} FROM issued_tokens WHERE jti = $1"  # noqa: S608
+_INSERT_AUDIT = f"INSERT INTO audit_events ({records.AUDIT_COLUMNS}) VALUES ({placeholders(11)})"  # noqa: S608
+_INSERT_SESSION = f"INSERT INTO sessions ({records.SESSION_COLUMNS}) VALUES ({placeholders(4)})"  # noqa: S608
+_SELECT_SESSION = f"SELECT {records.SESSION_COLUMNS} FROM sessions WHERE id_hash = $1 AND expires_at > $2"  # noqa: S608
+
+
+class PostgresReplayCache:
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def claim(self, key: str, expires_at: float, *, now: float | None = None) -> bool:
+        if not isinstance(key, str) or not key:
+            raise ConfigurationError("a replay key is a non-empty string")
+        return await self._db.execute(_CLAIM, key, expires_at, time.time() if now is None else now) == 1
+
+    async def purge(self, now: float) -> int:
+        return await self._db.execute("DELETE FROM replay WHERE expires_at < $1", now)
+
+
+class PostgresGrantRecorder:
+    """Claim + token record + audit row in one transaction."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def record_grant(
+        self, *, replay_key: str, replay_until: float, token: IssuedToken, event: AuditEvent, now: float
+    ) -> bool:
+        audit = records.audit_values(event)
+        async with self._db.transaction() as conn:
+            if rowcount(await conn.execute(_CLAIM, replay_key, replay_until, now)) != 1:
+                return False  # already claimed: write nothing else
+            await _write_rows(conn, token, audit)
+        return True
+
+    async def write_records(self, token: IssuedToken, event: AuditEvent, grant_key: str) -> bool:
+        """The token record and the audit row of a grant, in one transaction, without a claim.
+
+        For a grant recorder whose claims live in another store (Redis): it claims there, then calls
+        this. ``grant_key`` (the assertion's replay key) is unique among the token records: False,
+        writing nothing, when a token was already granted for it — a replay the claim store forgot.
+        """
+        audit = records.audit_values(event)
+        async with self._db.transaction() as conn:
+            if rowcount(await conn.execute(_INSERT_GRANTED, *records.issued_values(token), grant_key)) != 1:
+                return False
+            await conn.execute(_INSERT_AUDIT, *audit)
+        return True
+
+
+async def _write_rows(conn: Connection, token: IssuedToken, audit: Sequence[object]) -> None:
+    await conn.execute(_INSERT_ISSUED, *records.issued_values(token))
+    await conn.execute(_INSERT_AUDIT, *audit)
+
+
+class PostgresTokenStore:
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def record_issued(self, token: IssuedToken) -> None:
+        await self._db.execute(
+            _INSERT_ISSUED,
+            *records.issued_values(token),
+            duplicate=f"a token with jti {token.jti!r} was already recorded",
+        )
+
+    async def get_issued(self, jti: str) -> IssuedToken | None:
+        row = await self._db.fetchrow(_SELECT_ISSUED, jti)
+        return None if row is None else records.issued_from_row(row)
+
+    async def revoke(self, jti: str, expires_at: float) -> None:
+        # Revoking twice keeps the later expiry: the revocation must outlive the token.
+        await self._db.execute(
+            "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO UPDATE SET "
+            "expires_at = GREATEST(revoked_tokens.expires_at, excluded.expires_at)",
+            jti,
+            expires_at,
+        )
+
+    async def is_revoked(self, jti: str) -> bool:
+        return await self._db.fetchval("SELECT 1 FROM revoked_tokens WHERE jti = $1", jti) is not None
+
+    async def purge(self, now: float) -> int:
+        async with self._db.transaction() as conn:
+            issued = rowcount(await conn.execute("DELETE FROM issued_tokens WHERE expires_at < $1", now))
+            revoked = rowcount(await conn.execute("DELETE FROM revoked_tokens WHERE expires_at < $1", now))
+        return issued + revoked
+
+
+class PostgresSessionStore:
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def create(self, session: Session) -> None:
+        await self._db.execute(
+            _INSERT_SESSION, *records.session_values(session), duplicate="a session with this id already exists"
+        )
+
+    async def get(self, id_hash: str, *, now: float | None = None) -> Session | None:
+        row = await self._db.fetchrow(_SELECT_SESSION, id_hash, time.time() if now is None else now)
+        return None if row is None else records.session_from_row(row)
+
+    async def delete(self, id_hash: str) -> None:
+        # Logging out twice is not an error.
+        await self._db.execute("DELETE FROM sessions WHERE id_hash = $1", id_hash)
+
+    async def purge(self, now: float) -> int:
+        return await self._db.execute("DELETE FROM sessions WHERE expires_at < $1", now)
+
+
+class PostgresAuditLog:
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def append(self, events: Sequence[AuditEvent]) -> None:
+        rows = records.audit_rows(events)
+        if not rows:
+            return
+        async with self._db.transaction() as conn:
+            await conn.executemany(_INSERT_AUDIT, rows)
+
+    async def purge(self, before: float) -> int:
+        return await self._db.execute("DELETE FROM audit_events WHERE at < $1", before)
+
+    async def query(
+        self, *, org_id: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> Sequence[AuditEvent]:
+        """Newest first (by id, i.e. by order of writing); ``limit`` is capped at 1000."""
+        sql, params = records.audit_select(org_id=org_id, limit=limit, before_id=before_id, mark=lambda n: f"${n}")
+        return [records.audit_from_row(row) for row in await self._db.fetch(sql, *params)]

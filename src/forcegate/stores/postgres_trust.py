@@ -1,0 +1,235 @@
+"""The trust registry on PostgreSQL: apps and their consumer secrets, orgs, org certificates.
+
+The same behaviour as :mod:`forcegate.stores.sqlite_trust`: every write runs in one transaction that
+also bumps ``trust_generation``; reads of something missing return ``None`` or nothing; writes to
+something missing raise :class:`NotFound`.
+
+Each write bumps the generation FIRST: the row lock it takes serialises registry writes between
+workers and hosts, as SQLite's write lock does, so a write's checks (does the org exist, is this the
+app's last active secret) cannot interleave with another write. Registry writes are rare operator
+actions; request-path reads take no lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Sequence
+
+import asyncpg
+from cryptography import x509
+
+from forcegate.errors import AlreadyExists, NotFound, RegistryError
+from forcegate.stores import records, values
+from forcegate.stores.encryption import SecretBox
+from forcegate.stores.models import App, AppSecret, CertificateRecord, CertificateState, Org, OrgPolicy
+from forcegate.stores.postgres_db import Connection, PostgresDatabase, placeholders, rowcount
+from forcegate.stores.protocols import UNSET
+
+__all__ = ["PostgresTrustStore"]
+
+_MAX_PAGE = 1000
+# The interpolated names are constants, never input.
+_INSERT_APP = f"INSERT INTO apps ({records.APP_COLUMNS}) VALUES ({placeholders(4)})"  # noqa: S608
+_SELECT_APP = f"SELECT {records.APP_COLUMNS} FROM apps"  # noqa: S608
+_INSERT_ORG = f"INSERT INTO orgs ({values.ORG_COLUMNS}) VALUES ({placeholders(10)})"  # noqa: S608
+_SELECT_ORG = f"SELECT {values.ORG_COLUMNS} FROM orgs WHERE org_id = $1"  # noqa: S608
+_LIST_ORGS = f"SELECT {values.ORG_COLUMNS} FROM orgs WHERE org_id > $1 ORDER BY org_id LIMIT $2"  # noqa: S608
+_INSERT_CERT = f"INSERT INTO certificates ({records.NEW_CERT_COLUMNS}) VALUES ({placeholders(10)}) RETURNING id"  # noqa: S608
+_SELECT_CERTS = f"SELECT {records.CERT_COLUMNS} FROM certificates WHERE org_id = $1"  # noqa: S608
+#: The hot path (every request): one primary-key lookup.
+_GENERATION = "SELECT generation FROM trust_generation WHERE singleton = 1"
+
+
+class PostgresTrustStore:
+    """:class:`~forcegate.stores.protocols.TrustStore` on PostgreSQL; consumer secrets sealed with ``box``."""
+
+    def __init__(self, db: PostgresDatabase, box: SecretBox) -> None:
+        self._db = db
+        self._box = box
+
+    async def generation(self) -> int:
+        found = await self._db.fetchval(_GENERATION)
+        if found is None:
+            raise RegistryError("the trust_generation row is missing: the schema was altered by hand")
+        return int(found)
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[Connection]:
+        """A registry write's transaction, the generation bumped (and locked) first."""
+        async with self._db.transaction() as conn:
+            await conn.execute("UPDATE trust_generation SET generation = generation + 1 WHERE singleton = 1")
+            yield conn
+
+    # --- apps -----------------------------------------------------------------------------------------
+
+    async def add_app(self, *, consumer_key: str, name: str, secret: str, any_org: bool = False) -> App:
+        key = values.check_consumer_key(consumer_key)
+        name = values.check_text(name, "app name")
+        secret = values.check_secret(secret)
+        flag = values.check_flag(any_org, "any_org")
+        now = time.time()
+        async with self._write() as conn:
+            try:
+                await conn.execute(_INSERT_APP, key, name, flag, now)
+            except asyncpg.UniqueViolationError:
+                raise AlreadyExists(f"an app with consumer key {key!r} is already registered") from None
+            await self._insert_secret(conn, key, secret, now)
+        return App(consumer_key=key, name=name, any_org=bool(flag), created_at=now)
+
+    async def get_app(self, consumer_key: str) -> App | None:
+        row = await self._db.fetchrow(f"{_SELECT_APP} WHERE consumer_key = $1", consumer_key)
+        return None if row is None else records.app_from_row(row)
+
+    async def list_apps(self) -> Sequence[App]:
+        return [records.app_from_row(row) for row in await self._db.fetch(f"{_SELECT_APP} ORDER BY consumer_key")]
+
+    async def delete_app(self, consumer_key: str) -> None:
+        async with self._write() as conn:
+            # The app's secrets go with it (ON DELETE CASCADE).
+            if rowcount(await conn.execute("DELETE FROM apps WHERE consumer_key = $1", consumer_key)) == 0:
+                raise NotFound(f"no app with consumer key {consumer_key!r}")
+
+    async def app_secrets(self, consumer_key: str) -> Sequence[AppSecret]:
+        rows = await self._db.fetch(
+            "SELECT id, secret_enc, created_at FROM app_secrets WHERE consumer_key = $1 AND active = 1 "
+            "ORDER BY id DESC",
+            consumer_key,
+        )
+        return [records.app_secret_from_row(self._box, consumer_key, row) for row in rows]
+
+    async def add_app_secret(self, consumer_key: str, secret: str, *, keep_previous: int = 1) -> AppSecret:
+        secret = values.check_secret(secret)
+        keep_previous = values.check_keep_previous(keep_previous)
+        now = time.time()
+        async with self._write() as conn:
+            if await conn.fetchval("SELECT 1 FROM apps WHERE consumer_key = $1", consumer_key) is None:
+                raise NotFound(f"no app with consumer key {consumer_key!r}")
+            secret_id = await self._insert_secret(conn, consumer_key, secret, now)
+            # The new secret and the keep_previous newest of the still-active older ones stay active.
+            await conn.execute(
+                "UPDATE app_secrets SET active = 0 WHERE consumer_key = $1 AND active = 1 AND id NOT IN ("
+                "SELECT id FROM app_secrets WHERE consumer_key = $1 AND active = 1 ORDER BY id DESC LIMIT $2)",
+                consumer_key,
+                keep_previous + 1,
+            )
+        return AppSecret(id=secret_id, consumer_key=consumer_key, secret=secret, created_at=now)
+
+    async def retire_app_secret(self, consumer_key: str, secret_id: int) -> None:
+        async with self._write() as conn:
+            active = await conn.fetchval(
+                "SELECT active FROM app_secrets WHERE consumer_key = $1 AND id = $2", consumer_key, secret_id
+            )
+            if active is None:
+                raise NotFound(f"app {consumer_key!r} has no secret with id {secret_id}")
+            if active:
+                others = await conn.fetchval(
+                    "SELECT COUNT(*) FROM app_secrets WHERE consumer_key = $1 AND active = 1 AND id <> $2",
+                    consumer_key,
+                    secret_id,
+                )
+                values.check_not_last_secret(others, consumer_key, secret_id)
+                await conn.execute("UPDATE app_secrets SET active = 0 WHERE id = $1", secret_id)
+
+    async def _insert_secret(self, conn: Connection, consumer_key: str, secret: str, now: float) -> int:
+        # The ciphertext is bound to the row id, which exists only after the insert.
+        secret_id = int(
+            await conn.fetchval(
+                "INSERT INTO app_secrets (consumer_key, secret_enc, created_at, active) VALUES ($1, '', $2, 1) "
+                "RETURNING id",
+                consumer_key,
+                now,
+            )
+        )
+        sealed = self._box.encrypt(secret.encode("utf-8"), context=records.secret_context(consumer_key, secret_id))
+        await conn.execute("UPDATE app_secrets SET secret_enc = $1 WHERE id = $2", sealed, secret_id)
+        return secret_id
+
+    # --- orgs -----------------------------------------------------------------------------------------
+
+    async def add_org(self, org: Org) -> Org:
+        checked = values.check_org(org)
+        now = time.time()
+        async with self._write() as conn:
+            try:
+                await conn.execute(_INSERT_ORG, *values.org_values(checked, now))
+            except asyncpg.UniqueViolationError:
+                raise AlreadyExists(f"org {checked.org_id} is already registered") from None
+        return dataclasses.replace(checked, created_at=now, updated_at=now)
+
+    async def get_org(self, org_id: str) -> Org | None:
+        row = await self._db.fetchrow(_SELECT_ORG, values.canonical_org_id(org_id))
+        return None if row is None else values.org_from_row(row)
+
+    async def list_orgs(self, *, limit: int = 1000, after: str | None = None) -> Sequence[Org]:
+        rows = await self._db.fetch(_LIST_ORGS, after or "", max(0, min(limit, _MAX_PAGE)))
+        return [values.org_from_row(row) for row in rows]
+
+    async def update_org(
+        self,
+        org_id: str,
+        *,
+        name: str | object = UNSET,
+        enabled: bool | object = UNSET,
+        issuers: Sequence[str] | object = UNSET,
+        subjects: Sequence[str] | object | None = UNSET,
+        scopes: Sequence[str] | object = UNSET,
+        policy: OrgPolicy | object = UNSET,
+    ) -> Org:
+        oid = values.canonical_org_id(org_id)
+        changes = values.org_changes(
+            name=name, enabled=enabled, issuers=issuers, subjects=subjects, scopes=scopes, policy=policy
+        )
+        # Column names are org_changes' fixed keys, never the caller's.
+        assignments = ", ".join(f"{column} = ${n}" for n, column in enumerate(changes, start=2))
+        async with self._write() as conn:
+            row = await conn.fetchrow(
+                f"UPDATE orgs SET {assignments} WHERE org_id = $1 RETURNING {values.ORG_COLUMNS}",  # noqa: S608
+                oid,
+                *changes.values(),
+            )
+            if row is None:
+                raise NotFound(f"org {oid} is not registered")
+        return values.org_from_row(row)
+
+    async def delete_org(self, org_id: str) -> None:
+        oid = values.canonical_org_id(org_id)
+        async with self._write() as conn:
+            # Its certificates go with it (ON DELETE CASCADE).
+            if rowcount(await conn.execute("DELETE FROM orgs WHERE org_id = $1", oid)) == 0:
+                raise NotFound(f"org {oid} is not registered")
+
+    # --- certificates ---------------------------------------------------------------------------------
+
+    async def add_certificate(
+        self, org_id: str, certificate: x509.Certificate, *, label: str = ""
+    ) -> CertificateRecord:
+        oid = values.canonical_org_id(org_id)
+        label = values.check_text(label, "certificate label")
+        new = records.certificate_values(oid, label, certificate, time.time())
+        async with self._write() as conn:
+            if await conn.fetchval("SELECT 1 FROM orgs WHERE org_id = $1", oid) is None:
+                raise NotFound(f"org {oid} is not registered")
+            try:
+                certificate_id = await conn.fetchval(_INSERT_CERT, *new)
+            except asyncpg.UniqueViolationError:
+                raise AlreadyExists(f"certificate {new[3][:16]}… is already registered for org {oid}") from None
+        return records.certificate_from_row((certificate_id, *new))
+
+    async def list_certificates(self, org_id: str, *, include_retired: bool = True) -> Sequence[CertificateRecord]:
+        """The org's certificates, newest first (the one a rotation just added is tried first)."""
+        only_active = "" if include_retired else " AND state = 'active'"
+        rows = await self._db.fetch(f"{_SELECT_CERTS}{only_active} ORDER BY id DESC", values.canonical_org_id(org_id))
+        return [records.certificate_from_row(row) for row in rows]
+
+    async def set_certificate_state(self, org_id: str, fingerprint: str, state: CertificateState) -> CertificateRecord:
+        oid = values.canonical_org_id(org_id)
+        prefix = values.check_fingerprint_prefix(fingerprint)
+        new_state = values.check_state(state)
+        async with self._write() as conn:
+            # The prefix is hex only (checked above), so it carries no LIKE wildcard.
+            rows = await conn.fetch(f"{_SELECT_CERTS} AND sha256_fingerprint LIKE $2", oid, prefix + "%")
+            record = records.the_certificate(rows, oid, prefix)
+            await conn.execute("UPDATE certificates SET state = $1 WHERE id = $2", new_state, record.id)
+        return dataclasses.replace(record, state=new_state)

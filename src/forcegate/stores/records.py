@@ -1,0 +1,276 @@
+"""Rows to records and back, shared by the SQL backends: column lists, row values, converters.
+
+A row is a sequence of column values in the order of the matching ``*_COLUMNS`` list (an
+``sqlite3`` tuple or an ``asyncpg.Record``). Secrets are sealed and opened here with the caller's
+:class:`SecretBox`, under contexts that bind each ciphertext to its row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from forcegate.core.identity import Identity
+from forcegate.core.trusted_key import x5t_s256
+from forcegate.errors import ConfigurationError, NotFound, RegistryError
+from forcegate.stores.encryption import SecretBox
+from forcegate.stores.models import App, AppSecret, AuditEvent, CertificateRecord, IssuedToken, Session, SigningKey
+from forcegate.stores.values import Row, check_text
+
+__all__ = [
+    "APP_COLUMNS",
+    "AUDIT_COLUMNS",
+    "CERT_COLUMNS",
+    "ISSUED_COLUMNS",
+    "MAX_AUDIT_PAGE",
+    "NEW_CERT_COLUMNS",
+    "SESSION_COLUMNS",
+    "SIGNING_KEY_COLUMNS",
+    "admin_digest",
+    "admin_token_matches",
+    "app_from_row",
+    "app_secret_from_row",
+    "audit_from_row",
+    "audit_rows",
+    "audit_select",
+    "audit_values",
+    "certificate_from_row",
+    "certificate_values",
+    "issued_from_row",
+    "issued_values",
+    "secret_context",
+    "session_from_row",
+    "session_values",
+    "signing_key_from_row",
+    "signing_key_values",
+    "the_certificate",
+]
+
+MAX_AUDIT_PAGE = 1000
+
+APP_COLUMNS = "consumer_key, name, any_org, created_at"
+CERT_COLUMNS = "id, org_id, label, der, sha256_fingerprint, x5t_s256, subject, not_before, not_after, state, created_at"
+#: The columns of :func:`certificate_values`: all but the assigned ``id``.
+NEW_CERT_COLUMNS = CERT_COLUMNS.removeprefix("id, ")
+ISSUED_COLUMNS = "jti, org_id, user_id, client_id, scope, issued_at, expires_at"
+SESSION_COLUMNS = "id_hash, identity, created_at, expires_at"
+AUDIT_COLUMNS = "at, endpoint, credential, result, code, detail, org_id, user_id, subject, issuer, client"
+SIGNING_KEY_COLUMNS = "kid, algorithm, private_pem_enc, created_at, active"
+
+# Compared against when no admin token is set, so "none set" takes as long as "wrong token".
+_NO_TOKEN_DIGEST = "0" * 64
+
+
+# --- apps and their secrets --------------------------------------------------------------------------
+
+
+def app_from_row(row: Row) -> App:
+    """From a row of ``APP_COLUMNS``."""
+    return App(consumer_key=row[0], name=row[1], any_org=bool(row[2]), created_at=row[3])
+
+
+def secret_context(consumer_key: str, secret_id: int) -> str:
+    return f"app_secret:{consumer_key}:{secret_id}"
+
+
+def app_secret_from_row(box: SecretBox, consumer_key: str, row: Row) -> AppSecret:
+    """From a row of ``id, secret_enc, created_at`` (the secret decrypted)."""
+    secret_id, sealed, created_at = row
+    secret = box.decrypt(sealed, context=secret_context(consumer_key, secret_id)).decode("utf-8")
+    return AppSecret(id=secret_id, consumer_key=consumer_key, secret=secret, created_at=created_at)
+
+
+# --- certificates ------------------------------------------------------------------------------------
+
+
+def certificate_values(org_id: str, label: str, certificate: x509.Certificate, now: float) -> tuple[Any, ...]:
+    """The values of ``CERT_COLUMNS`` but ``id`` for a new, active certificate of ``org_id``."""
+    if not isinstance(certificate, x509.Certificate):
+        raise ConfigurationError(f"expected an x509.Certificate, not {type(certificate).__name__}")
+    der = certificate.public_bytes(Encoding.DER)
+    return (
+        org_id,
+        label,
+        der,
+        hashlib.sha256(der).hexdigest(),
+        x5t_s256(certificate),
+        certificate.subject.rfc4514_string(),
+        certificate.not_valid_before_utc.timestamp(),
+        certificate.not_valid_after_utc.timestamp(),
+        "active",
+        now,
+    )
+
+
+def certificate_from_row(row: Row) -> CertificateRecord:
+    """From a row of ``CERT_COLUMNS``."""
+    cid, oid, label, der, fingerprint, x5t, subject, not_before, not_after, state, created_at = row
+    return CertificateRecord(
+        id=cid,
+        org_id=oid,
+        label=label,
+        der=bytes(der),
+        sha256_fingerprint=fingerprint,
+        x5t_s256=x5t,
+        subject=subject,
+        not_before=not_before,
+        not_after=not_after,
+        state=state,
+        created_at=created_at,
+    )
+
+
+def the_certificate(rows: Sequence[Row], org_id: str, prefix: str) -> CertificateRecord:
+    """The one certificate of ``org_id`` whose fingerprint starts with ``prefix`` (``rows``: the matches)."""
+    if not rows:
+        raise NotFound(f"org {org_id} has no certificate with fingerprint {prefix}…")
+    if len(rows) > 1:
+        raise RegistryError(
+            f"fingerprint prefix {prefix} matches {len(rows)} certificates of org {org_id}; give more digits"
+        )
+    return certificate_from_row(rows[0])
+
+
+# --- issued tokens, sessions, audit events -----------------------------------------------------------
+
+
+def issued_values(token: IssuedToken) -> tuple[Any, ...]:
+    """The values of ``ISSUED_COLUMNS``."""
+    return (token.jti, token.org_id, token.user_id, token.client_id, token.scope, token.issued_at, token.expires_at)
+
+
+def issued_from_row(row: Row) -> IssuedToken:
+    jti, org_id, user_id, client_id, scope, issued_at, expires_at = row
+    return IssuedToken(
+        jti=jti,
+        org_id=org_id,
+        user_id=user_id,
+        client_id=client_id,
+        scope=scope,
+        issued_at=issued_at,
+        expires_at=expires_at,
+    )
+
+
+def session_values(session: Session) -> tuple[Any, ...]:
+    """The values of ``SESSION_COLUMNS`` (the identity as compact JSON)."""
+    identity = json.dumps(session.identity.to_dict(), separators=(",", ":"))
+    return (session.id_hash, identity, session.created_at, session.expires_at)
+
+
+def session_from_row(row: Row) -> Session:
+    id_hash, identity, created_at, expires_at = row
+    return Session(
+        id_hash=id_hash, identity=Identity.from_dict(json.loads(identity)), created_at=created_at, expires_at=expires_at
+    )
+
+
+def audit_values(e: AuditEvent) -> tuple[Any, ...]:
+    """The values of ``AUDIT_COLUMNS`` (the schema's CHECK guards ``result``)."""
+    return (
+        e.at,
+        e.endpoint,
+        e.credential,
+        e.result,
+        e.code,
+        e.detail,
+        e.org_id,
+        e.user_id,
+        e.subject,
+        e.issuer,
+        e.client,
+    )
+
+
+def audit_rows(events: Sequence[AuditEvent]) -> list[tuple[Any, ...]]:
+    """:func:`audit_values` of each event; an invalid ``result`` refuses the whole batch up front."""
+    rows = [audit_values(event) for event in events]
+    if any(row[3] not in ("allowed", "denied") for row in rows):
+        raise ConfigurationError("an audit event's result is 'allowed' or 'denied'")
+    return rows
+
+
+def audit_from_row(row: Row) -> AuditEvent:
+    """From a row of ``id, AUDIT_COLUMNS``."""
+    return AuditEvent(
+        id=row[0],
+        at=row[1],
+        endpoint=row[2],
+        credential=row[3],
+        result=row[4],
+        code=row[5],
+        detail=row[6],
+        org_id=row[7],
+        user_id=row[8],
+        subject=row[9],
+        issuer=row[10],
+        client=row[11],
+    )
+
+
+def audit_select(
+    *, org_id: str | None, limit: int, before_id: int | None, mark: Callable[[int], str]
+) -> tuple[str, list[object]]:
+    """The query behind ``AuditLog.query`` (newest first, ``limit`` capped) and its parameters.
+
+    ``mark(n)`` spells the n-th placeholder of the dialect (``?`` or ``$n``).
+    """
+    conditions: list[str] = []
+    params: list[object] = []
+    if org_id is not None:
+        params.append(org_id)
+        conditions.append(f"org_id = {mark(len(params))}")
+    if before_id is not None:
+        params.append(before_id)
+        conditions.append(f"id < {mark(len(params))}")
+    params.append(max(0, min(limit, MAX_AUDIT_PAGE)))
+    where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+    # Interpolated: the module's column list and placeholders, never input.
+    sql = f"SELECT id, {AUDIT_COLUMNS} FROM audit_events {where}ORDER BY id DESC LIMIT {mark(len(params))}"  # noqa: S608
+    return sql, params
+
+
+# --- service keys ------------------------------------------------------------------------------------
+
+
+def _key_context(kid: str) -> str:
+    return f"signing_key:{kid}"
+
+
+def signing_key_values(box: SecretBox, key: SigningKey) -> tuple[Any, ...]:
+    """The values of ``SIGNING_KEY_COLUMNS`` (the private key sealed), after checking ``key``."""
+    kid = check_text(key.kid, "kid", allow_empty=False)
+    algorithm = check_text(key.algorithm, "algorithm", allow_empty=False)
+    if not isinstance(key.private_pem, bytes) or not key.private_pem:
+        raise ConfigurationError("a signing key's private_pem is non-empty bytes")
+    sealed = box.encrypt(key.private_pem, context=_key_context(kid))
+    return (kid, algorithm, sealed, key.created_at, int(key.active))
+
+
+def signing_key_from_row(box: SecretBox, row: Row) -> SigningKey:
+    kid, algorithm, sealed, created_at, active = row
+    return SigningKey(
+        kid=kid,
+        algorithm=algorithm,
+        private_pem=box.decrypt(sealed, context=_key_context(kid)),
+        created_at=created_at,
+        active=bool(active),
+    )
+
+
+def admin_digest(token: str) -> str:
+    # A plain SHA-256 suffices: the admin token is a long random string, not a password, so there
+    # is nothing for a slow, salted hash to protect against; a copy of the database grants nothing.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def admin_token_matches(token: object, stored: str | None) -> bool:
+    """Constant-time comparison of ``token`` with the stored digest (None: no admin token is set)."""
+    given = admin_digest(token) if isinstance(token, str) else ""
+    return hmac.compare_digest(given, _NO_TOKEN_DIGEST if stored is None else stored) and stored is not None

@@ -1,0 +1,347 @@
+"""Per-request state on Redis, shared by every worker and host: replay claims, revocations, sessions.
+
+With ``FORCEGATE_REDIS_URL`` set beside a PostgreSQL database, Redis holds what every request reads
+or claims; PostgreSQL keeps issued-token records and the audit log. Every key is
+``prefix + kind + ":" + id`` (kinds ``replay``, ``revoked``, ``session``), so deployments and test runs
+can share one Redis; an id longer than 200 characters (or starting with ``#``) is replaced by ``#`` and
+its SHA-256. Every operation touches ONE key, so all of it works on Redis Cluster.
+
+Every write is safe to resend: redis-py resends a command after a connection error, and the first
+send may have run. Claims carry a per-call nonce (a resent claim finds its own nonce and wins);
+revocations only ever extend; a session write that finds its own value (nonce included) succeeds.
+
+Expired entries vanish by Redis TTL, so the ``purge`` methods have nothing to do and return 0
+(:meth:`RedisTokenStore.purge` still purges the issued-token records it delegates to).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from forcegate.core.identity import Identity
+from forcegate.errors import AlreadyExists, ConfigurationError, StoreUnavailable
+from forcegate.settings import MAX_LEEWAY
+from forcegate.stores.models import AuditEvent, IssuedToken, Session
+from forcegate.stores.protocols import TokenStore
+from forcegate.stores.redis_client import (
+    DEFAULT_CLIENT_NAME,
+    LuaScript,
+    RedisClient,
+    RedisConnection,
+    parse_redis_url,
+)
+
+__all__ = [
+    "REVOCATION_MARGIN",
+    "RedisGrantRecorder",
+    "RedisParts",
+    "RedisReplayCache",
+    "RedisSessionStore",
+    "RedisTokenStore",
+    "WriteRecords",
+    "open_redis",
+    "redis_key",
+]
+
+log = logging.getLogger("forcegate.stores")
+
+#: A revocation outlives the token's expiry by the largest leeway a verifier may grant it.
+REVOCATION_MARGIN = float(MAX_LEEWAY)
+# Redis refuses absurd TTLs; no claim, revocation or session needs more than this.
+_MAX_TTL_MS = 10 * 366 * 86_400_000
+_MAX_ID_LENGTH = 200
+
+# A claim is stored as "<expires_at> <nonce>". ONE script decides, so two callers racing on a key
+# cannot both win; a caller whose nonce is already there is a resend of a claim that ran, and wins.
+# A value without a separator is not ours to interpret: refuse (fail closed).
+_CLAIM = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local sep = string.find(current, ' ', 1, true)
+  if not sep then return 0 end
+  if string.sub(current, sep + 1) == ARGV[3] then return 1 end
+  local held_until = tonumber(string.sub(current, 1, sep - 1))
+  if held_until == nil or held_until >= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[3], 'PX', ARGV[4])
+return 1
+"""
+
+# Compare-and-delete: only the claim this nonce made is given back.
+_RELEASE = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local sep = string.find(current, ' ', 1, true)
+  if sep and string.sub(current, sep + 1) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+end
+return 0
+"""
+
+# A revocation only ever extends: the later expiry and the longer TTL win. The stored string is
+# kept as given (Lua's tostring would round the number).
+_REVOKE = """
+local current = redis.call('GET', KEYS[1])
+local value = ARGV[1]
+local held = current and tonumber(current)
+if held and held > tonumber(ARGV[1]) then value = current end
+local ttl = tonumber(ARGV[2])
+local left = redis.call('PTTL', KEYS[1])
+if left > ttl then ttl = left end
+redis.call('SET', KEYS[1], value, 'PX', ttl)
+return 1
+"""
+
+# SET NX that also succeeds when the key already holds exactly this value: the value carries the
+# call's nonce, so only a resend of this very call matches, never a second create() of the same id.
+_CREATE_SESSION = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  if current == ARGV[1] then return 1 end
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+
+def redis_key(prefix: str, kind: str, ident: str) -> str:
+    """``prefix + kind + ":" + ident``, with long (or ``#``-leading) ids replaced by their hash."""
+    if len(ident) > _MAX_ID_LENGTH or ident.startswith("#"):
+        ident = "#" + hashlib.sha256(ident.encode("utf-8")).hexdigest()
+    return f"{prefix}{kind}:{ident}"
+
+
+def _ttl_ms(seconds: float) -> int:
+    return max(1000, min(_MAX_TTL_MS, math.ceil(seconds * 1000)))
+
+
+def _finite(value: float, what: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigurationError(f"{what} is a finite number of seconds")
+    return repr(float(value))  # shortest exact form: Lua reads back the same double
+
+
+def _new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+class RedisReplayCache:
+    """:class:`~forcegate.stores.protocols.ReplayCache` on Redis: one script call per claim."""
+
+    def __init__(self, connection: RedisConnection, *, prefix: str) -> None:
+        self._conn = connection
+        self._prefix = prefix
+        self._claim = LuaScript(_CLAIM)
+        self._release = LuaScript(_RELEASE)
+
+    async def claim(self, key: str, expires_at: float, *, now: float | None = None) -> bool:
+        return await self.claim_as(_new_nonce(), key, expires_at, now=now)
+
+    async def claim_as(self, nonce: str, key: str, expires_at: float, *, now: float | None = None) -> bool:
+        """Claim ``key`` for the attempt ``nonce``; a key already holding ``nonce`` counts as won.
+
+        ``now`` (the caller's clock) decides whether a held claim has lapsed, and the Redis TTL is
+        ``expires_at - now`` (at least 1 s), so Redis forgets the claim by itself.
+        """
+        if not isinstance(key, str) or not key:
+            raise ConfigurationError("a replay key is a non-empty string")
+        if not nonce or " " in nonce:
+            raise ConfigurationError("a claim nonce is a non-empty string without spaces")
+        until = _finite(expires_at, "a claim's expiry")
+        at = time.time() if now is None else now
+        args: list[str | int] = [until, _finite(at, "now"), nonce, _ttl_ms(expires_at - at)]
+        name = redis_key(self._prefix, "replay", key)
+        won = await self._conn.run("claiming a replay key", lambda c: self._claim(c, [name], args))
+        return bool(won == 1)
+
+    async def release(self, key: str, nonce: str) -> bool:
+        """Give back the claim ``nonce`` made (compare-and-delete); False if it is not held by ``nonce``."""
+        name = redis_key(self._prefix, "replay", key)
+        released = await self._conn.run("releasing a replay claim", lambda c: self._release(c, [name], [nonce]))
+        return bool(released == 1)
+
+    async def purge(self, now: float) -> int:
+        """Always 0: every claim carries a Redis TTL and expires by itself."""
+        return 0
+
+
+class RedisTokenStore:
+    """Revocations on Redis; issued-token records delegate to ``records`` (the PostgreSQL store)."""
+
+    def __init__(self, records: TokenStore, connection: RedisConnection, *, prefix: str) -> None:
+        self._records = records
+        self._conn = connection
+        self._prefix = prefix
+        self._revoke = LuaScript(_REVOKE)
+
+    async def record_issued(self, token: IssuedToken) -> None:
+        await self._records.record_issued(token)
+
+    async def get_issued(self, jti: str) -> IssuedToken | None:
+        return await self._records.get_issued(jti)
+
+    async def revoke(self, jti: str, expires_at: float) -> None:
+        """Revoke until ``expires_at``; revoking again keeps the later expiry.
+
+        The TTL runs on the wall clock (a verifier checks expiry against it): until the expiry plus
+        :data:`REVOCATION_MARGIN`, so a token with an expiry already past still reads as revoked
+        for that margin.
+        """
+        until = _finite(expires_at, "a revocation's expiry")
+        ttl = _ttl_ms(max(expires_at - time.time(), 0.0) + REVOCATION_MARGIN)
+        name = redis_key(self._prefix, "revoked", jti)
+        await self._conn.run("revoking a token", lambda c: self._revoke(c, [name], [until, ttl]))
+
+    async def is_revoked(self, jti: str) -> bool:
+        name = redis_key(self._prefix, "revoked", jti)
+        return bool(await self._conn.run("reading a revocation", lambda c: c.exists(name)))
+
+    async def purge(self, now: float) -> int:
+        """Purges the issued-token records; revocations expire by Redis TTL."""
+        return await self._records.purge(now)
+
+
+class RedisSessionStore:
+    """:class:`~forcegate.stores.protocols.SessionStore` on Redis: one JSON value per session."""
+
+    def __init__(self, connection: RedisConnection, *, prefix: str) -> None:
+        self._conn = connection
+        self._prefix = prefix
+        self._create = LuaScript(_CREATE_SESSION)
+
+    async def create(self, session: Session) -> None:
+        """Store ``session``; an id already in use is :class:`AlreadyExists`.
+
+        The TTL is the session's lifetime (``expires_at - created_at``, the caller's clock); reads
+        check ``expires_at`` against the caller's ``now`` anyway.
+        """
+        value = json.dumps(
+            {
+                "nonce": _new_nonce(),
+                "identity": session.identity.to_dict(),
+                "created_at": session.created_at,
+                "expires_at": session.expires_at,
+            },
+            separators=(",", ":"),
+        )
+        ttl = _ttl_ms(session.expires_at - session.created_at)
+        name = redis_key(self._prefix, "session", session.id_hash)
+        created = await self._conn.run("creating a session", lambda c: self._create(c, [name], [value, ttl]))
+        if created != 1:
+            raise AlreadyExists("a session with this id already exists")
+
+    async def get(self, id_hash: str, *, now: float | None = None) -> Session | None:
+        name = redis_key(self._prefix, "session", id_hash)
+        raw = await self._conn.run("reading a session", lambda c: c.get(name))
+        if raw is None:
+            return None
+        try:
+            data: dict[str, Any] = json.loads(raw)
+            expires_at = float(data["expires_at"])
+            stored = Session(
+                id_hash=id_hash,
+                identity=Identity.from_dict(data["identity"]),
+                created_at=float(data["created_at"]),
+                expires_at=expires_at,
+            )
+        except (ValueError, TypeError, KeyError) as exc:
+            raise StoreUnavailable(f"a session stored in Redis cannot be read ({type(exc).__name__})") from exc
+        return stored if expires_at > (time.time() if now is None else now) else None
+
+    async def delete(self, id_hash: str) -> None:
+        """Logging out twice is not an error."""
+        name = redis_key(self._prefix, "session", id_hash)
+        await self._conn.run("deleting a session", lambda c: c.delete(name))
+
+    async def purge(self, now: float) -> int:
+        """Always 0: sessions carry a Redis TTL and expire by themselves."""
+        return 0
+
+
+#: Writes a grant's token record and audit row in one transaction; False (writing nothing) when a
+#: token was already granted for the replay key given as third argument.
+WriteRecords = Callable[[IssuedToken, AuditEvent, str], Awaitable[bool]]
+
+
+class RedisGrantRecorder:
+    """:class:`~forcegate.stores.protocols.GrantRecorder` with the claim on Redis and the rows elsewhere.
+
+    ``write_records`` writes the token record and its audit row in one transaction (PostgreSQL).
+    The claim comes first: a replay writes nothing. If the write fails, the claim is given back so
+    the assertion can be retried; if that fails too, the claim lapses at its expiry (fail closed).
+    A token therefore never leaves without its record.
+    """
+
+    def __init__(self, replay: RedisReplayCache, write_records: WriteRecords) -> None:
+        self._replay = replay
+        self._write_records = write_records
+
+    async def record_grant(
+        self, *, replay_key: str, replay_until: float, token: IssuedToken, event: AuditEvent, now: float
+    ) -> bool:
+        nonce = _new_nonce()
+        if not await self._replay.claim_as(nonce, replay_key, replay_until, now=now):
+            return False
+        try:
+            written = await self._write_records(token, event, replay_key)
+        except Exception:
+            # Not on cancellation (BaseException): the write may have committed, so the claim stays.
+            try:
+                await self._replay.release(replay_key, nonce)
+            except Exception as release_error:
+                log.warning(
+                    "a replay claim could not be given back after a failed write; it lapses at its expiry (%s)",
+                    type(release_error).__name__,
+                )
+            raise
+        # Not written: the database had already granted this assertion, and Redis had lost the claim
+        # (a restart without persistence, a failover). The claim just made is right: keep it.
+        return written
+
+
+class RedisParts:
+    """The Redis half of the scale-out backend: one client, the stores built on it, health, close."""
+
+    def __init__(self, connection: RedisConnection, *, prefix: str) -> None:
+        self.connection = connection
+        self.prefix = prefix
+        self.replay = RedisReplayCache(connection, prefix=prefix)
+        self.sessions = RedisSessionStore(connection, prefix=prefix)
+
+    @property
+    def client(self) -> RedisClient:
+        return self.connection.client
+
+    def tokens(self, records: TokenStore) -> RedisTokenStore:
+        """Revocations here, issued-token records in ``records``."""
+        return RedisTokenStore(records, self.connection, prefix=self.prefix)
+
+    def grants(self, write_records: WriteRecords) -> RedisGrantRecorder:
+        return RedisGrantRecorder(self.replay, write_records)
+
+    async def check(self) -> str:
+        """``"ok"`` or a short reason; never raises; answers within ~2 s when Redis is down."""
+        return await self.connection.check()
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+async def open_redis(url: str, *, prefix: str = "forcegate:", client_name: str = DEFAULT_CLIENT_NAME) -> RedisParts:
+    """Build the Redis stores for ``url`` (see :mod:`forcegate.stores.redis_client` for the forms).
+
+    No I/O happens here: the service starts while Redis is down, and :meth:`RedisParts.check`
+    (``/readyz``) says so. A malformed URL or prefix is :class:`ConfigurationError`.
+    """
+    if not prefix or any(c.isspace() for c in prefix):
+        raise ConfigurationError("a Redis key prefix is a non-empty string without spaces")
+    if not client_name or any(c.isspace() for c in client_name):
+        raise ConfigurationError("a Redis client name is a non-empty string without spaces")
+    return RedisParts(RedisConnection(parse_redis_url(url), client_name=client_name), prefix=prefix)

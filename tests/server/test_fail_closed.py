@@ -1,0 +1,195 @@
+"""Fails closed, recovers by itself: PostgreSQL or Redis stopped under load, then started again.
+
+Private PostgreSQL and Redis servers (the machine's own binaries, on their own ports) are stopped
+the hard way — ``pg_ctl -m immediate``, SIGKILL — while a client keeps exchanging assertions and
+calling the API. While one is down, the token endpoint answers 503 ``temporarily_unavailable`` and
+issues nothing; ``/readyz`` names the failing dependency; when the server is back, the same service
+process serves again. Every token handed out during the whole run has its record and audit row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from forcegate.clock import FixedClock
+from server.backends import Backend, PrivatePostgres, PrivateRedis, new_encryption_key
+from server.live import ORG_ID, LiveServer, Org, jti_of, make_org, register_org, start_server
+
+GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+RECOVERY_TIMEOUT = 20.0
+
+
+@dataclass
+class Deployment:
+    server: LiveServer
+    postgres: PrivatePostgres
+    redis: PrivateRedis
+    org: Org
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, clock: FixedClock, rsa_key: rsa.RSAPrivateKey) -> Iterator[Deployment]:
+    postgres = PrivatePostgres()
+    redis = PrivateRedis(tmp_path / "redis")
+    try:
+        postgres.start()
+        redis.start()
+        backend = Backend(postgres.url, redis.url, "fg:", new_encryption_key())
+        server = start_server(tmp_path / "data", clock=clock, **backend.settings())
+        try:
+            org = make_org(ORG_ID, rsa_key, clock)
+            register_org(server.url, server.admin_token, org)
+            yield Deployment(server, postgres, redis, org)
+        finally:
+            server.stop()
+    finally:
+        redis.close()
+        postgres.close()
+
+
+@dataclass
+class Load:
+    """A client exchanging fresh assertions and calling the API in a loop, recording every answer."""
+
+    deployment: Deployment
+    tokens: list[str] = field(default_factory=list)  # access tokens handed out (HTTP 200)
+    refusals: list[tuple[int, str]] = field(default_factory=list)  # (status, error) of every non-200
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        server, org = self.deployment.server, self.deployment.org
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            while not self.stop.is_set():
+                response = client.post(
+                    "/oauth2/token", data={"grant_type": GRANT, "assertion": org.assertion(server.token_endpoint)}
+                )
+                if response.status_code == 200:
+                    self.tokens.append(response.json()["access_token"])
+                    me = client.get("/api/v1/me", headers={"authorization": f"Bearer {self.tokens[-1]}"})
+                    if me.status_code != 200:
+                        self.refusals.append((me.status_code, me.json().get("error", "")))
+                else:
+                    self.refusals.append((response.status_code, response.json().get("error", "")))
+
+
+@contextlib.contextmanager
+def load_running(deployment: Deployment) -> Iterator[Load]:
+    load = Load(deployment)
+    thread = threading.Thread(target=load.run, daemon=True)
+    thread.start()
+    try:
+        yield load
+    finally:
+        load.stop.set()
+        thread.join(timeout=60)
+        assert not thread.is_alive(), "the load client did not stop"
+
+
+def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = RECOVERY_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _exchange(deployment: Deployment, assertion: str | None = None) -> httpx.Response:
+    server = deployment.server
+    with server.client() as client:
+        return client.post(
+            "/oauth2/token",
+            data={"grant_type": GRANT, "assertion": assertion or deployment.org.assertion(server.token_endpoint)},
+        )
+
+
+def _me(deployment: Deployment, token: str) -> httpx.Response:
+    with deployment.server.client() as client:
+        return client.get("/api/v1/me", headers={"authorization": f"Bearer {token}"})
+
+
+def _readyz(deployment: Deployment) -> tuple[int, dict[str, str]]:
+    with deployment.server.client() as client:
+        response = client.get("/readyz")
+    return response.status_code, response.json()["checks"]
+
+
+def _assert_every_token_recorded(deployment: Deployment, tokens: list[str]) -> None:
+    """Each token handed out has its issued-token row and its 'allowed' audit row, and nothing more was issued."""
+
+    async def read() -> tuple[set[str], int]:
+        conn = await asyncpg.connect(deployment.postgres.url)
+        try:
+            jtis = {row[0] for row in await conn.fetch("SELECT jti FROM issued_tokens")}
+            allowed = await conn.fetchval(
+                "SELECT count(*) FROM audit_events WHERE endpoint = '/oauth2/token' AND result = 'allowed'"
+            )
+        finally:
+            await conn.close()
+        return jtis, int(allowed)
+
+    jtis, allowed = asyncio.run(read())
+    assert {jti_of(token) for token in tokens} == jtis
+    assert allowed == len(tokens)
+
+
+def _assert_refused_while_down(deployment: Deployment, token: str, failing: str) -> None:
+    refused = _exchange(deployment)
+    assert (refused.status_code, refused.json()) == (503, {"error": "temporarily_unavailable"})
+    assert _me(deployment, token).status_code == 503
+    status, checks = _readyz(deployment)
+    assert status == 503
+    assert checks[failing] != "ok"
+    healthy = {"database", "redis"} - {failing}
+    assert all(checks[name] == "ok" for name in healthy), checks
+
+
+def _outage(deployment: Deployment, failing: str, stop: Callable[[], None], start: Callable[[], None]) -> None:
+    handed_out: list[str] = []
+    used = deployment.org.assertion(deployment.server.token_endpoint)
+    assert _exchange_ok(deployment, handed_out, used)
+    with load_running(deployment) as load:
+        _wait_for(lambda: len(load.tokens) >= 5, "tokens before the outage")
+        stop()
+        _assert_refused_while_down(deployment, load.tokens[0], failing)
+        _wait_for(lambda: (503, "temporarily_unavailable") in load.refusals, "the load to see the outage")
+        start()
+        # The same service process serves again: no restart, no operator action.
+        _wait_for(lambda: _exchange_ok(deployment, handed_out), f"the token endpoint after {failing} returned")
+        during = len(load.tokens)
+        _wait_for(lambda: len(load.tokens) >= during + 5, "the load to resume")
+        assert _readyz(deployment) == (200, {"database": "ok", "redis": "ok"})
+        # Still single use, even though a restarted Redis has forgotten every claim: the token
+        # record in PostgreSQL remembers which assertion it was granted for.
+        replayed = _exchange(deployment, used)
+        assert (replayed.status_code, replayed.json()["error"]) == (400, "invalid_grant")
+    # While down: refused, never a 500 or another error; the API refused what it could not check.
+    assert set(load.refusals) == {(503, "temporarily_unavailable")}
+    _assert_every_token_recorded(deployment, load.tokens + handed_out)
+
+
+def _exchange_ok(deployment: Deployment, handed_out: list[str], assertion: str | None = None) -> bool:
+    response = _exchange(deployment, assertion)
+    if response.status_code == 200:
+        handed_out.append(response.json()["access_token"])
+        return True
+    assert (response.status_code, response.json()) == (503, {"error": "temporarily_unavailable"})
+    return False
+
+
+def test_redis_down_then_back(deployment: Deployment) -> None:
+    _outage(deployment, "redis", deployment.redis.kill, deployment.redis.start)
+
+
+def test_postgres_down_then_back(deployment: Deployment) -> None:
+    _outage(deployment, "database", deployment.postgres.stop, deployment.postgres.start)
