@@ -30,8 +30,10 @@ POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 class Settings:
     """Everything the service is configured with. Build with :func:`load_settings`.
 
-    ``encryption_key`` is base64url of 32 bytes (AES-256-GCM for secrets at rest); when it is not
-    set, the embedded default keeps a generated key in ``data_dir/encryption.key`` (mode 0600).
+    ``encryption_key`` is base64url of 32 bytes (AES-256-GCM for secrets at rest), or a keyring of
+    such keys, comma-separated, newest first: secrets are sealed with the first and opened with any
+    (to rotate the key without downtime, see ``forcegate db rekey``); when it is not set, the embedded
+    default keeps a generated key in ``data_dir/encryption.key`` (mode 0600).
     ``development`` relaxes only what a laptop needs (an ``http://`` public URL that is not loopback,
     non-``Secure`` cookies) and never a verification check.
 

@@ -5,8 +5,9 @@
   ``redis://127.0.0.1:6379/0``), isolated per test by a fresh schema and a fresh key prefix, both
   removed afterwards. A server that does not answer fails the test (never a skip): ``.ci/run``
   makes sure both run.
-* :class:`PrivatePostgres` / :class:`PrivateRedis` — throwaway servers of the same binaries on their
-  own ports, for the tests that stop and restart them (the shared ones are never stopped).
+* :class:`PrivatePostgres` (and :class:`stores.redis_support.PrivateServer` for Redis) — throwaway
+  servers of the same binaries on their own ports, for the tests that stop and restart them (the
+  shared ones are never stopped).
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import redis
 
-PG_URL = os.environ.get("FORCEGATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("FORCEGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from stores import redis_support
+from stores.stores_support import create_schema, drop_schema, run, schema_url
+
 START_TIMEOUT = 30.0
 
 
@@ -62,62 +61,25 @@ def new_encryption_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
 
 
-def with_search_path(url: str, schema: str) -> str:
-    """``url`` with every connection's ``search_path`` set to ``schema`` (asyncpg passes unknown
-    query parameters to the server as settings)."""
-    return f"{url}{'&' if '?' in url else '?'}search_path={schema}"
-
-
-async def _pg(url: str, statement: str) -> None:
-    try:
-        conn = await asyncpg.connect(url, timeout=10)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise AssertionError(f"PostgreSQL does not answer at {url} ({exc}); .ci/run starts it") from None
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-def _redis_client(url: str) -> redis.Redis:
-    client = redis.Redis.from_url(url, socket_timeout=5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        raise AssertionError(f"Redis does not answer at {url} ({exc}); .ci/run starts it") from None
-    return client
-
-
-def delete_redis_keys(client: redis.Redis, prefix: str) -> None:
-    for key in client.scan_iter(match=prefix + "*", count=1000):
-        client.delete(key)
-
-
 @contextlib.contextmanager
-def shared_backend(*, with_redis: bool = True, pg_url: str = PG_URL, redis_url: str = REDIS_URL) -> Iterator[Backend]:
-    """A fresh schema on the shared PostgreSQL and a fresh key prefix on the shared Redis."""
-    schema = "fg_t_" + secrets.token_hex(6)
-    prefix = f"fg-test-{secrets.token_hex(6)}:"
-    asyncio.run(_pg(pg_url, f"CREATE SCHEMA {schema}"))
-    client = _redis_client(redis_url) if with_redis else None
+def shared_backend(*, with_redis: bool = True) -> Iterator[Backend]:
+    """A fresh schema on the shared PostgreSQL and a fresh key prefix on the shared Redis, removed afterwards."""
+    schema = run(create_schema())
+    redis_url = redis_support.shared_url()
+    prefix = redis_support.unique("fg-test") + ":"
+    if with_redis:
+        redis_support.require_server(redis_url)
     try:
         yield Backend(
-            database_url=with_search_path(pg_url, schema),
+            database_url=schema_url(schema),
             redis_url=redis_url if with_redis else None,
             redis_prefix=prefix,
             encryption_key=new_encryption_key(),
         )
     finally:
-        asyncio.run(_pg(pg_url, f"DROP SCHEMA {schema} CASCADE"))
-        if client is not None:
-            delete_redis_keys(client, prefix)
-            client.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        run(drop_schema(schema))
+        if with_redis:
+            redis_support.delete_prefixed(redis_url, prefix)
 
 
 def _wait(check: Any, what: str, timeout: float = START_TIMEOUT) -> None:
@@ -149,7 +111,7 @@ class PrivatePostgres:
         if self._as:
             shutil.chown(self.root, "postgres")
         self.data = self.root / "pgdata"
-        self.port = free_port()
+        self.port = redis_support.free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         self._run(_postgres_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
 
@@ -181,40 +143,3 @@ class PrivatePostgres:
         with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-class PrivateRedis:
-    """A redis-server of our own on 127.0.0.1:``port``, nothing kept on disk."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._process: subprocess.Popen[bytes] | None = None
-        root.mkdir(parents=True, exist_ok=True)
-
-    def start(self) -> None:
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self._process = subprocess.Popen(
-            [*argv, "--dir", str(self.root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        _wait(self.answers, "the private Redis")
-
-    def kill(self) -> None:
-        """SIGKILL: the server vanishes mid-conversation."""
-        if self._process is not None:
-            self._process.send_signal(signal.SIGKILL)
-            self._process.wait(timeout=10)
-            self._process = None
-
-    def answers(self) -> bool:
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1, socket_connect_timeout=1)
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
-        finally:
-            client.close()
-
-    def close(self) -> None:
-        self.kill()

@@ -23,8 +23,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from forcegate.clock import FixedClock
-from server.backends import Backend, PrivatePostgres, PrivateRedis, new_encryption_key
+from server.backends import Backend, PrivatePostgres, new_encryption_key
 from server.live import ORG_ID, LiveServer, Org, jti_of, make_org, register_org, start_server
+from stores.redis_support import PrivateServer
 
 GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 RECOVERY_TIMEOUT = 20.0
@@ -34,18 +35,18 @@ RECOVERY_TIMEOUT = 20.0
 class Deployment:
     server: LiveServer
     postgres: PrivatePostgres
-    redis: PrivateRedis
+    redis: PrivateServer
     org: Org
 
 
 @pytest.fixture
 def deployment(tmp_path: Path, clock: FixedClock, rsa_key: rsa.RSAPrivateKey) -> Iterator[Deployment]:
     postgres = PrivatePostgres()
-    redis = PrivateRedis(tmp_path / "redis")
+    redis = PrivateServer(tmp_path / "redis")
     try:
         postgres.start()
         redis.start()
-        backend = Backend(postgres.url, redis.url, "fg:", new_encryption_key())
+        backend = Backend(postgres.url, f"redis://127.0.0.1:{redis.port}/0", "fg:", new_encryption_key())
         server = start_server(tmp_path / "data", clock=clock, **backend.settings())
         try:
             org = make_org(ORG_ID, rsa_key, clock)
@@ -54,7 +55,7 @@ def deployment(tmp_path: Path, clock: FixedClock, rsa_key: rsa.RSAPrivateKey) ->
         finally:
             server.stop()
     finally:
-        redis.close()
+        redis.stop()
         postgres.close()
 
 
@@ -154,7 +155,7 @@ def _assert_refused_while_down(deployment: Deployment, token: str, failing: str)
     assert all(checks[name] == "ok" for name in healthy), checks
 
 
-def _outage(deployment: Deployment, failing: str, stop: Callable[[], None], start: Callable[[], None]) -> None:
+def _outage(deployment: Deployment, failing: str, stop: Callable[[], object], start: Callable[[], object]) -> None:
     handed_out: list[str] = []
     used = deployment.org.assertion(deployment.server.token_endpoint)
     assert _exchange_ok(deployment, handed_out, used)

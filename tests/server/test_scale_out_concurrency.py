@@ -21,9 +21,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from forcegate.clock import FixedClock
-from server.backends import free_port, shared_backend
+from server.backends import shared_backend
 from server.live import ORG_ID, LiveServer, Org, make_org, register_org, start_server
 from server.serve_process import ServeProcess
+from stores.redis_support import free_port
 
 GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SERVE_TIMEOUT = 30.0

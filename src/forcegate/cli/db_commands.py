@@ -1,4 +1,4 @@
-"""``forcegate db``: the database schema (status, upgrade).
+"""``forcegate db``: the database schema (status, upgrade) and the encryption of its secrets (rekey).
 
 ``forcegate serve`` sets up a new, empty database by itself but refuses to start on an outdated one
 (unless ``--migrate``): upgrading a database shared by running workers is a deliberate step, run
@@ -13,6 +13,7 @@ import click
 
 from forcegate.cli._stores import echo_json
 from forcegate.settings import load_settings
+from forcegate.stores.rekey import rekey
 from forcegate.stores.schema import schema_state, upgrade_schema
 
 __all__ = ["db"]
@@ -20,7 +21,7 @@ __all__ = ["db"]
 
 @click.group()
 def db() -> None:
-    """The schema of the configured database (FORCEGATE_DATABASE_URL, or the data folder's SQLite file)."""
+    """The configured database (FORCEGATE_DATABASE_URL, or the data folder's SQLite file): schema, encryption."""
 
 
 @db.command("status")
@@ -51,3 +52,24 @@ def db_upgrade(target: int | None) -> None:
         click.echo(f"applied migration(s) {', '.join(map(str, applied))}; schema version is now {state.current}")
     else:
         click.echo(f"nothing to do; schema version is {state.current}")
+
+
+@db.command("rekey")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def db_rekey(as_json: bool) -> None:
+    """Re-seal every secret in the database with the first key of FORCEGATE_ENCRYPTION_KEY, in one transaction.
+
+    Rotating the encryption key without downtime: 1) roll out every worker with
+    FORCEGATE_ENCRYPTION_KEY=NEW,OLD; 2) run this; 3) roll out with NEW alone. A secret that none of
+    the configured keys opens refuses the whole run (exit 2), and nothing changes.
+    """
+    result = asyncio.run(rekey(load_settings()))
+    if as_json:
+        echo_json({"key_id": result.key_id, "resealed": result.resealed, "total": result.total})
+        return
+    click.echo(f"re-sealed {result.resealed} of {result.total} stored secret(s) with encryption key {result.key_id}")
+    click.echo(
+        f"forcegate: note: every stored secret is now sealed with key {result.key_id}; the keys listed after it "
+        "in FORCEGATE_ENCRYPTION_KEY are no longer needed and can be removed",
+        err=True,
+    )

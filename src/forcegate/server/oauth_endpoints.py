@@ -103,8 +103,7 @@ def oauth_routes(service: Service) -> list[Route]:
                     # Only that it is a token of ours (signature, expiry): a token of an org that is
                     # disabled or removed right now is still revoked, so re-enabling the org later
                     # does not bring it back.
-                    assert service.access is not None
-                    verified = service.access.verify(token)
+                    verified = await service.verify_token_signature(token)
                 else:
                     # The holder authenticates with the token: it must be live in every respect.
                     verified = await service.verify_access_token(token)
@@ -130,6 +129,8 @@ def oauth_routes(service: Service) -> list[Route]:
         return Response(status_code=200, headers=NO_STORE)
 
     async def jwks(_: Request) -> Response:
+        # The keys as of now: a rotation or retirement by any worker or the CLI shows at once.
+        await service.refresh()
         return JSONResponse(service.jwks, headers={"cache-control": "public, max-age=300"})
 
     async def metadata(_: Request) -> Response:

@@ -264,7 +264,11 @@ def _public_paths() -> dict[str, Any]:
         "/.well-known/jwks.json": {
             "get": {
                 "summary": "the service's access-token signing keys",
-                "responses": {"200": _json(ref("JWKSet"), "JWK Set (RFC 7517 §5)", cached)},
+                "responses": {
+                    "200": _json(ref("JWKSet"), "JWK Set (RFC 7517 §5)", cached),
+                    # Each request checks the store for a key rotation first.
+                    "503": _unavailable(),
+                },
             }
         },
         "/.well-known/oauth-authorization-server": {

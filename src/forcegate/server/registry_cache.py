@@ -48,14 +48,15 @@ class RegistryCache:
     def generation(self) -> int | None:
         return self._generation
 
-    async def refresh(self) -> None:
-        """Drop every cached entry if the registry changed since the last call."""
+    async def refresh(self) -> int:
+        """Drop every cached entry if the registry changed since the last call; return the generation."""
         generation = await self._trust.generation()
         if generation != self._generation:
             self._orgs.clear()
             self._apps.clear()
             self._canvas.clear()
             self._generation = generation
+        return generation
 
     async def org(self, org_id: str) -> OrgTrust | None:
         try:

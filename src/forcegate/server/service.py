@@ -2,12 +2,20 @@
 
 Endpoints (raw ASGI for the hot paths, Starlette for the rest) call into this; it composes the
 protocol core (:mod:`forcegate.core`) with the stores and the registry cache.
+
+Every request path starts with :meth:`Service.refresh`: one read of the registry generation, which
+every registry write and every signing-key change bumps. When it moved, the registry cache is dropped
+and the signing keys are reloaded, BEFORE any access token is verified or issued: a token signed with
+a key another worker just rotated to verifies here on this worker's very next request, and a token of
+a retired key is refused as soon.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -42,7 +50,7 @@ from forcegate.server.audit import AuditWriter
 from forcegate.server.registry_cache import RegistryCache
 from forcegate.settings import Settings
 from forcegate.stores.bundle import Stores
-from forcegate.stores.models import Session
+from forcegate.stores.models import Session, SigningKey
 from forcegate.stores.protocols import ReplayCache
 
 __all__ = ["SESSION_COOKIE", "CanvasLogin", "Service"]
@@ -82,10 +90,39 @@ class Service:
         self.access: AccessTokenVerifier | None = None
         self.jwks: dict[str, object] = {"keys": []}
         self._access_prefixes: tuple[str, ...] = ()
+        # The registry generation the loaded keys are at least as new as (None: not loaded yet), and
+        # what they are (kid, active; newest first), to keep the verifier (and its cache) when a
+        # registry change left the keys alone.
+        self._keys_generation: int | None = None
+        self._keys_loaded: tuple[tuple[str, bool], ...] = ()
+        self._keys_lock = asyncio.Lock()
 
     async def load_signing_keys(self) -> None:
         """Load the service's signing keys: the newest active one signs, all of them verify."""
-        records = await self.stores.keys.signing_keys()
+        # The generation first: keys read after it are at least as new as it says.
+        generation = await self.stores.trust.generation()
+        self._install_signing_keys(await self.stores.keys.signing_keys())
+        self._keys_generation = generation
+
+    async def refresh(self) -> None:
+        """Bring the registry cache and the signing keys up to date; every request path calls this first.
+
+        One generation read when nothing changed; the keys are reloaded only when it moved.
+        """
+        generation = await self.registry.refresh()
+        if generation == self._keys_generation:
+            return
+        # Concurrent requests that see the move wait for the one reload rather than verify against
+        # keys another coroutine is still loading.
+        async with self._keys_lock:
+            if generation != self._keys_generation:
+                self._install_signing_keys(await self.stores.keys.signing_keys())
+                self._keys_generation = generation
+
+    def _install_signing_keys(self, records: Sequence[SigningKey]) -> None:
+        loaded = tuple((record.kid, record.active) for record in records)
+        if loaded == self._keys_loaded and self.access is not None:
+            return
         if not records:
             raise ConfigurationError("no signing key in the store: run `forcegate serve` once to create one")
         public: dict[str, ec.EllipticCurvePublicKey] = {}
@@ -107,6 +144,8 @@ class Service:
             lifetime=self.settings.token_lifetime,
             clock=self.clock,
         )
+        # A new verifier, with an empty cache: a token verified earlier under a key retired since must
+        # not be answered from the old verifier's cache.
         self.access = AccessTokenVerifier(
             keys=public,
             issuer=self.settings.public_url,
@@ -117,14 +156,15 @@ class Service:
         self.jwks = {"keys": [es256_jwk(key, kid) for kid, key in public.items()]}
         # Our tokens' headers are fixed per key: a prefix test routes them without decoding anything.
         self._access_prefixes = tuple(access_token_header(kid) + "." for kid in public)
+        self._keys_loaded = loaded
 
     # --- token endpoint -----------------------------------------------------------------------------
 
     async def token(self, request: TokenRequest, *, client: str | None) -> TokenGrant:
         """RFC 7523 §2.1: verify the assertion, claim it once, issue the access token, and record it
         and its audit event before it is returned."""
+        await self.refresh()
         assert self.issuer is not None
-        await self.registry.refresh()
         grant = await prepare_grant(request, verifier=self.assertions, issuer=self.issuer)
         identity = grant.identity
         event = self.audit.event(
@@ -153,11 +193,21 @@ class Service:
 
     async def verify_access_token(self, token: str) -> VerifiedAccessToken:
         """An access token this service issued, not revoked, for an org still enabled."""
+        await self.refresh()
+        return await self._verify_access_token(token)
+
+    async def verify_token_signature(self, token: str) -> VerifiedAccessToken:
+        """Only that ``token`` is an access token of ours (signature, expiry) under the current keys."""
+        await self.refresh()
+        assert self.access is not None
+        return self.access.verify(token)
+
+    async def _verify_access_token(self, token: str) -> VerifiedAccessToken:
+        """:meth:`verify_access_token` once :meth:`refresh` has run."""
         assert self.access is not None
         verified = self.access.verify(token)
         if await self.stores.tokens.is_revoked(verified.jti):
             raise TokenRevoked("the access token was revoked")
-        await self.registry.refresh()
         await self._check_org_enabled(verified.identity.org_id, registered_only=True)
         return verified
 
@@ -167,9 +217,9 @@ class Service:
         An access token of ours carries ``typ: at+jwt``; anything else is treated as an Apex-signed
         JWT sent directly, held to the token endpoint's rules, single use included.
         """
+        await self.refresh()
         if token.startswith(self._access_prefixes) or _is_access_token(token):
-            return (await self.verify_access_token(token)).identity, "access-token"
-        await self.registry.refresh()
+            return (await self._verify_access_token(token)).identity, "access-token"
         verified = await self.assertions.verify(token, replay=self._replay, source="jwt")
         return verified.identity, "jwt"
 
@@ -177,7 +227,7 @@ class Service:
         session = await self.stores.sessions.get(session_digest(session_id), now=self.clock.now())
         if session is None:
             raise AuthenticationRequired("no live session for this cookie")
-        await self.registry.refresh()
+        await self.refresh()
         await self._check_org_enabled(session.identity.org_id, registered_only=False)
         return session.identity
 
@@ -194,7 +244,7 @@ class Service:
 
     async def canvas_login(self, signed_request: str, *, consumer_key: str | None) -> CanvasLogin:
         """Verify a signed request against the registered apps' secrets and open a session."""
-        await self.registry.refresh()
+        await self.refresh()
         trust = await self.registry.canvas(consumer_key)
         if trust.verifier is None:
             raise UnknownApp(

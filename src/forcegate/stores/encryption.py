@@ -9,7 +9,13 @@ A stored secret becomes the text token ``v1.<key-id>.<base64url(nonce | cipherte
 * ``key-id`` is a short fingerprint of the key, so a database opened with a different key fails with
   "encrypted with a different key" instead of an opaque authentication failure.
 
-The key never appears in a ``repr``, a log line or an exception message.
+A box may hold a **keyring** (``FORCEGATE_ENCRYPTION_KEY=NEW,OLD``, newest first): it seals with the
+first key and opens a token with whichever key its ``key-id`` names. That is what lets the key change
+without downtime: every worker first learns ``NEW,OLD``, ``forcegate db rekey`` re-seals the stored
+secrets under ``NEW``, then ``OLD`` is dropped. A token's format does not depend on the ring, so values
+sealed before keyrings existed open unchanged.
+
+No key ever appears in a ``repr``, a log line or an exception message (key ids do: they are not secret).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from forcegate.core._b64 import b64url_decode, b64url_encode
 from forcegate.errors import ConfigurationError
 from forcegate.settings import Settings
 
-__all__ = ["KEY_FILE_NAME", "SecretBox", "generate_key", "load_secret_box", "parse_key"]
+__all__ = ["KEY_FILE_NAME", "SecretBox", "generate_key", "load_secret_box", "parse_key", "parse_keys"]
 
 KEY_FILE_NAME = "encryption.key"
 _VERSION = "v1"
@@ -40,45 +46,65 @@ _TAG_BYTES = 16
 
 
 class SecretBox:
-    """Encrypts and decrypts small secrets with one AES-256-GCM key."""
+    """Encrypts and decrypts small secrets with AES-256-GCM: seals with ``key``, opens with ``key`` or
+    any of ``previous`` (a keyring, newest first)."""
 
-    __slots__ = ("_aead", "_key_id")
+    __slots__ = ("_aead", "_key_id", "_ring")
 
-    def __init__(self, key: bytes) -> None:
-        if not isinstance(key, bytes) or len(key) != _KEY_BYTES:
-            raise ConfigurationError(f"an encryption key is exactly {_KEY_BYTES} bytes")
-        self._aead = AESGCM(key)
-        # A domain-separated hash: the fingerprint names the key without being usable as one.
-        self._key_id = b64url_encode(hashlib.sha256(b"forcegate secret box key id\x00" + key).digest()[:6])
+    def __init__(self, key: bytes, *previous: bytes) -> None:
+        ring: dict[str, AESGCM] = {}
+        for candidate in (key, *previous):
+            if not isinstance(candidate, bytes) or len(candidate) != _KEY_BYTES:
+                raise ConfigurationError(f"an encryption key is exactly {_KEY_BYTES} bytes")
+            # The same key listed twice is harmless: it keeps its first (newest) place.
+            ring.setdefault(_key_id(candidate), AESGCM(candidate))
+        self._ring = ring
+        self._key_id = _key_id(key)
+        self._aead = ring[self._key_id]
 
     def __repr__(self) -> str:
-        return f"SecretBox(key_id={self._key_id!r})"
+        if len(self._ring) == 1:
+            return f"SecretBox(key_id={self._key_id!r})"
+        return f"SecretBox(key_id={self._key_id!r}, previous={self.key_ids[1:]!r})"
 
     @property
     def key_id(self) -> str:
-        """A short, non-secret fingerprint of the key (8 base64url characters)."""
+        """A short, non-secret fingerprint of the key that seals (8 base64url characters)."""
         return self._key_id
 
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """The fingerprints of every key of the ring, the sealing one first."""
+        return tuple(self._ring)
+
     def encrypt(self, plaintext: bytes, *, context: str) -> str:
-        """Encrypt ``plaintext`` bound to ``context``; return the ``v1.<key-id>.<data>`` token."""
+        """Encrypt ``plaintext`` bound to ``context`` with the first key; return the ``v1.<key-id>.<data>`` token."""
         nonce = secrets.token_bytes(_NONCE_BYTES)
         sealed = self._aead.encrypt(nonce, plaintext, _aad(context))
         return f"{_VERSION}.{self._key_id}.{b64url_encode(nonce + sealed)}"
 
-    def decrypt(self, token: str, *, context: str) -> bytes:
-        """Decrypt a token made by :meth:`encrypt` with the same key and ``context``.
+    def sealed_with(self, token: str) -> str | None:
+        """The key id a token names (None if it is not a token of this format); nothing is verified."""
+        parts = token.split(".") if isinstance(token, str) else []
+        return parts[1] if len(parts) == 3 and parts[0] == _VERSION else None
 
-        Raises :class:`ConfigurationError`: a token from another key says so; a token that fails
-        authentication (altered, or moved from the row it was written for) is refused.
+    def decrypt(self, token: str, *, context: str) -> bytes:
+        """Decrypt a token made by :meth:`encrypt` with any key of the ring and the same ``context``.
+
+        Raises :class:`ConfigurationError`: a token from a key outside the ring says so; a token that
+        fails authentication (altered, or moved from the row it was written for) is refused.
         """
         parts = token.split(".") if isinstance(token, str) else []
         if len(parts) != 3 or parts[0] != _VERSION:
             raise ConfigurationError(f"stored secret for {context!r} is not a {_VERSION} encrypted value")
-        if parts[1] != self._key_id:
+        aead = self._ring.get(parts[1])
+        if aead is None:
+            configured = ", ".join(repr(key_id) for key_id in self._ring)
             raise ConfigurationError(
                 f"stored secret for {context!r} was encrypted with a different key (key id {parts[1]!r}; the "
-                f"configured key is {self._key_id!r}): set FORCEGATE_ENCRYPTION_KEY or restore "
-                f"{KEY_FILE_NAME} to the key this database was written with"
+                f"configured key{'s are' if len(self._ring) > 1 else ' is'} {configured}): set "
+                f"FORCEGATE_ENCRYPTION_KEY (or restore {KEY_FILE_NAME}) to include the key this database was "
+                "written with"
             )
         try:
             data = b64url_decode(parts[2])
@@ -87,11 +113,16 @@ class SecretBox:
         if len(data) < _NONCE_BYTES + _TAG_BYTES:
             raise ConfigurationError(f"stored secret for {context!r} is truncated")
         try:
-            return self._aead.decrypt(data[:_NONCE_BYTES], data[_NONCE_BYTES:], _aad(context))
+            return aead.decrypt(data[:_NONCE_BYTES], data[_NONCE_BYTES:], _aad(context))
         except InvalidTag:
             raise ConfigurationError(
                 f"stored secret for {context!r} failed authentication: it was altered or belongs to another record"
             ) from None
+
+
+def _key_id(key: bytes) -> str:
+    # A domain-separated hash: the fingerprint names the key without being usable as one.
+    return b64url_encode(hashlib.sha256(b"forcegate secret box key id\x00" + key).digest()[:6])
 
 
 def _aad(context: str) -> bytes:
@@ -125,15 +156,33 @@ def parse_key(text: str, *, source: str = "encryption_key") -> bytes:
     return key
 
 
+def parse_keys(text: str, *, source: str = "encryption_key") -> list[bytes]:
+    """A keyring: comma-separated keys (each as :func:`parse_key` reads it), newest first.
+
+    An empty entry (``NEW,``) is refused rather than skipped: it is more likely a key that went missing
+    from a copy-paste than a stray comma. ``source`` names the setting in messages, with the position
+    of the faulty key when there are several; no key is ever quoted.
+    """
+    entries = text.split(",")
+    keys: list[bytes] = []
+    for position, entry in enumerate(entries, start=1):
+        where = source if len(entries) == 1 else f"{source} (key {position} of {len(entries)})"
+        if len(entries) > 1 and not entry.strip():
+            raise ConfigurationError(f"{where} is empty: list the keys comma-separated, newest first")
+        keys.append(parse_key(entry, source=where))
+    return keys
+
+
 def load_secret_box(settings: Settings) -> SecretBox:
-    """The box for ``settings``: ``encryption_key`` when set, else ``data_dir/encryption.key``.
+    """The box for ``settings``: ``encryption_key`` when set (one key, or a keyring ``NEW,OLD,…``),
+    else ``data_dir/encryption.key`` (one key).
 
     The key file is created on first use (mode 0600, in a 0700 directory) and never overwritten.
     Several processes starting at once agree on one key: the file appears atomically, complete, and a
     process that loses the race reads the winner's key.
     """
     if settings.encryption_key:
-        return SecretBox(parse_key(settings.encryption_key, source="FORCEGATE_ENCRYPTION_KEY"))
+        return SecretBox(*parse_keys(settings.encryption_key, source="FORCEGATE_ENCRYPTION_KEY"))
     return SecretBox(_load_or_create_key_file(Path(settings.data_dir) / KEY_FILE_NAME))
 
 

@@ -1,8 +1,9 @@
 """The encryption-key check every backend runs when it opens its database.
 
 The first process to open a database seals a known value with its key into ``store_meta``; every
-later one must be able to open it. A process given another key than the one the secrets were sealed
-with is refused at start, rather than on the first request that needs a secret.
+later one must be able to open it with one of its keys (the box may be a keyring during an encryption
+key rotation, and the value may be sealed with any key of it). A process given no key that the secrets
+were sealed with is refused at start, rather than on the first request that needs a secret.
 """
 
 from __future__ import annotations
@@ -36,5 +37,12 @@ async def ensure_key_check(
     if sealed is None:
         await insert(box.encrypt(_PLAINTEXT, context=KEY_CHECK_NAME))
         sealed = await read()
-    if sealed is None or box.decrypt(sealed, context=KEY_CHECK_NAME) != _PLAINTEXT:
+    if sealed is None:
+        raise ConfigurationError(f"the database {database} failed its encryption key check: no check value")
+    try:
+        opened = box.decrypt(sealed, context=KEY_CHECK_NAME)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"the database {database} failed its encryption key check: {exc.reason}") from None
+    # Not a secret (the plaintext is fixed and public): a plain comparison leaks nothing.
+    if opened != _PLAINTEXT:
         raise ConfigurationError(f"the database {database} failed its encryption key check")

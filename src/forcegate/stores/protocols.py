@@ -174,13 +174,28 @@ class AuditLog(Protocol):
 
 
 class ServiceKeyStore(Protocol):
-    """The service's own secrets: access-token signing keys and the admin credential."""
+    """The service's own secrets: access-token signing keys and the admin credential.
+
+    Adding or retiring a signing key bumps :meth:`TrustStore.generation` in the same transaction, so
+    every worker reloads its keys on its next request (a rotation needs no restart).
+    """
 
     async def signing_keys(self) -> Sequence[SigningKey]:
-        """Every signing key, newest first (retired ones still verify tokens until they expire)."""
+        """Every signing key, newest first: the newest active one signs, every one verifies."""
         ...
 
-    async def add_signing_key(self, key: SigningKey) -> None: ...
+    async def add_signing_key(self, key: SigningKey) -> None:
+        """Store ``key`` (sealed); the same ``kid`` twice is :class:`AlreadyExists`."""
+        ...
+
+    async def retire_signing_key(self, kid: str) -> None:
+        """Delete key ``kid``: tokens it signed stop verifying.
+
+        :class:`NotFound` for an unknown kid; :class:`RegistryError` for the key that signs (the newest
+        active one) or the last key. A refused call changes nothing.
+        """
+        ...
+
     async def set_admin_token(self, token: str) -> None:
         """Store (a digest of) the admin token, replacing any previous one."""
         ...

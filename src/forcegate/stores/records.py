@@ -42,11 +42,13 @@ __all__ = [
     "audit_values",
     "certificate_from_row",
     "certificate_values",
+    "check_retirable",
     "issued_from_row",
     "issued_values",
     "secret_context",
     "session_from_row",
     "session_values",
+    "signing_key_context",
     "signing_key_from_row",
     "signing_key_values",
     "the_certificate",
@@ -239,7 +241,8 @@ def audit_select(
 # --- service keys ------------------------------------------------------------------------------------
 
 
-def _key_context(kid: str) -> str:
+def signing_key_context(kid: str) -> str:
+    """The encryption context of a signing key's sealed private key."""
     return f"signing_key:{kid}"
 
 
@@ -249,7 +252,7 @@ def signing_key_values(box: SecretBox, key: SigningKey) -> tuple[Any, ...]:
     algorithm = check_text(key.algorithm, "algorithm", allow_empty=False)
     if not isinstance(key.private_pem, bytes) or not key.private_pem:
         raise ConfigurationError("a signing key's private_pem is non-empty bytes")
-    sealed = box.encrypt(key.private_pem, context=_key_context(kid))
+    sealed = box.encrypt(key.private_pem, context=signing_key_context(kid))
     return (kid, algorithm, sealed, key.created_at, int(key.active))
 
 
@@ -258,10 +261,31 @@ def signing_key_from_row(box: SecretBox, row: Row) -> SigningKey:
     return SigningKey(
         kid=kid,
         algorithm=algorithm,
-        private_pem=box.decrypt(sealed, context=_key_context(kid)),
+        private_pem=box.decrypt(sealed, context=signing_key_context(kid)),
         created_at=created_at,
         active=bool(active),
     )
+
+
+def check_retirable(keys: Sequence[tuple[str, bool]], kid: str) -> None:
+    """Refuse to retire ``kid`` if it is unknown (:class:`NotFound`), the key that signs or the last key.
+
+    ``keys``: ``(kid, active)`` of every signing key, newest first (the order the service picks its
+    signer in: the newest active key signs).
+    """
+    kids = [k for k, _ in keys]
+    if kid not in kids:
+        raise NotFound(f"no signing key with kid {kid!r}")
+    signer = next((k for k, active in keys if active), None)
+    if kid == signer:
+        # Retiring the signer would leave the service signing with an older key, or none: a rotation
+        # makes another key the signer first, deliberately.
+        raise RegistryError(
+            f"signing key {kid} is the one that signs new access tokens (the newest active key): rotate to a "
+            "new key first, then retire this one once the tokens it signed have expired"
+        )
+    if len(kids) == 1:
+        raise RegistryError(f"signing key {kid} is the only signing key: the service could not start without it")
 
 
 def admin_digest(token: str) -> str:

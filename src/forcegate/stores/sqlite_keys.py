@@ -1,20 +1,27 @@
-"""The service's own secrets on SQLite: access-token signing keys (sealed) and the admin token (digest)."""
+"""The service's own secrets on SQLite: access-token signing keys (sealed) and the admin token (digest).
+
+Adding or retiring a signing key bumps ``trust_generation`` in the same transaction, as a registry
+write does: every worker reloads its keys on its next request (see :class:`forcegate.server.service.Service`).
+"""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Sequence
 
+from forcegate.errors import AlreadyExists
 from forcegate.stores.encryption import SecretBox
 from forcegate.stores.models import SigningKey
 from forcegate.stores.records import (
     SIGNING_KEY_COLUMNS,
     admin_digest,
     admin_token_matches,
+    check_retirable,
     signing_key_from_row,
     signing_key_values,
 )
-from forcegate.stores.sqlite_db import SqliteDatabase
+from forcegate.stores.sqlite_db import SqliteDatabase, is_duplicate
 from forcegate.stores.values import check_secret
 
 __all__ = ["SqliteServiceKeyStore"]
@@ -22,6 +29,9 @@ __all__ = ["SqliteServiceKeyStore"]
 # The interpolated names are constants, never input.
 _SELECT_KEYS = f"SELECT {SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid DESC"  # noqa: S608
 _INSERT_KEY = f"INSERT INTO signing_keys ({SIGNING_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?)"  # noqa: S608
+#: The order the service picks its signer in (the newest active key), as ``signing_keys()`` returns them.
+_SELECT_STATES = "SELECT kid, active FROM signing_keys ORDER BY created_at DESC, kid DESC"
+_BUMP = "UPDATE trust_generation SET generation = generation + 1"
 
 
 class SqliteServiceKeyStore:
@@ -34,7 +44,22 @@ class SqliteServiceKeyStore:
 
     async def add_signing_key(self, key: SigningKey) -> None:
         values = signing_key_values(self._box, key)
-        self._db.execute(_INSERT_KEY, values, duplicate=f"a signing key with kid {values[0]!r} already exists")
+        with self._db.transaction() as conn:
+            try:
+                conn.execute(_INSERT_KEY, values)
+            except sqlite3.IntegrityError as exc:
+                if not is_duplicate(exc):
+                    raise
+                raise AlreadyExists(f"a signing key with kid {values[0]!r} already exists") from None
+            conn.execute(_BUMP)
+
+    async def retire_signing_key(self, kid: str) -> None:
+        with self._db.transaction() as conn:
+            # Checked under the write lock: a concurrent rotation or retirement cannot slip in between.
+            states = [(str(row[0]), bool(row[1])) for row in conn.execute(_SELECT_STATES).fetchall()]
+            check_retirable(states, kid)
+            conn.execute("DELETE FROM signing_keys WHERE kid = ?", (kid,))
+            conn.execute(_BUMP)
 
     async def set_admin_token(self, token: str) -> None:
         digest = admin_digest(check_secret(token, "admin token"))
