@@ -48,17 +48,27 @@ def init_minter(key_pem: bytes, certificate_pem: bytes, issuer: str, audience: s
     _minter = (store, issuer, audience)
 
 
-def _mint_range(bounds: tuple[int, int]) -> list[str]:
-    """Assertions ``start .. stop - 1``: each its own ``sub``, so no two are the same token."""
+def _mint_range(job: tuple[int, int, tuple[str, ...], str | None]) -> list[str]:
+    """Assertions ``start .. stop - 1``: each its own ``sub``, so no two are the same token.
+
+    Assertion ``n`` is issued by ``issuers[n % len(issuers)]`` (default: the pool's issuer) for
+    ``audience`` (default: the pool's audience).
+    """
     from forcegate.salesforce import AuthJWS, AuthJWT, CertificateAndKeyManagement
 
     assert _minter is not None
-    store, issuer, audience = _minter
+    store, default_issuer, default_audience = _minter
     assert isinstance(store, CertificateAndKeyManagement)
-    start, stop = bounds
+    start, stop, issuers, audience = job
+    issuers = issuers or (default_issuer,)
     minted = []
     for n in range(start, stop):
-        jwt = AuthJWT(iss=issuer, sub=f"bench.user{n}@example.com", aud=audience, validity_length=300)
+        jwt = AuthJWT(
+            iss=issuers[n % len(issuers)],
+            sub=f"bench.user{n}@example.com",
+            aud=audience or default_audience,
+            validity_length=300,
+        )
         minted.append(AuthJWS(jwt, CERT_NAME, certificates=store).compact_serialization())
     return minted
 
@@ -70,11 +80,13 @@ class Minter:
         self._pool = pool
         self._next = 0
 
-    def mint(self, count: int) -> list[str]:
+    def mint(self, count: int, *, issuers: Sequence[str] = (), audience: str | None = None) -> list[str]:
+        """``count`` assertions; ``issuers``/``audience`` override the pool's (issuers taken in turn)."""
         start, self._next = self._next, self._next + count
-        chunks = [(n, min(n + 500, start + count)) for n in range(start, start + count, 500)]
+        chosen = tuple(issuers)
+        jobs = [(n, min(n + 500, start + count), chosen, audience) for n in range(start, start + count, 500)]
         began = time.perf_counter()
-        minted = [token for chunk in self._pool.map(_mint_range, chunks) for token in chunk]
+        minted = [token for chunk in self._pool.map(_mint_range, jobs) for token in chunk]
         if count > 1:
             say(f"minted {count:,} assertions in {time.perf_counter() - began:.1f} s")
         return minted

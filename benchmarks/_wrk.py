@@ -25,8 +25,10 @@ from typing import Literal
 __all__ = [
     "EXHAUSTED_PATH",
     "MARKER",
+    "REPORT_FUNCTION",
     "WrkMissing",
     "WrkResult",
+    "lua_string",
     "parse_report",
     "pool_script",
     "run_wrk",
@@ -72,14 +74,30 @@ class WrkResult:
         return self.socket_errors + self.status_errors
 
 
-def _lua_string(text: str) -> str:
+def lua_string(text: str) -> str:
     """A quoted Lua string literal for ASCII ``text`` (JSON's escapes for ASCII are valid Lua escapes)."""
     if not text.isascii():
         raise ValueError(f"not ASCII, cannot be quoted for Lua: {text!r}")
     return json.dumps(text)
 
 
-_DONE_HOOK = r"""
+# ``fgbench_report(summary, latency, exhausted, pool_seconds)``: prints the ``FGBENCH`` line that
+# :func:`parse_report` reads. Shared by every script written here and by benchmarks/load's.
+REPORT_FUNCTION = r"""
+local function fgbench_report(summary, latency, exhausted, pool_seconds)
+  local e = summary.errors
+  io.write(string.format(
+    'FGBENCH {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,' ..
+    '"status":%d,"p50_us":%.1f,"p99_us":%.1f,"mean_us":%.1f,"max_us":%.1f,"exhausted":%d,' ..
+    '"pool_seconds":%.6f}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.timeout, e.status,
+    latency:percentile(50.0), latency:percentile(99.0), latency.mean, latency.max, exhausted, pool_seconds))
+end
+"""
+
+_DONE_HOOK = (
+    REPORT_FUNCTION
+    + r"""
 local fgbench_threads = {}
 
 function setup(thread)
@@ -94,23 +112,18 @@ function done(summary, latency, requests)
     exhausted = exhausted + (tonumber(thread:get("fgbench_exhausted")) or 0)
     pool_seconds = math.max(pool_seconds, tonumber(thread:get("fgbench_pool_seconds")) or -1)
   end
-  local e = summary.errors
-  io.write(string.format(
-    'FGBENCH {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,' ..
-    '"status":%d,"p50_us":%.1f,"p99_us":%.1f,"mean_us":%.1f,"max_us":%.1f,"exhausted":%d,' ..
-    '"pool_seconds":%.6f}\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.timeout, e.status,
-    latency:percentile(50.0), latency:percentile(99.0), latency.mean, latency.max, exhausted, pool_seconds))
+  fgbench_report(summary, latency, exhausted, pool_seconds)
 end
 """
+)
 
 
 def static_script(method: str, path: str, headers: dict[str, str], body: str | None = None) -> str:
     """A script sending the same request every time (wrk's pre-built request: the cheapest client)."""
-    lines = [f"wrk.method = {_lua_string(method)}", f"wrk.path = {_lua_string(path)}"]
-    lines += [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()]
+    lines = [f"wrk.method = {lua_string(method)}", f"wrk.path = {lua_string(path)}"]
+    lines += [f"wrk.headers[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items()]
     if body is not None:
-        lines.append(f"wrk.body = {_lua_string(body)}")
+        lines.append(f"wrk.body = {lua_string(body)}")
     return "\n".join(lines) + "\n" + _DONE_HOOK
 
 
@@ -130,14 +143,14 @@ def pool_script(
 
     With several wrk threads, thread ``k`` takes lines ``k, k + threads, …`` so no item is shared.
     """
-    fixed = "{" + ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()) + "}"
+    fixed = "{" + ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in headers.items()) + "}"
     return (
         f"""
-local data_file = {_lua_string(str(data_file))}
-local mode = {_lua_string(mode)}
-local item_in = {_lua_string(item_in)}
-local prefix = {_lua_string(prefix)}
-local header_name = {_lua_string(header_name)}
+local data_file = {lua_string(str(data_file))}
+local mode = {lua_string(mode)}
+local item_in = {lua_string(item_in)}
+local prefix = {lua_string(prefix)}
+local header_name = {lua_string(header_name)}
 local nthreads = {int(threads)}
 local pool = {{}}
 local n = 0
@@ -172,12 +185,12 @@ function init(args)
           h[header_name] = prefix .. line
         end
         n = n + 1
-        pool[n] = wrk.format({_lua_string(method)}, {_lua_string(path)}, h, body)
+        pool[n] = wrk.format({lua_string(method)}, {lua_string(path)}, h, body)
       end
       index = index + 1
     end
   end
-  exhausted_request = wrk.format("GET", {_lua_string(EXHAUSTED_PATH)})
+  exhausted_request = wrk.format("GET", {lua_string(EXHAUSTED_PATH)})
   if mode == "once" then
     started = now()
   end
