@@ -26,8 +26,15 @@ PUBLIC = {
         "write_jks", "write_pkcs12",
     ],
     "forcegate.salesforce": [
-        "AsyncJWTBearerTokenExchange", "AuthJWS", "AuthJWT", "CertificateAndKeyManagement", "JWTBearerTokenExchange",
-        "build_envelope", "sign_envelope",
+        "AsyncJWTBearerTokenExchange", "AsyncSalesforceSession", "AuthJWS", "AuthJWT", "CanvasConfig",
+        "CertificateAndKeyManagement", "ConnectedAppMetadata", "EmulatedUser", "JWTBearerTokenExchange",
+        "SalesforceEmulator", "SalesforceJWTLogin", "SalesforceSession", "SalesforceToken", "build_envelope",
+        "load_connected_app", "parse_connected_app", "running_emulator", "sign_envelope",
+    ],
+    "forcegate.demo": ["DemoOptions", "run_demo"],
+    "forcegate.sfdx": [
+        "API_VERSION", "CACHE_PARTITION_NAME", "DEFAULT_CERT_NAME", "ScaffoldPlan", "normalise_service_url",
+        "plan_scaffold", "write_scaffold",
     ],
     "forcegate.clock": ["Clock", "FixedClock", "SystemClock"],
     "forcegate.settings": ["ENV_PREFIX", "Settings", "load_settings"],

@@ -24,7 +24,8 @@ The tree::
     │   ├── CanvasAlgorithmMismatch
     │   ├── CanvasSignatureInvalid
     │   ├── UnknownApp                /canvas/{consumer_key} names no registered app
-    │   └── CanvasOrgRefused          the envelope's org is not registered or is disabled
+    │   ├── CanvasOrgRefused          the envelope's org is not registered or is disabled
+    │   └── CanvasSessionNotLive      liveness check: userinfo refused client.oauthToken or named another user
     ├── TokenError                    JWS / JWT verification (oauth: invalid_grant)
     │   ├── MalformedToken
     │   ├── TokenTooLarge
@@ -56,9 +57,17 @@ The tree::
     │   ├── NotFound
     │   └── AlreadyExists
     ├── StoreUnavailable              a store the request needs is down: refuse (503)
-    └── SalesforceError               the emulated org side
+    └── SalesforceError               the emulated org side, and calls to Salesforce
         ├── InvalidAdditionalClaim
-        └── TokenExchangeError        Auth.JWTBearerTokenExchange got a non-success answer
+        ├── TokenExchangeError        Auth.JWTBearerTokenExchange got a non-success answer
+        ├── ConnectedAppMetadataError a .connectedApp-meta.xml file that cannot be used
+        ├── SalesforceUnavailable     no usable answer from Salesforce (network, 5xx, not JSON)
+        └── SalesforceLoginError      Salesforce refused the JWT bearer login (error, error_description)
+            ├── SalesforceClientUnknown        invalid_client_id: no Connected App has this consumer key
+            ├── SalesforceAssertionRejected    "invalid assertion", "Invalid JWT format"
+            ├── SalesforceAudienceInvalid      "audience is invalid"
+            ├── SalesforceAssertionExpired     "expired authorization code"
+            └── SalesforceUserNotApproved      "user hasn't approved this consumer", "…not admin approved…"
 """
 
 from __future__ import annotations
@@ -72,9 +81,11 @@ __all__ = [
     "CanvasAlgorithmMismatch",
     "CanvasError",
     "CanvasOrgRefused",
+    "CanvasSessionNotLive",
     "CanvasSignatureInvalid",
     "ClaimsTooLarge",
     "ConfigurationError",
+    "ConnectedAppMetadataError",
     "ForcegateError",
     "InsufficientScope",
     "InvalidAccessToken",
@@ -96,7 +107,14 @@ __all__ = [
     "OrgDisabled",
     "RegistryError",
     "RequestError",
+    "SalesforceAssertionExpired",
+    "SalesforceAssertionRejected",
+    "SalesforceAudienceInvalid",
+    "SalesforceClientUnknown",
     "SalesforceError",
+    "SalesforceLoginError",
+    "SalesforceUnavailable",
+    "SalesforceUserNotApproved",
     "SignedRequestTooLarge",
     "StoreUnavailable",
     "SubjectNotAllowed",
@@ -192,6 +210,16 @@ class CanvasOrgRefused(CanvasError):
 
     code = "canvas_org_refused"
     status = 403
+
+
+class CanvasSessionNotLive(CanvasError):
+    """The optional liveness check failed: Salesforce's userinfo did not confirm the envelope's session.
+
+    The signed request verified, but ``client.oauthToken`` is no longer a live session (logged out,
+    expired, revoked), or belongs to another org or user than the envelope says.
+    """
+
+    code = "canvas_session_not_live"
 
 
 # --- JWS / JWT --------------------------------------------------------------------------------------
@@ -375,3 +403,66 @@ class TokenExchangeError(SalesforceError):
         super().__init__(reason)
         self.status_code = status_code
         self.body = body
+
+
+class ConnectedAppMetadataError(SalesforceError):
+    """Connected App metadata that is malformed, has a DTD, another root element, or no consumer key."""
+
+    code = "invalid_connected_app_metadata"
+
+
+class SalesforceUnavailable(SalesforceError):
+    """Salesforce could not be reached, or answered with something other than its documented JSON."""
+
+    code = "salesforce_unavailable"
+    oauth_error = "temporarily_unavailable"
+    status = 503
+
+
+class SalesforceLoginError(SalesforceError):
+    """Salesforce answered the JWT bearer login with an OAuth error.
+
+    ``error`` and ``error_description`` are Salesforce's fields as received (e.g. ``invalid_grant``,
+    "user hasn't approved this consumer"); ``status_code`` is the HTTP status. The subclasses name
+    the common causes, so callers can tell a setup problem from a clock problem.
+    """
+
+    code = "salesforce_login_refused"
+    oauth_error = "server_error"
+    status = 502
+
+    def __init__(self, reason: str, *, error: str, error_description: str, status_code: int) -> None:
+        super().__init__(reason)
+        self.error = error
+        self.error_description = error_description
+        self.status_code = status_code
+
+
+class SalesforceClientUnknown(SalesforceLoginError):
+    """``invalid_client_id``: the ``iss`` (consumer key) names no Connected App in that org."""
+
+    code = "salesforce_client_unknown"
+
+
+class SalesforceAssertionRejected(SalesforceLoginError):
+    """The assertion's signature or format was refused: wrong key or certificate, or a malformed JWT."""
+
+    code = "salesforce_assertion_rejected"
+
+
+class SalesforceAudienceInvalid(SalesforceLoginError):
+    """``aud`` is not the login URL the assertion was sent to (login, test or My Domain)."""
+
+    code = "salesforce_audience_invalid"
+
+
+class SalesforceAssertionExpired(SalesforceLoginError):
+    """The assertion had expired on arrival: usually a clock difference."""
+
+    code = "salesforce_assertion_expired"
+
+
+class SalesforceUserNotApproved(SalesforceLoginError):
+    """The user has not approved the Connected App, or is not admin-approved (pre-authorized) for it."""
+
+    code = "salesforce_user_not_approved"

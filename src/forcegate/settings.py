@@ -44,6 +44,9 @@ class Settings:
     each worker process. ``migrate`` lets ``forcegate serve`` upgrade an outdated schema at start
     (otherwise it refuses; a new, empty database is always set up). ``audit_retention_days``: audit
     events older than this are deleted by the periodic purge (0 keeps them forever).
+    ``canvas_liveness_check``: accept a Canvas signed request only when Salesforce's userinfo, called
+    with the envelope's ``client.oauthToken``, confirms the same org and user (fails closed: 503 when
+    Salesforce cannot be reached).
     """
 
     public_url: str = "http://127.0.0.1:8000"
@@ -61,6 +64,7 @@ class Settings:
     extra_audiences: tuple[str, ...] = ()
     session_lifetime: int = 3600
     canvas_landing_path: str = "/canvas/app"
+    canvas_liveness_check: bool = False
     development: bool = False
     host: str = "127.0.0.1"
     port: int = 8000

@@ -19,10 +19,12 @@ from forcegate.cli.audit_commands import audit
 from forcegate.cli.canvas_commands import canvas
 from forcegate.cli.certs_commands import certs
 from forcegate.cli.db_commands import db
+from forcegate.cli.demo_command import demo
 from forcegate.cli.jwt_commands import jwt
 from forcegate.cli.keys_commands import keys
 from forcegate.cli.orgs_commands import orgs
 from forcegate.cli.serve_command import serve
+from forcegate.cli.sfdx_commands import sfdx
 from forcegate.errors import ConfigurationError, ForcegateError, KeyMaterialError
 
 __all__ = ["cli", "main"]
@@ -47,6 +49,8 @@ cli.add_command(audit)
 cli.add_command(admin)
 cli.add_command(db)
 cli.add_command(serve)
+cli.add_command(demo)
+cli.add_command(sfdx)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -12,7 +12,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from forcegate.core.canvas import DEFAULT_MAX_BYTES
-from forcegate.errors import CanvasOrgRefused, ForcegateError, RequestError, SignedRequestTooLarge, StoreUnavailable
+from forcegate.errors import (
+    CanvasOrgRefused,
+    ForcegateError,
+    RequestError,
+    SalesforceUnavailable,
+    SignedRequestTooLarge,
+    StoreUnavailable,
+)
 from forcegate.server.forms import read_form, single
 from forcegate.server.pages import error_page, landing_page
 from forcegate.server.service import SESSION_COOKIE, Service
@@ -38,8 +45,8 @@ def session_cookie_header(session_id: str, settings: Settings) -> str:
 
 
 def _status(exc: ForcegateError) -> int:
-    """503 store down, 413 too large, 403 org refused, 400 malformed form, 401 any other refusal."""
-    if isinstance(exc, StoreUnavailable | SignedRequestTooLarge | CanvasOrgRefused):
+    """503 store or Salesforce down, 413 too large, 403 org refused, 400 malformed form, 401 any other refusal."""
+    if isinstance(exc, StoreUnavailable | SalesforceUnavailable | SignedRequestTooLarge | CanvasOrgRefused):
         return exc.status
     return 400 if isinstance(exc, RequestError) else 401
 

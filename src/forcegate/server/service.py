@@ -47,6 +47,7 @@ from forcegate.errors import (
     UnknownApp,
 )
 from forcegate.server.audit import AuditWriter
+from forcegate.server.canvas_liveness import CanvasLivenessCheck
 from forcegate.server.registry_cache import RegistryCache
 from forcegate.settings import Settings
 from forcegate.stores.bundle import Stores
@@ -86,6 +87,7 @@ class Service:
             clock=self.clock,
         )
         self._replay = _ClockedReplay(stores.replay, self.clock)
+        self.canvas_liveness = CanvasLivenessCheck() if settings.canvas_liveness_check else None
         self.issuer: AccessTokenIssuer | None = None
         self.access: AccessTokenVerifier | None = None
         self.jwks: dict[str, object] = {"keys": []}
@@ -257,6 +259,9 @@ class Service:
             raise CanvasOrgRefused(f"org {request.organization_id} is not registered (app {app.consumer_key})")
         if org is not None and not org.enabled:
             raise CanvasOrgRefused(f"org {request.organization_id} is disabled")
+        if self.canvas_liveness is not None:
+            # Last, after every local check: a request refused anyway costs no call to Salesforce.
+            await self.canvas_liveness.check(request)
         environment = request.environment
         record = environment.record
         record_id = record.get("Id") if record is not None else None

@@ -1,0 +1,49 @@
+"""``forcegate sfdx``: the Salesforce side of forcegate as SFDX source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from forcegate.sfdx import DEFAULT_CERT_NAME, plan_scaffold, write_scaffold
+
+__all__ = ["sfdx"]
+
+
+@click.group()
+def sfdx() -> None:
+    """Salesforce DX source for the org's side: Apex, a Lightning Web Component, metadata."""
+
+
+@sfdx.command("scaffold")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The SFDX project folder; files go under DIR/force-app/main/default/ (created if missing).",
+)
+@click.option(
+    "--service-url",
+    required=True,
+    help="The service's public URL (FORCEGATE_PUBLIC_URL): Apex exchanges at SERVICE_URL/oauth2/token.",
+)
+@click.option("--namespace", help="The package's namespace prefix, where Salesforce requires it (default: none).")
+@click.option(
+    "--cert-name",
+    default=DEFAULT_CERT_NAME,
+    show_default=True,
+    help="Unique Name of the certificate in Certificate and Key Management that signs the JWT.",
+)
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def sfdx_scaffold(directory: Path, service_url: str, namespace: str | None, cert_name: str, force: bool) -> None:
+    """Write ForcegateClient (Auth.JWT + Auth.JWS + JWTBearerTokenExchange, Platform Cache), an
+    @AuraEnabled controller, the forcegateIdentity LWC, Apex tests, the Canvas lifecycle handler,
+    Remote Site and CSP Trusted Site settings and a cache partition; print each file written.
+
+    Adds a minimal sfdx-project.json when DIR has none. See docs/migrating-from-canvas.md.
+    """
+    plan = plan_scaffold(directory, service_url=service_url, namespace=namespace, cert_name=cert_name)
+    for path in write_scaffold(plan, force=force):
+        click.echo(str(path))

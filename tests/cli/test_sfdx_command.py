@@ -1,0 +1,69 @@
+"""``forcegate sfdx scaffold``: writes the tree, prints each file, refuses bad input with exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers import Runner
+
+
+def test_scaffold_writes_and_lists_every_file(forcegate: Runner, tmp_path: Path) -> None:
+    out = forcegate("sfdx", "scaffold", "--dir", str(tmp_path), "--service-url", "https://svc.example.com")
+    assert out.code == 0, out.err
+    listed = out.out.splitlines()
+    assert len(listed) == 17
+    assert str(tmp_path / "sfdx-project.json") in listed
+    assert str(tmp_path / "force-app/main/default/classes/ForcegateClient.cls") in listed
+    assert all(Path(line).is_file() for line in listed)
+    assert out.err == ""
+
+
+def test_options_reach_the_generated_code(forcegate: Runner, tmp_path: Path) -> None:
+    out = forcegate(
+        "sfdx", "scaffold", "--dir", str(tmp_path), "--service-url", "https://svc.example.com/",
+        "--namespace", "acme", "--cert-name", "acme_jwt",
+    )  # fmt: skip
+    assert out.code == 0, out.err
+    client = (tmp_path / "force-app/main/default/classes/ForcegateClient.cls").read_text()
+    assert "CERTIFICATE_NAME = 'acme_jwt';" in client
+    assert "CACHE_PARTITION = 'acme.forcegate';" in client
+    assert "SERVICE_URL = 'https://svc.example.com';" in client
+
+
+def test_existing_files_need_force(forcegate: Runner, tmp_path: Path) -> None:
+    args = ("sfdx", "scaffold", "--dir", str(tmp_path), "--service-url", "https://svc.example.com")
+    assert forcegate(*args).code == 0
+    again = forcegate(*args)
+    assert again.code == 2
+    assert again.err.startswith("forcegate: configuration_error: refusing to overwrite ")
+    assert "--force" in again.err
+    forced = forcegate(*args, "--force")
+    assert forced.code == 0, forced.err
+    # The project file is the user's once it exists: --force rewrites only the generated sources.
+    assert len(forced.out.splitlines()) == 16
+
+
+def test_plain_http_to_a_public_host_is_refused(forcegate: Runner, tmp_path: Path) -> None:
+    out = forcegate("sfdx", "scaffold", "--dir", str(tmp_path), "--service-url", "http://svc.example.com")
+    assert out.code == 2
+    assert out.err == (
+        "forcegate: configuration_error: service URL 'http://svc.example.com' must use https "
+        "(plain http only for localhost/loopback)\n"
+    )
+    assert not any(tmp_path.iterdir())
+
+
+def test_invalid_names_are_refused(forcegate: Runner, tmp_path: Path) -> None:
+    base = ("sfdx", "scaffold", "--dir", str(tmp_path), "--service-url", "https://svc.example.com")
+    bad_cert = forcegate(*base, "--cert-name", "my-cert")
+    assert bad_cert.code == 2
+    assert "certificate name 'my-cert' is not a valid Salesforce name" in bad_cert.err
+    bad_namespace = forcegate(*base, "--namespace", "acme.corp")
+    assert bad_namespace.code == 2
+    assert "namespace 'acme.corp'" in bad_namespace.err
+
+
+def test_missing_required_options_are_usage_errors(forcegate: Runner, tmp_path: Path) -> None:
+    out = forcegate("sfdx", "scaffold", "--dir", str(tmp_path))
+    assert out.code == 2
+    assert "--service-url" in out.err
