@@ -125,8 +125,13 @@ def _readyz(deployment: Deployment) -> tuple[int, dict[str, str]]:
     return response.status_code, response.json()["checks"]
 
 
-def _assert_every_token_recorded(deployment: Deployment, tokens: list[str]) -> None:
-    """Each token handed out has its issued-token row and its 'allowed' audit row, and nothing more was issued."""
+def _assert_every_token_recorded(deployment: Deployment, tokens: list[str], *, in_doubt: int) -> None:
+    """Each token handed out has its issued-token row and its 'allowed' audit row.
+
+    A record may exist for a token that was never handed out: a transaction whose COMMIT reached the
+    server just before it went down, while the answer did not come back (the request got a 503).
+    There can be no more of those than ``in_doubt``, the token requests in flight when it went down.
+    """
 
     async def read() -> tuple[set[str], int]:
         conn = await asyncpg.connect(deployment.postgres.url)
@@ -140,8 +145,10 @@ def _assert_every_token_recorded(deployment: Deployment, tokens: list[str]) -> N
         return jtis, int(allowed)
 
     jtis, allowed = asyncio.run(read())
-    assert {jti_of(token) for token in tokens} == jtis
-    assert allowed == len(tokens)
+    handed_out = {jti_of(token) for token in tokens}
+    assert handed_out <= jtis
+    assert len(jtis - handed_out) <= in_doubt
+    assert allowed == len(jtis)  # every record with its audit row, in the same transaction
 
 
 def _assert_refused_while_down(deployment: Deployment, token: str, failing: str) -> None:
@@ -176,7 +183,8 @@ def _outage(deployment: Deployment, failing: str, stop: Callable[[], object], st
         assert (replayed.status_code, replayed.json()["error"]) == (400, "invalid_grant")
     # While down: refused, never a 500 or another error; the API refused what it could not check.
     assert set(load.refusals) == {(503, "temporarily_unavailable")}
-    _assert_every_token_recorded(deployment, load.tokens + handed_out)
+    # The load is one client: at most one of its token requests was in flight when the server went down.
+    _assert_every_token_recorded(deployment, load.tokens + handed_out, in_doubt=1)
 
 
 def _exchange_ok(deployment: Deployment, handed_out: list[str], assertion: str | None = None) -> bool:
