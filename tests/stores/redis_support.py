@@ -23,8 +23,6 @@ from typing import Any
 import pytest
 import redis
 
-from forcegate.core.identity import Identity
-from forcegate.stores import AuditEvent, IssuedToken, Session
 from forcegate.stores.redis_client import parse_redis_url
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
@@ -210,54 +208,3 @@ def form_cluster(ports: list[int], timeout: float = 15.0) -> None:
     finally:
         for client in clients:
             client.close()
-
-
-# --- records -----------------------------------------------------------------------------------------
-# Kept here rather than imported from stores_support, which another change is rewriting.
-
-NOW = 1_700_000_000.0  # a fixed clock in 2023, far from the wall clock
-ORG = "00Dx00000001hxyEAA"
-
-
-def identity() -> Identity:
-    return Identity(
-        source="canvas",
-        org_id=ORG,
-        user_id="005x0000001SyyEAAS",
-        username="admin@example.com",
-        instance_url="https://example.my.salesforce.com",
-        parameters={"accountId": "001xx000003DGWiAAO", "flags": [1, 2, 3], "nested": {"k": "v"}},
-        scopes=frozenset({"api", "refresh_token"}),
-        issuer="3MVG9consumerkey",
-        expires_at=NOW + 3600,
-    )
-
-
-def session(id_hash: str = "a" * 64, *, created_at: float = NOW, expires_at: float = NOW + 3600) -> Session:
-    return Session(id_hash=id_hash, identity=identity(), created_at=created_at, expires_at=expires_at)
-
-
-def token(jti: str = "t1", expires_at: float = NOW + 600) -> IssuedToken:
-    return IssuedToken(
-        jti=jti,
-        org_id=ORG,
-        user_id="005x0000001SyyEAAS",
-        client_id="3MVG9consumerkey",
-        scope="api web",
-        issued_at=NOW,
-        expires_at=expires_at,
-    )
-
-
-def event(n: int) -> AuditEvent:
-    return AuditEvent(
-        at=NOW + n,
-        endpoint="/oauth2/token",
-        credential="jwt-bearer",
-        result="allowed",
-        code="ok",
-        detail=f"event {n}",
-        org_id=ORG,
-        issuer=ORG,
-        client="3MVG9consumerkey",
-    )

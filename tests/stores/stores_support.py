@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from forcegate.core.identity import Identity
-from forcegate.stores import AuditEvent, Stores
+from forcegate.stores import AuditEvent, IssuedToken, Session, Stores
 from forcegate.stores.postgres_db import describe
 from helpers import self_signed
 
@@ -143,3 +143,19 @@ def event(n: int, *, org_id: str | None = ORG, result: str = "allowed") -> Audit
         issuer=ORG,
         client="3MVG9consumerkey",
     )
+
+
+def token(jti: str = "t1", expires_at: float = NOW + 600) -> IssuedToken:
+    return IssuedToken(
+        jti=jti,
+        org_id=ORG,
+        user_id="005x0000001SyyEAAS",
+        client_id="3MVG9consumerkey",
+        scope="api web",
+        issued_at=NOW,
+        expires_at=expires_at,
+    )
+
+
+def session(id_hash: str = "a" * 64, expires_at: float = NOW + 3600, *, created_at: float = NOW) -> Session:
+    return Session(id_hash=id_hash, identity=identity(), created_at=created_at, expires_at=expires_at)

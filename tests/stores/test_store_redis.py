@@ -30,10 +30,17 @@ from forcegate.stores import AuditEvent, IssuedToken, Stores
 from forcegate.stores.encryption import SecretBox
 from forcegate.stores.protocols import GrantRecorder, ReplayCache, SessionStore, TokenStore
 from forcegate.stores.redis_client import RedisOptions, parse_redis_url
-from forcegate.stores.redis_state import REVOCATION_MARGIN, RedisParts, WriteRecords, open_redis, redis_key
+from forcegate.stores.redis_state import (
+    RATE_MARGIN,
+    REVOCATION_MARGIN,
+    RedisParts,
+    WriteRecords,
+    open_redis,
+    redis_key,
+)
 from forcegate.stores.sqlite import open_sqlite_stores
 from stores import redis_support as rs
-from stores.redis_support import NOW, event, session, token
+from stores.stores_support import NOW, event, session, token
 
 OpenParts = Callable[..., RedisParts]
 
@@ -556,6 +563,19 @@ def test_keys_are_prefix_kind_id_and_long_ids_are_hashed(
     # An id that looks like a hashed one is hashed too, so it cannot take another id's key.
     assert redis_key(prefix, "replay", hashed.removeprefix(prefix + "replay:")) != hashed
     assert redis_key("p:", "session", "abc") == "p:session:abc"
+
+
+def test_a_rate_counter_is_one_key_per_window_expiring_after_it(
+    runner: asyncio.Runner, parts: RedisParts, admin: redis.Redis, prefix: str
+) -> None:
+    start = NOW - NOW % 60
+    assert runner.run(parts.rates.hit("assertions:o", start, 60, now=start + 20)) == 1
+    # A later hit (a worker whose clock is ahead) keeps the TTL the window's first hit set.
+    assert runner.run(parts.rates.hit("assertions:o", start, 60, now=start + 50)) == 2
+    name = prefix + f"rate:assertions:o@{start!r}"
+    assert admin.get(name) == b"2"
+    ttl = admin.pttl(name) / 1000
+    assert 40 + RATE_MARGIN - 2 < ttl <= 40 + RATE_MARGIN  # the rest of the window, plus the margin
 
 
 def test_open_redis_refuses_bad_prefixes(runner: asyncio.Runner) -> None:

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 
 from forcegate.errors import AlreadyExists, ConfigurationError, StoreUnavailable
-from forcegate.stores import IssuedToken, Session, SigningKey, Stores
-from stores.stores_support import NOW, ORG, OTHER_ORG, Backend, event, identity, run
+from forcegate.stores import Session, SigningKey, Stores
+from stores.stores_support import NOW, ORG, OTHER_ORG, Backend, event, identity, run, session, token
 
 # --- replay ------------------------------------------------------------------------------------------
 
@@ -94,18 +94,6 @@ def test_two_handles_racing_claim_each_key_exactly_once(backend: Backend, stores
 # --- tokens ------------------------------------------------------------------------------------------
 
 
-def token(jti: str = "t1", expires_at: float = NOW + 600) -> IssuedToken:
-    return IssuedToken(
-        jti=jti,
-        org_id=ORG,
-        user_id="005x0000001SyyEAAS",
-        client_id="3MVG9consumerkey",
-        scope="api web",
-        issued_at=NOW,
-        expires_at=expires_at,
-    )
-
-
 def test_issued_tokens(stores: Stores) -> None:
     run(stores.tokens.record_issued(token()))
     assert run(stores.tokens.get_issued("t1")) == token()
@@ -140,10 +128,6 @@ def test_token_purge(backend: Backend, stores: Stores) -> None:
 
 
 # --- sessions ----------------------------------------------------------------------------------------
-
-
-def session(id_hash: str = "a" * 64, expires_at: float = NOW + 3600) -> Session:
-    return Session(id_hash=id_hash, identity=identity(), created_at=NOW, expires_at=expires_at)
 
 
 def test_session_round_trip(stores: Stores) -> None:

@@ -85,13 +85,19 @@ class DemoOrg:
         return AuthJWS(jwt, CERT_NAME, certificates=self.certificates)
 
 
-def new_demo_org(*, instance_url: str = INSTANCE_URL) -> DemoOrg:
-    """A fresh certificate (RSA 2048, as Certificate and Key Management creates it) and consumer secret."""
-    entry = generate_certificate(cn=CERT_NAME, key_size=2048, org_id=ORG_ID)
+def rsa_certificate(cn: str, *, org_id: str | None = None) -> tuple[RSAPrivateKey, x509.Certificate]:
+    """A fresh RSA 2048 key and its self-signed certificate, as Certificate and Key Management makes them."""
+    entry = generate_certificate(cn=cn, key_size=2048, org_id=org_id)
     key, certificate = entry.private_key, entry.certificate
     # generate_certificate always makes an RSA key and its certificate; the entry type is wider.
     if not isinstance(key, RSAPrivateKey) or certificate is None:  # pragma: no cover - cannot happen
         raise TypeError("generate_certificate returned no RSA key and certificate")
+    return key, certificate
+
+
+def new_demo_org(*, instance_url: str = INSTANCE_URL) -> DemoOrg:
+    """A fresh certificate (RSA 2048, as Certificate and Key Management creates it) and consumer secret."""
+    key, certificate = rsa_certificate(CERT_NAME, org_id=ORG_ID)
     certificates = CertificateAndKeyManagement()
     certificates.add(CERT_NAME, private_key=key, certificate=certificate)
     return DemoOrg(

@@ -12,13 +12,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from forcegate.demo.org import DemoOrg
+from forcegate.demo.org import DemoOrg, rsa_certificate
 from forcegate.demo.report import Reporter
 from forcegate.demo.service import DemoError
 from forcegate.errors import SalesforceError
-from forcegate.keys import generate_certificate
 from forcegate.salesforce import SalesforceEmulator, SalesforceJWTLogin, SalesforceSession
 
 __all__ = ["STEP_OUTBOUND", "call_salesforce"]
@@ -46,10 +44,7 @@ def _show_response(reporter: Reporter) -> Callable[[httpx.Response], None]:
 
 
 def _login(org: DemoOrg, emulator: SalesforceEmulator, salesforce_url: str) -> SalesforceJWTLogin:
-    entry = generate_certificate(cn=SERVICE_CERT_NAME, key_size=2048)
-    key, certificate = entry.private_key, entry.certificate
-    if not isinstance(key, RSAPrivateKey) or certificate is None:  # pragma: no cover - cannot happen
-        raise TypeError("generate_certificate returned no RSA key and certificate")
+    key, certificate = rsa_certificate(SERVICE_CERT_NAME)
     emulator.add_connected_app(org.consumer_key, certificate)
     return SalesforceJWTLogin(
         consumer_key=org.consumer_key,
