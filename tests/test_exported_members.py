@@ -41,8 +41,8 @@ PUBLIC = {
     "forcegate.server": ["Forcegate", "ForcegateApp", "create_app"],
     "forcegate.stores": [
         "UNSET", "App", "AppSecret", "AuditEvent", "AuditLog", "CertificateRecord", "GrantRecorder", "IssuedToken",
-        "Org", "OrgPolicy", "ReplayCache", "ServiceKeyStore", "Session", "SessionStore", "SigningKey", "Stores",
-        "TokenStore", "TrustStore", "open_stores",
+        "Org", "OrgPolicy", "RateCounter", "ReplayCache", "ServiceKeyStore", "Session", "SessionStore", "SigningKey",
+        "Stores", "TokenStore", "TrustStore", "open_stores",
     ],
 }  # fmt: skip
 

@@ -65,6 +65,9 @@ def test_overrides_win_and_host_port_derive_the_public_url() -> None:
         ({"FORCEGATE_DATABASE_POOL_SIZE": "0"}, "database_pool_size"),
         ({"FORCEGATE_AUDIT_RETENTION_DAYS": "-1"}, "audit_retention_days"),
         ({"FORCEGATE_REDIS_PREFIX": "a b"}, "redis_prefix"),
+        ({"FORCEGATE_TOKEN_RATE_LIMIT": "-1"}, "token_rate_limit"),
+        ({"FORCEGATE_TOKEN_RATE_LIMIT": "1000001"}, "token_rate_limit"),
+        ({"FORCEGATE_TOKEN_RATE_LIMIT": "ten"}, "invalid value"),
         ({"FORCEGATE_MIGRATE": "perhaps"}, "invalid value"),
     ],
 )
@@ -119,3 +122,9 @@ def test_scale_out_settings() -> None:
     assert settings.audit_retention_days == 0
     defaults = load_settings({})
     assert (defaults.redis_url, defaults.migrate, defaults.audit_retention_days) == (None, False, 365)
+
+
+def test_token_rate_limit() -> None:
+    assert load_settings({}).token_rate_limit == 3000
+    assert load_settings({"FORCEGATE_TOKEN_RATE_LIMIT": "0"}).token_rate_limit == 0  # off
+    assert load_settings({"FORCEGATE_TOKEN_RATE_LIMIT": "30"}).token_rate_limit == 30

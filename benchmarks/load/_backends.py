@@ -109,6 +109,8 @@ def _base_env(port: int, data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORCEGATE_")}
     env["FORCEGATE_DATA_DIR"] = str(data_dir)
     env["FORCEGATE_PUBLIC_URL"] = f"http://{HOST}:{port}"
+    # Off: the benchmark drives one org far beyond any real org's rate (token_rate_limit would refuse it).
+    env["FORCEGATE_TOKEN_RATE_LIMIT"] = "0"
     return env
 
 

@@ -57,6 +57,7 @@ The tree::
     │   ├── NotFound
     │   └── AlreadyExists
     ├── StoreUnavailable              a store the request needs is down: refuse (503)
+    ├── RateLimited                   the org spent its per-minute budget of assertions (429, slow_down)
     └── SalesforceError               the emulated org side, and calls to Salesforce
         ├── InvalidAdditionalClaim
         ├── TokenExchangeError        Auth.JWTBearerTokenExchange got a non-success answer
@@ -105,6 +106,7 @@ __all__ = [
     "MissingClaim",
     "NotFound",
     "OrgDisabled",
+    "RateLimited",
     "RegistryError",
     "RequestError",
     "SalesforceAssertionExpired",
@@ -375,6 +377,22 @@ class StoreUnavailable(ForcegateError):
     code = "store_unavailable"
     oauth_error = "temporarily_unavailable"
     status = 503
+
+
+class RateLimited(ForcegateError):
+    """The org (of a verified assertion) has used up ``token_rate_limit`` for the current minute.
+
+    Not a :class:`TokenError`: the assertion is fine and was not consumed, so the caller may send it
+    again after ``retry_after`` seconds (the end of the window) if it is still valid.
+    """
+
+    code = "rate_limited"
+    oauth_error = "slow_down"
+    status = 429
+
+    def __init__(self, reason: str, *, retry_after: int) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 # --- the emulated Salesforce side -----------------------------------------------------------------

@@ -23,6 +23,8 @@ __all__ = ["ENV_PREFIX", "Settings", "load_settings"]
 ENV_PREFIX = "FORCEGATE_"
 MAX_LEEWAY = 300
 MAX_POOL_SIZE = 1000
+# Far above any real org's minting rate; only stops a typo from meaning "no limit" silently.
+MAX_RATE_LIMIT = 1_000_000
 POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 
 
@@ -38,15 +40,17 @@ class Settings:
     non-``Secure`` cookies) and never a verification check.
 
     Scale-out (docs/deploy.md): ``database_url`` ``postgresql://…`` shares the registry, audit log and
-    issued-token records between workers and hosts; ``redis_url`` moves replay claims, revocations and
-    sessions to Redis (it needs PostgreSQL beside it). ``redis_prefix`` starts every Redis key, so
-    several deployments can share one Redis. ``database_pool_size`` is the PostgreSQL connections of
+    issued-token records between workers and hosts; ``redis_url`` moves replay claims, revocations,
+    sessions and rate counters to Redis (it needs PostgreSQL beside it). ``redis_prefix`` starts every
+    Redis key, so several deployments can share one Redis. ``database_pool_size`` is the PostgreSQL connections of
     each worker process. ``migrate`` lets ``forcegate serve`` upgrade an outdated schema at start
     (otherwise it refuses; a new, empty database is always set up). ``audit_retention_days``: audit
     events older than this are deleted by the periodic purge (0 keeps them forever).
     ``canvas_liveness_check``: accept a Canvas signed request only when Salesforce's userinfo, called
     with the envelope's ``client.oauthToken``, confirms the same org and user (fails closed: 503 when
     Salesforce cannot be reached).
+    ``token_rate_limit``: how many single-use assertions (token requests and direct-JWT calls) one
+    org may spend per minute, counted after signature verification (0: no limit); beyond it, 429.
     """
 
     public_url: str = "http://127.0.0.1:8000"
@@ -57,6 +61,7 @@ class Settings:
     database_pool_size: int = 10
     migrate: bool = False
     audit_retention_days: int = 365
+    token_rate_limit: int = 3000
     encryption_key: str | None = field(default=None, repr=False)
     token_lifetime: int = 600
     leeway: int = 60
@@ -113,6 +118,8 @@ class Settings:
             raise ConfigurationError(f"database_pool_size must be between 1 and {MAX_POOL_SIZE}")
         if self.audit_retention_days < 0:
             raise ConfigurationError("audit_retention_days must be 0 (keep forever) or a positive number of days")
+        if not 0 <= self.token_rate_limit <= MAX_RATE_LIMIT:
+            raise ConfigurationError(f"token_rate_limit must be 0 (no limit) or up to {MAX_RATE_LIMIT} per minute")
         if not self.redis_prefix or any(c.isspace() for c in self.redis_prefix):
             raise ConfigurationError("redis_prefix must be a non-empty string without spaces")
 

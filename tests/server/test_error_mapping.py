@@ -14,12 +14,13 @@ from forcegate.errors import (
     InvalidScope,
     InvalidSignature,
     OrgDisabled,
+    RateLimited,
     RequestError,
     StoreUnavailable,
     TokenRevoked,
     UnsupportedGrantType,
 )
-from forcegate.server.errors import NoCredentials, api_error, token_endpoint_error
+from forcegate.server.errors import NoCredentials, api_error, retry_after, token_endpoint_error
 
 CHALLENGE = 'Bearer realm="forcegate", error='
 
@@ -35,6 +36,7 @@ CHALLENGE = 'Bearer realm="forcegate", error='
         (InvalidScope("admin"), 400, {"error": "invalid_scope", "error_description": "admin"}),
         (StoreUnavailable("db down"), 503, {"error": "temporarily_unavailable"}),
         (ConfigurationError("no key"), 500, {"error": "server_error"}),
+        (RateLimited("org 00D… spent 600", retry_after=7), 429, {"error": "slow_down"}),
     ],
 )  # fmt: skip
 def test_token_endpoint_errors(error: ForcegateError, status: int, body: dict[str, str]) -> None:
@@ -57,8 +59,15 @@ def test_development_mode_describes_trust_failures_too() -> None:
         (RequestError("not Bearer"), 400, "invalid_request", 'Bearer realm="forcegate", error="invalid_request"'),
         (InsufficientScope("orders:read"), 403, "insufficient_scope", CHALLENGE + '"insufficient_scope"'),
         (StoreUnavailable("down"), 503, "temporarily_unavailable", ""),
+        (RateLimited("spent", retry_after=7), 429, "slow_down", CHALLENGE + '"slow_down"'),
     ],
 )  # fmt: skip
 def test_api_errors_follow_rfc6750(error: ForcegateError, status: int, error_code: str, challenge: str) -> None:
     got_status, body, got_challenge = api_error(error, development=False)
     assert (got_status, body, got_challenge) == (status, {"error": error_code}, challenge)
+
+
+def test_only_a_rate_limit_says_when_to_retry() -> None:
+    assert retry_after(RateLimited("org 00D… spent 600", retry_after=42)) == "42"
+    assert retry_after(StoreUnavailable("down")) is None
+    assert retry_after(AssertionReplayed("used")) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,11 +14,22 @@ import schemathesis
 from cryptography.hazmat.primitives.asymmetric import rsa
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
+from forcegate.clock import FixedClock
 from forcegate.server.admin_api import MAX_INTEGER, MAX_PAGE
 from forcegate.server.openapi import openapi_document
 from forcegate.settings import Settings
 from forcegate.stores.values import MAX_KEEP_PREVIOUS, MAX_NAME_LENGTH, MAX_POLICY_SECONDS
-from server.live import CONSUMER_KEY, OTHER_ORG_ID, LiveServer, Org, exchange, make_org
+from server.live import (
+    CONSUMER_KEY,
+    ORG_ID,
+    OTHER_ORG_ID,
+    LiveServer,
+    Org,
+    exchange,
+    make_org,
+    register_org,
+    start_server,
+)
 
 PREFIX = "/admin/api/v1"
 
@@ -196,3 +208,19 @@ def test_admin_responses(
         check("DELETE", f"{PREFIX}/orgs/{{org_id}}", admin.delete(f"{PREFIX}/orgs/{OTHER_ORG_ID}"), 404)
     with live_server.client() as anonymous:
         check("GET", f"{PREFIX}/apps", anonymous.get(f"{PREFIX}/apps"), 401)
+
+
+def test_rate_limited_responses(tmp_path: Path, clock: FixedClock, rsa_key: rsa.RSAPrivateKey) -> None:
+    server = start_server(tmp_path / "data", clock=clock, token_rate_limit=1)
+    try:
+        org = make_org(ORG_ID, rsa_key, clock)
+        register_org(server.url, server.admin_token, org)
+        check = Conformance(server).check
+        check("POST", "/oauth2/token", exchange(server, org.assertion(server.token_endpoint)), 200)
+        limited = check("POST", "/oauth2/token", exchange(server, org.assertion(server.token_endpoint)), 429)
+        assert int(limited.headers["retry-after"]) >= 1
+        with server.client() as client:
+            direct = client.get("/api/v1/me", headers={"authorization": f"Bearer {org.assertion(server.url)}"})
+        assert "retry-after" in check("GET", "/api/v1/me", direct, 429).headers
+    finally:
+        server.stop()

@@ -1,4 +1,4 @@
-"""The periodic purge: expired claims, tokens and sessions, and audit events past the retention limit."""
+"""The periodic purge: expired claims, rate counters, tokens and sessions, and audit events past the retention limit."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def _run_purge(tmp_path: Path, retention_days: int) -> tuple[dict[str, int], lis
         try:
             await stores.audit.append([_event(NOW - 40 * DAY), _event(NOW - 10 * DAY), _event(NOW - 1)])
             await stores.replay.claim("lapsed", NOW - 1, now=NOW - 100)
+            await stores.rates.hit("assertions:o", NOW - 120, 60, now=NOW - 120)  # a window that ended
+            await stores.rates.hit("assertions:o", NOW - 30, 60, now=NOW - 30)  # the current one
             service = Service(settings, stores, clock=FixedClock(NOW))
             purged = await purge_expired(service)
             remaining = sorted(e.at for e in await stores.audit.query())
@@ -42,6 +44,7 @@ def test_audit_events_older_than_the_retention_are_deleted(tmp_path: Path) -> No
     purged, remaining, reclaimable = _run_purge(tmp_path, retention_days=30)
     assert purged["audit"] == 1
     assert purged["replay"] == 1
+    assert purged["rates"] == 1
     assert remaining == [NOW - 10 * DAY, NOW - 1]
     assert reclaimable is True
 

@@ -48,6 +48,7 @@ TABLES = {
     "revoked_tokens",
     "sessions",
     "audit_events",
+    "rate_counters",
     "signing_keys",
     "admin_token",
 }

@@ -135,7 +135,7 @@ class ForcegateApp:
 
 
 async def purge_expired(service: Service) -> dict[str, int]:
-    """Forget what has expired (claims, tokens, sessions) and audit events past the retention limit.
+    """Forget what has expired (claims, rate counters, tokens, sessions) and audit events past the retention limit.
 
     Every worker runs this periodically; the deletes are idempotent, so workers running it at the
     same time only repeat each other. A store that is down is skipped until the next round.
@@ -144,6 +144,7 @@ async def purge_expired(service: Service) -> dict[str, int]:
     retention_days = service.settings.audit_retention_days
     jobs: dict[str, Callable[[], Awaitable[int]]] = {
         "replay": lambda: stores.replay.purge(now),
+        "rates": lambda: stores.rates.purge(now),
         "tokens": lambda: stores.tokens.purge(now),
         "sessions": lambda: stores.sessions.purge(now),
     }

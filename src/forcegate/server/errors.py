@@ -13,12 +13,13 @@ from forcegate.errors import (
     ConfigurationError,
     ForcegateError,
     InsufficientScope,
+    RateLimited,
     RequestError,
     StoreUnavailable,
     TokenError,
 )
 
-__all__ = ["NoCredentials", "api_error", "token_endpoint_error"]
+__all__ = ["NoCredentials", "api_error", "retry_after", "token_endpoint_error"]
 
 
 def token_endpoint_error(exc: ForcegateError, *, development: bool) -> tuple[int, dict[str, Any]]:
@@ -27,6 +28,8 @@ def token_endpoint_error(exc: ForcegateError, *, development: bool) -> tuple[int
         status, error = 503, "temporarily_unavailable"
     elif isinstance(exc, ConfigurationError):
         status, error = 500, "server_error"
+    elif isinstance(exc, RateLimited):
+        status, error = 429, "slow_down"
     elif isinstance(exc, TokenError):
         status, error = 400, "invalid_grant"
     else:
@@ -49,6 +52,8 @@ def api_error(exc: ForcegateError, *, development: bool) -> tuple[int, dict[str,
         return 401, {"error": "unauthorized"}, 'Bearer realm="forcegate"'
     if isinstance(exc, InsufficientScope):
         status, error = 403, "insufficient_scope"
+    elif isinstance(exc, RateLimited):
+        status, error = 429, "slow_down"
     elif isinstance(exc, RequestError) and not isinstance(exc, AuthenticationRequired):
         status, error = 400, "invalid_request"
     else:
@@ -57,6 +62,11 @@ def api_error(exc: ForcegateError, *, development: bool) -> tuple[int, dict[str,
     if development:
         body["error_description"] = exc.reason
     return status, body, f'Bearer realm="forcegate", error="{error}"'
+
+
+def retry_after(exc: ForcegateError) -> str | None:
+    """The ``Retry-After`` value (RFC 9110 §10.2.3, seconds) for a refusal that is only a matter of time."""
+    return str(exc.retry_after) if isinstance(exc, RateLimited) else None
 
 
 class NoCredentials(AuthenticationRequired):

@@ -14,7 +14,7 @@ from forcegate.core.grant import parse_token_request
 from forcegate.core.identity import Identity
 from forcegate.errors import ForcegateError, InsufficientScope, RequestError
 from forcegate.server._asgi import ASGIApp, Receive, Scope, Send, header, read_body, send_json
-from forcegate.server.errors import NoCredentials, api_error, token_endpoint_error
+from forcegate.server.errors import NoCredentials, api_error, retry_after, token_endpoint_error
 from forcegate.server.service import SESSION_COOKIE, ClaimedIdentity, Service, claimed_identity
 from forcegate.stores.models import AuditEvent
 
@@ -78,9 +78,15 @@ def token_endpoint(service: Service) -> ASGIApp:
         except ForcegateError as audit_exc:
             log.error("audit store refused a token-endpoint event: %s", audit_exc)
             status, body = token_endpoint_error(audit_exc, development=settings.development)
-        await send_json(send, status, body)
+            exc = audit_exc
+        await send_json(send, status, body, _retry_after_header(exc))
 
     return endpoint
+
+
+def _retry_after_header(exc: ForcegateError) -> list[tuple[bytes, bytes]]:
+    seconds = retry_after(exc)
+    return [] if seconds is None else [(b"retry-after", seconds.encode())]
 
 
 def session_cookie(scope: Scope) -> str | None:
@@ -169,7 +175,8 @@ def me_endpoint(service: Service) -> ASGIApp:
             identity = await authorize(service, scope, endpoint="/api/v1/me")
         except ForcegateError as exc:
             status, body, challenge = api_error(exc, development=settings.development)
-            await send_json(send, status, body, [(b"www-authenticate", challenge.encode())] if challenge else [])
+            headers = [(b"www-authenticate", challenge.encode())] if challenge else []
+            await send_json(send, status, body, [*headers, *_retry_after_header(exc)])
             return
         await send_json(send, 200, identity.to_dict())
 

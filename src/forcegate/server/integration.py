@@ -34,7 +34,7 @@ from forcegate.clock import Clock
 from forcegate.core.identity import Identity
 from forcegate.errors import ForcegateError
 from forcegate.server.app import ForcegateApp, create_app
-from forcegate.server.errors import api_error
+from forcegate.server.errors import api_error, retry_after
 from forcegate.server.hot_endpoints import authorize
 from forcegate.server.service import Service
 from forcegate.settings import Settings
@@ -73,8 +73,11 @@ class Forcegate:
             return await authorize(service, request.scope, endpoint=request.url.path, scopes=scopes)
         except ForcegateError as exc:
             status, body, challenge = api_error(exc, development=service.settings.development)
-            headers = {"www-authenticate": challenge} if challenge else None
-            raise HTTPException(status, detail=body["error"], headers=headers) from None
+            headers = {"www-authenticate": challenge} if challenge else {}
+            seconds = retry_after(exc)
+            if seconds is not None:
+                headers["retry-after"] = seconds
+            raise HTTPException(status, detail=body["error"], headers=headers or None) from None
 
     def require(self, *scopes: str) -> Callable[[Request], Awaitable[Identity]]:
         """A dependency (FastAPI ``Depends``) yielding the identity, requiring every one of ``scopes``."""

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from forcegate.errors import AuthenticationRequired, ForcegateError, StoreUnavailable, TokenError
-from forcegate.server.errors import api_error
+from forcegate.server.errors import api_error, retry_after
 from forcegate.server.forms import read_form, single
 from forcegate.server.service import Service
 
@@ -35,6 +35,9 @@ def refusal(service: Service, exc: ForcegateError) -> JSONResponse:
     headers = dict(NO_STORE)
     if challenge:
         headers["www-authenticate"] = challenge
+    seconds = retry_after(exc)
+    if seconds is not None:
+        headers["retry-after"] = seconds
     return JSONResponse(body, status_code=status, headers=headers)
 
 

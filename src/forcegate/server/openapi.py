@@ -81,6 +81,15 @@ def _no_store() -> dict[str, Any]:
     return {"Cache-Control": _header("`no-store`")}
 
 
+def _rate_limited(*, challenged: bool) -> dict[str, Any]:
+    """A 429 of ``token_rate_limit``: the org's assertions for this minute are spent; the assertion was not used."""
+    headers = {"Retry-After": _header("seconds until the next one-minute window")}
+    if challenged:
+        headers["WWW-Authenticate"] = _header('RFC 6750 §3: `Bearer realm="forcegate", error="slow_down"`')
+    description = "the org's assertions for this minute are spent (`slow_down`); the assertion is still unused"
+    return _json(ref("Error"), description, headers)
+
+
 def _unavailable() -> dict[str, Any]:
     return _error("a store is unavailable: `temporarily_unavailable`")
 
@@ -159,6 +168,7 @@ def _token_paths() -> dict[str, Any]:
                 "responses": {
                     "200": _json(ref("TokenResponse"), "an access token (RFC 9068 JWT)", _no_store()),
                     "400": _error("RFC 6749 §5.2: invalid_request, invalid_grant, unsupported_grant_type …"),
+                    "429": _rate_limited(challenged=False),
                     "503": _unavailable(),
                 },
             }
@@ -171,6 +181,7 @@ def _token_paths() -> dict[str, Any]:
                     "200": _json(ref("Identity"), "the identity"),
                     "400": _error("a malformed Authorization header: `invalid_request`"),
                     "401": _challenged("no or an invalid credential (RFC 6750 §3.1)"),
+                    "429": _rate_limited(challenged=True),
                     "503": _unavailable(),
                 },
             }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from forcegate.errors import (
     ConfigurationError,
     InvalidAccessToken,
     OrgDisabled,
+    RateLimited,
     TokenRevoked,
     UnknownApp,
 )
@@ -54,9 +56,11 @@ from forcegate.stores.bundle import Stores
 from forcegate.stores.models import Session, SigningKey
 from forcegate.stores.protocols import ReplayCache
 
-__all__ = ["SESSION_COOKIE", "CanvasLogin", "Service"]
+__all__ = ["RATE_WINDOW", "SESSION_COOKIE", "CanvasLogin", "Service"]
 
 SESSION_COOKIE = "forcegate_session"
+#: The fixed window of ``token_rate_limit`` (seconds).
+RATE_WINDOW = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +173,9 @@ class Service:
         assert self.issuer is not None
         grant = await prepare_grant(request, verifier=self.assertions, issuer=self.issuer)
         identity = grant.identity
+        # After the signature (a forged assertion cannot spend another org's budget), before the
+        # claim (a refused assertion stays unused, for a retry in the next window).
+        await self._spend_rate(identity.org_id)
         event = self.audit.event(
             endpoint="/oauth2/token",
             credential="jwt-bearer",
@@ -222,8 +229,28 @@ class Service:
         await self.refresh()
         if token.startswith(self._access_prefixes) or _is_access_token(token):
             return (await self._verify_access_token(token)).identity, "access-token"
-        verified = await self.assertions.verify(token, replay=self._replay, source="jwt")
+        # AssertionVerifier.verify, with the rate limit between the checks and the claim (as at the
+        # token endpoint): counted only for a verified assertion, and a refused one stays unused.
+        verified = await self.assertions.check(token, source="jwt")
+        await self._spend_rate(verified.org.org_id)
+        if not await self._replay.claim(verified.replay_key, verified.replay_until):
+            raise verified.replayed()
         return verified.identity, "jwt"
+
+    async def _spend_rate(self, org_id: str) -> None:
+        """Count one single-use assertion of ``org_id`` in the current minute (the service's clock);
+        :class:`RateLimited` beyond ``token_rate_limit``. A counter store that is down fails closed."""
+        limit = self.settings.token_rate_limit
+        if not limit:
+            return
+        now = self.clock.now()
+        window_start = float(math.floor(now / RATE_WINDOW) * RATE_WINDOW)
+        hits = await self.stores.rates.hit(f"assertions:{org_id}", window_start, RATE_WINDOW, now=now)
+        if hits > limit:
+            raise RateLimited(
+                f"org {org_id} has used its {limit} assertions for this minute",
+                retry_after=max(1, math.ceil(window_start + RATE_WINDOW - now)),
+            )
 
     async def authenticate_session(self, session_id: str) -> Identity:
         session = await self.stores.sessions.get(session_digest(session_id), now=self.clock.now())

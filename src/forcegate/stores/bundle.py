@@ -11,6 +11,7 @@ from forcegate.stores.migrate import MigratePolicy
 from forcegate.stores.protocols import (
     AuditLog,
     GrantRecorder,
+    RateCounter,
     ReplayCache,
     ServiceKeyStore,
     SessionStore,
@@ -33,6 +34,7 @@ class Stores:
     audit: AuditLog
     keys: ServiceKeyStore
     grants: GrantRecorder
+    rates: RateCounter
     check: Callable[[], Awaitable[Mapping[str, str]]]
     close: Callable[[], Awaitable[None]]
 

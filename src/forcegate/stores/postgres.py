@@ -19,6 +19,7 @@ from forcegate.stores.postgres_keys import PostgresServiceKeyStore
 from forcegate.stores.postgres_state import (
     PostgresAuditLog,
     PostgresGrantRecorder,
+    PostgresRateCounter,
     PostgresReplayCache,
     PostgresSessionStore,
     PostgresTokenStore,
@@ -56,6 +57,7 @@ async def open_postgres_stores(
         audit=PostgresAuditLog(db),
         keys=PostgresServiceKeyStore(db, box),
         grants=PostgresGrantRecorder(db),
+        rates=PostgresRateCounter(db),
         check=check,
         close=db.close,
     )

@@ -1,4 +1,5 @@
-"""Per-request state on PostgreSQL: single-use claims, issued and revoked tokens, sessions, the audit log.
+"""Per-request state on PostgreSQL: single-use claims, rate counters, issued and revoked tokens, sessions, the
+audit log.
 
 The same behaviour as :mod:`forcegate.stores.sqlite_state`. There is no group commit here: the server
 runs concurrent requests' statements in parallel, each on its own pooled connection.
@@ -13,10 +14,12 @@ from forcegate.errors import ConfigurationError
 from forcegate.stores import records
 from forcegate.stores.models import AuditEvent, IssuedToken, Session
 from forcegate.stores.postgres_db import Connection, PostgresDatabase, placeholders, rowcount
+from forcegate.stores.values import check_rate_hit
 
 __all__ = [
     "PostgresAuditLog",
     "PostgresGrantRecorder",
+    "PostgresRateCounter",
     "PostgresReplayCache",
     "PostgresSessionStore",
     "PostgresTokenStore",
@@ -29,6 +32,12 @@ __all__ = [
 _CLAIM = (
     "INSERT INTO replay (claim_key, expires_at) VALUES ($1, $2) "
     "ON CONFLICT (claim_key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at < $3"
+)
+# ONE statement counts the hit and reads the new count: a second worker hitting the same window waits
+# on the first's row lock, then increments the row the first one wrote.
+_HIT = (
+    "INSERT INTO rate_counters (counter_key, window_start, hits, expires_at) VALUES ($1, $2, 1, $3) "
+    "ON CONFLICT (counter_key, window_start) DO UPDATE SET hits = rate_counters.hits + 1 RETURNING hits"
 )
 # The interpolated names are constants, never input.
 _INSERT_ISSUED = f"INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}) VALUES ({placeholders(7)})"  # noqa: S608
@@ -53,6 +62,21 @@ class PostgresReplayCache:
 
     async def purge(self, now: float) -> int:
         return await self._db.execute("DELETE FROM replay WHERE expires_at < $1", now)
+
+
+class PostgresRateCounter:
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def hit(self, key: str, window_start: float, window_seconds: int, *, now: float) -> int:
+        check_rate_hit(key, window_start, window_seconds)
+        # Not db.fetchval(): that retries a read on a fresh connection, and a retried hit counts twice.
+        async with self._db.connection() as conn:
+            hits = await conn.fetchval(_HIT, key, window_start, window_start + window_seconds)
+        return int(hits)
+
+    async def purge(self, now: float) -> int:
+        return await self._db.execute("DELETE FROM rate_counters WHERE expires_at < $1", now)
 
 
 class PostgresGrantRecorder:

@@ -31,6 +31,7 @@ __all__ = [
     "UNSET",
     "AuditLog",
     "GrantRecorder",
+    "RateCounter",
     "ReplayCache",
     "ServiceKeyStore",
     "SessionStore",
@@ -119,6 +120,25 @@ class ReplayCache(Protocol):
 
     async def purge(self, now: float) -> int:
         """Forget claims that expired before ``now``; return how many."""
+        ...
+
+
+class RateCounter(Protocol):
+    """Fixed-window hit counters (per-org rate limits), shared by every worker of a deployment."""
+
+    async def hit(self, key: str, window_start: float, window_seconds: int, *, now: float) -> int:
+        """Count one hit on ``key`` in the window starting at ``window_start``; return the window's
+        count including this hit.
+
+        ONE atomic operation (one statement, one script): concurrent hits from any number of workers
+        each get a distinct count, so exactly ``limit`` of them see a count within the limit. The
+        window lasts ``window_seconds``; ``now`` (the caller's clock) only sets how long a backend
+        that expires entries by itself keeps the counter.
+        """
+        ...
+
+    async def purge(self, now: float) -> int:
+        """Forget counters whose window ended before ``now``; return how many."""
         ...
 
 

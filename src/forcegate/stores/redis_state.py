@@ -1,14 +1,17 @@
-"""Per-request state on Redis, shared by every worker and host: replay claims, revocations, sessions.
+"""Per-request state on Redis, shared by every worker and host: replay claims, revocations, sessions,
+rate counters.
 
 With ``FORCEGATE_REDIS_URL`` set beside a PostgreSQL database, Redis holds what every request reads
 or claims; PostgreSQL keeps issued-token records and the audit log. Every key is
-``prefix + kind + ":" + id`` (kinds ``replay``, ``revoked``, ``session``), so deployments and test runs
-can share one Redis; an id longer than 200 characters (or starting with ``#``) is replaced by ``#`` and
-its SHA-256. Every operation touches ONE key, so all of it works on Redis Cluster.
+``prefix + kind + ":" + id`` (kinds ``replay``, ``revoked``, ``session``, ``rate``), so deployments and
+test runs can share one Redis; an id longer than 200 characters (or starting with ``#``) is replaced by
+``#`` and its SHA-256. Every operation touches ONE key, so all of it works on Redis Cluster.
 
 Every write is safe to resend: redis-py resends a command after a connection error, and the first
 send may have run. Claims carry a per-call nonce (a resent claim finds its own nonce and wins);
 revocations only ever extend; a session write that finds its own value (nonce included) succeeds.
+The one exception is a rate-counter hit (INCR): a resent hit may count twice, which errs towards
+refusing, and only after a connection error.
 
 Expired entries vanish by Redis TTL, so the ``purge`` methods have nothing to do and return 0
 (:meth:`RedisTokenStore.purge` still purges the issued-token records it delegates to).
@@ -37,11 +40,14 @@ from forcegate.stores.redis_client import (
     RedisConnection,
     parse_redis_url,
 )
+from forcegate.stores.values import check_rate_hit
 
 __all__ = [
+    "RATE_MARGIN",
     "REVOCATION_MARGIN",
     "RedisGrantRecorder",
     "RedisParts",
+    "RedisRateCounter",
     "RedisReplayCache",
     "RedisSessionStore",
     "RedisTokenStore",
@@ -54,6 +60,9 @@ log = logging.getLogger("forcegate.stores")
 
 #: A revocation outlives the token's expiry by the largest leeway a verifier may grant it.
 REVOCATION_MARGIN = float(MAX_LEEWAY)
+#: A rate counter outlives its window's end (by the caller's clock) by this much, so a worker whose
+#: clock lags another's by up to the largest leeway still finds the window's count.
+RATE_MARGIN = float(MAX_LEEWAY)
 # Redis refuses absurd TTLs; no claim, revocation or session needs more than this.
 _MAX_TTL_MS = 10 * 366 * 86_400_000
 _MAX_ID_LENGTH = 200
@@ -108,6 +117,16 @@ if current then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
+"""
+
+
+# INCR and the TTL in ONE script: a counter never exists without its expiry (a crash between two
+# commands would leave one that never expires). Only a counter without a TTL gets one, so the first
+# hit of the window sets it and later hits (from workers with other clocks) leave it alone.
+_HIT = """
+local hits = redis.call('INCR', KEYS[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return hits
 """
 
 
@@ -169,6 +188,29 @@ class RedisReplayCache:
 
     async def purge(self, now: float) -> int:
         """Always 0: every claim carries a Redis TTL and expires by itself."""
+        return 0
+
+
+class RedisRateCounter:
+    """:class:`~forcegate.stores.protocols.RateCounter` on Redis: a key per (counter, window), a script call per hit."""
+
+    def __init__(self, connection: RedisConnection, *, prefix: str) -> None:
+        self._conn = connection
+        self._prefix = prefix
+        self._hit = LuaScript(_HIT)
+
+    async def hit(self, key: str, window_start: float, window_seconds: int, *, now: float) -> int:
+        """The TTL is the rest of the window (``window_start + window_seconds - now``) plus
+        :data:`RATE_MARGIN`, at least 1 s: Redis forgets the counter by itself."""
+        check_rate_hit(key, window_start, window_seconds)
+        at = float(_finite(now, "now"))
+        ttl = _ttl_ms(window_start + window_seconds - at + RATE_MARGIN)
+        name = redis_key(self._prefix, "rate", f"{key}@{_finite(window_start, 'a window start')}")
+        hits = await self._conn.run("counting a rate hit", lambda c: self._hit(c, [name], [ttl]))
+        return int(hits)
+
+    async def purge(self, now: float) -> int:
+        """Always 0: every counter carries a Redis TTL and expires by itself."""
         return 0
 
 
@@ -314,6 +356,7 @@ class RedisParts:
         self.prefix = prefix
         self.replay = RedisReplayCache(connection, prefix=prefix)
         self.sessions = RedisSessionStore(connection, prefix=prefix)
+        self.rates = RedisRateCounter(connection, prefix=prefix)
 
     @property
     def client(self) -> RedisClient:

@@ -1,5 +1,5 @@
 """The scale-out backend as one :class:`Stores`: PostgreSQL for the registry, audit log and token
-records, Redis for replay claims, revocations and sessions (``FORCEGATE_REDIS_URL``)."""
+records, Redis for replay claims, revocations, sessions and rate counters (``FORCEGATE_REDIS_URL``)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ def with_redis(database: Stores, redis: RedisParts) -> Stores:
         replay=redis.replay,
         tokens=redis.tokens(database.tokens),
         sessions=redis.sessions,
+        rates=redis.rates,
         grants=redis.grants(grants.write_records),
         check=check,
         close=close,

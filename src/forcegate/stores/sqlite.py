@@ -18,6 +18,7 @@ from forcegate.stores.sqlite_keys import SqliteServiceKeyStore
 from forcegate.stores.sqlite_state import (
     SqliteAuditLog,
     SqliteGrantRecorder,
+    SqliteRateCounter,
     SqliteReplayCache,
     SqliteSessionStore,
     SqliteTokenStore,
@@ -56,6 +57,7 @@ async def open_sqlite_stores(path: str, *, box: SecretBox, migrate: MigratePolic
         audit=SqliteAuditLog(db),
         keys=SqliteServiceKeyStore(db, box),
         grants=SqliteGrantRecorder(db),
+        rates=SqliteRateCounter(db),
         check=check,
         close=close,
     )

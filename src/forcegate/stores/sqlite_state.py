@@ -1,4 +1,4 @@
-"""Per-request state on SQLite: single-use claims, issued and revoked tokens, sessions, the audit log."""
+"""Per-request state on SQLite: single-use claims, rate counters, issued and revoked tokens, sessions, the audit log."""
 
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ from forcegate.stores.records import (
     session_values,
 )
 from forcegate.stores.sqlite_db import SqliteDatabase
+from forcegate.stores.values import check_rate_hit
 
 __all__ = [
     "SqliteAuditLog",
     "SqliteGrantRecorder",
+    "SqliteRateCounter",
     "SqliteReplayCache",
     "SqliteSessionStore",
     "SqliteTokenStore",
@@ -52,6 +54,34 @@ class SqliteReplayCache:
 
     async def purge(self, now: float) -> int:
         return self._db.execute("DELETE FROM replay WHERE expires_at < ?", (now,))
+
+
+# ONE statement counts the hit and reads the new count (RETURNING: SQLite 3.35+), so two workers
+# hitting the same window cannot both read the same count.
+_HIT = (
+    "INSERT INTO rate_counters (counter_key, window_start, hits, expires_at) VALUES (?, ?, 1, ?) "
+    "ON CONFLICT (counter_key, window_start) DO UPDATE SET hits = rate_counters.hits + 1 RETURNING hits"
+)
+
+
+class SqliteRateCounter:
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def hit(self, key: str, window_start: float, window_seconds: int, *, now: float) -> int:
+        check_rate_hit(key, window_start, window_seconds)
+        params = (key, window_start, window_start + window_seconds)
+
+        def unit(conn: sqlite3.Connection) -> int:
+            # fetchall(): the statement must run to completion inside the (group-commit) transaction.
+            return int(conn.execute(_HIT, params).fetchall()[0][0])
+
+        # Grouped with the other writes of the same moment: a hit precedes every grant, so paying a
+        # commit of its own would halve the token endpoint's write throughput.
+        return await self._db.execute_grouped(unit)
+
+    async def purge(self, now: float) -> int:
+        return self._db.execute("DELETE FROM rate_counters WHERE expires_at < ?", (now,))
 
 
 # The interpolated names are constants, never input.

@@ -7,6 +7,7 @@ normalised to the canonical 18-character form (:class:`InvalidSalesforceId` othe
 from __future__ import annotations
 
 import json
+import math
 import string
 import time
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ __all__ = [
     "check_not_last_secret",
     "check_org",
     "check_policy",
+    "check_rate_hit",
     "check_secret",
     "check_state",
     "check_strings",
@@ -130,6 +132,16 @@ def check_policy(value: object) -> OrgPolicy:
         if seconds is not None and seconds > MAX_POLICY_SECONDS:
             raise ConfigurationError(f"policy {field} must be at most {MAX_POLICY_SECONDS} seconds (one year)")
     return value
+
+
+def check_rate_hit(key: object, window_start: object, window_seconds: object) -> None:
+    """The arguments of :meth:`~forcegate.stores.protocols.RateCounter.hit`, the same on every backend."""
+    if not isinstance(key, str) or not key:
+        raise ConfigurationError("a rate counter key is a non-empty string")
+    if isinstance(window_start, bool) or not isinstance(window_start, int | float) or not math.isfinite(window_start):
+        raise ConfigurationError("a rate window's start is a finite number of seconds")
+    if isinstance(window_seconds, bool) or not isinstance(window_seconds, int) or window_seconds < 1:
+        raise ConfigurationError("a rate window lasts a whole number of seconds, at least 1")
 
 
 def check_org(org: Org) -> Org:
