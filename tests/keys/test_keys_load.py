@@ -263,3 +263,17 @@ def test_plausible_prefixes_raise_only_key_material_errors(prefix: bytes, rest: 
 @given(text=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n", max_size=300))
 def test_base64_like_text_raises_only_key_material_errors(text: str) -> None:
     _only_key_material_errors(text.encode(), None)
+
+
+def test_a_certificate_with_an_impossible_version_is_key_material_error(rsa_entry: KeyEntry) -> None:
+    # cryptography raises x509.InvalidVersion (not a ValueError) for version fields other than v1..v3:
+    # found by the damaged-keystore property test; every loader maps it like any other damage.
+    assert rsa_entry.certificate is not None
+    der = rsa_entry.certificate.public_bytes(Encoding.DER)
+    version_v3 = b"\xa0\x03\x02\x01\x02"  # [0] EXPLICIT INTEGER 2, at the start of the TBSCertificate
+    assert version_v3 in der
+    damaged = der.replace(version_v3, b"\xa0\x03\x02\x01\x03", 1)
+    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(damaged) + b"-----END CERTIFICATE-----\n"
+    for data in (damaged, pem):
+        with pytest.raises(KeyMaterialError):
+            load_keystore(data)

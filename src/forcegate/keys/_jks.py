@@ -213,7 +213,7 @@ class _Reader:
         der = self.take(self.u32())
         try:
             return x509.load_der_x509_certificate(der)
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             raise KeyMaterialError(f"JKS entry {alias!r}: unreadable certificate") from None
 
 

@@ -196,7 +196,7 @@ def _certificates(jwk: Mapping[str, Any], key: PublicKey) -> tuple[x509.Certific
     try:
         # RFC 7517 §4.7: standard base64 DER, not base64url.
         chain = tuple(x509.load_der_x509_certificate(base64.b64decode(item, validate=True)) for item in x5c)
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, x509.InvalidVersion):
         raise KeyMaterialError("JWK x5c holds something that is not a base64 DER certificate") from None
     if not same_public_key(certificate_public_key(chain[0]), key):
         raise KeyMaterialError("JWK x5c certificate does not hold the JWK's key")

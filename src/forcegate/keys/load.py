@@ -117,7 +117,7 @@ def _public_entry(key: PublicKey, alias: str, source: SourceFormat) -> KeyEntry:
 def _load_der(data: bytes, *, password: bytes | None, stem: str, source: SourceFormat) -> Keystore | None:
     try:
         certificate = x509.load_der_x509_certificate(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         pass
     else:
         alias = common_name(certificate) or stem or "certificate"
@@ -224,7 +224,7 @@ def _load_pem(data: bytes, *, password: bytes | None, stem: str) -> Keystore:
                 privates.append(_pem_private_key(block, index, password=password))
             elif label not in _IGNORED_LABELS:
                 raise KeyMaterialError(f"PEM block #{index} ({label.decode('ascii')}) is not a key or certificate")
-        except (ValueError, UnsupportedAlgorithm):
+        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion):
             raise KeyMaterialError(f"PEM block #{index} ({label.decode('ascii')}) is unreadable") from None
     if not (certificates or publics or privates):
         raise KeyMaterialError("PEM text holds no key or certificate block")
@@ -271,7 +271,7 @@ def _load_bare_base64(text: str, *, stem: str) -> Keystore | None:
         return None
     try:
         certificate = x509.load_der_x509_certificate(der)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         return None
     alias = common_name(certificate) or stem or "certificate"
     return Keystore(entries=(_certificate_entry(certificate, alias, "der"),))

@@ -123,7 +123,7 @@ def _certificate(text: str) -> x509.Certificate:
         # Salesforce writes the DER as bare base64, possibly wrapped over several lines.
         der = base64.b64decode("".join(text.split()), validate=True)
         return x509.load_der_x509_certificate(der)
-    except (ValueError, binascii.Error, UnicodeEncodeError):
+    except (ValueError, binascii.Error, UnicodeEncodeError, x509.InvalidVersion):
         raise KeyMaterialError("oauthConfig/certificate is neither a PEM certificate nor base64 of a DER one") from None
 
 
