@@ -242,16 +242,19 @@ class Forcegate:
         )
 
 
-def forcegate_instance(workdir: Path, certificate_pem: Path) -> Forcegate:
-    """A fresh data folder with the org and its certificate registered (the CLI creates the schema)."""
+def forcegate_instance(workdir: Path, certificate_pem: Path, *, rate_limit: int = 0) -> Forcegate:
+    """A fresh data folder with the org and its certificate registered (the CLI creates the schema).
+
+    ``rate_limit``: ``token_rate_limit``; 0 (off) by default, since the benchmark drives one org far
+    beyond any real org's rate. A limit too high to refuse still counts every assertion: its cost.
+    """
     data_dir = workdir / "data"
     data_dir.mkdir(mode=0o700)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORCEGATE_")}
     env["FORCEGATE_DATA_DIR"] = str(data_dir)
     env["FORCEGATE_PUBLIC_URL"] = f"http://{HOST}:{port}"
-    # Off: the benchmark drives one org far beyond any real org's rate (token_rate_limit would refuse it).
-    env["FORCEGATE_TOKEN_RATE_LIMIT"] = "0"
+    env["FORCEGATE_TOKEN_RATE_LIMIT"] = str(rate_limit)
     instance = Forcegate(data_dir=data_dir, port=port, env=env)
     instance.cli("orgs", "add", ORG_ID, "--scope", "api", "--name", "bench org")
     instance.cli("certs", "add", ORG_ID, str(certificate_pem))

@@ -240,7 +240,7 @@ def main_service(args: argparse.Namespace, workdir: Path, servers: Servers) -> i
     assert entry.certificate is not None
     key_pem = entry.private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     certificate_pem = entry.certificate.public_bytes(Encoding.PEM)
-    forcegate = forcegate_instance(workdir, paths.certificate)
+    forcegate = forcegate_instance(workdir, paths.certificate, rate_limit=args.rate_limit)
     say(f"forcegate data folder {forcegate.data_dir}, org {ORG_ID} with certificate {CERT_NAME} registered")
 
     runs: list[Run] = []
@@ -307,6 +307,12 @@ def main() -> int:
         type=int,
         default=2 * ACCESS_TOKEN_CACHE + 4_000,
         help="distinct access tokens for the uncached /api/v1/me run (default: beyond 2 workers' caches)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=0,
+        help="the service's token_rate_limit (default 0: off; 1000000 counts every assertion without refusing)",
     )
     parser.add_argument(
         "--max-assertions", type=int, default=60_000, help="cap on assertions minted for one token run (default 60,000)"
