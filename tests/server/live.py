@@ -171,13 +171,23 @@ def make_org(org_id: str, key: rsa.RSAPrivateKey, clock: FixedClock, *, cn: str 
     return Org(org_id, certificates, certificate, clock)
 
 
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+def post_token(url: str, assertion: str, **extra: str) -> httpx.Response:
+    """What Auth.JWTBearerTokenExchange sends to the service at ``url``: the grant type and the
+    assertion, no client credentials."""
+    form = {"grant_type": JWT_BEARER_GRANT, "assertion": assertion, **extra}
+    return httpx.post(url + "/oauth2/token", data=form, timeout=30)
+
+
+def get_me(url: str, token: str) -> httpx.Response:
+    """``GET /api/v1/me`` at ``url`` with ``token`` as the bearer credential."""
+    return httpx.get(url + "/api/v1/me", headers={"authorization": f"Bearer {token}"}, timeout=30)
+
+
 def exchange(server: LiveServer, assertion: str, **extra: str) -> httpx.Response:
-    """What Auth.JWTBearerTokenExchange sends: the grant type and the assertion, no client credentials."""
-    with server.client() as client:
-        return client.post(
-            "/oauth2/token",
-            data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion, **extra},
-        )
+    return post_token(server.url, assertion, **extra)
 
 
 def register_org(url: str, admin_token: str, org: Org, *, scopes: tuple[str, ...] = ("api",)) -> None:

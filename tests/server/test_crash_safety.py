@@ -28,11 +28,10 @@ from forcegate.core.ids import to18
 from forcegate.settings import Settings
 from forcegate.stores import open_stores
 from server.backends import Backend, shared_backend
-from server.live import ORG_ID, Org, jti_of, make_org, register_org
+from server.live import JWT_BEARER_GRANT, ORG_ID, Org, jti_of, make_org, register_org
 from server.serve_process import ServeProcess
 from stores.redis_support import free_port
 
-GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 LOAD_SECONDS = 1.5
 
 
@@ -66,7 +65,7 @@ def _exchange(url: str, audience: str, org: Org, stop: threading.Event, seen: Ac
         while not stop.is_set():
             try:
                 response = client.post(
-                    "/oauth2/token", data={"grant_type": GRANT, "assertion": org.assertion(audience)}
+                    "/oauth2/token", data={"grant_type": JWT_BEARER_GRANT, "assertion": org.assertion(audience)}
                 )
             except httpx.TransportError as exc:
                 with seen.lock:

@@ -24,10 +24,20 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from forcegate.clock import FixedClock
 from server.backends import Backend, PrivatePostgres, new_encryption_key
-from server.live import ORG_ID, LiveServer, Org, jti_of, make_org, register_org, start_server
+from server.live import (
+    JWT_BEARER_GRANT,
+    ORG_ID,
+    LiveServer,
+    Org,
+    get_me,
+    jti_of,
+    make_org,
+    post_token,
+    register_org,
+    start_server,
+)
 from stores.redis_support import PrivateServer
 
-GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 RECOVERY_TIMEOUT = 20.0
 
 
@@ -74,9 +84,8 @@ class Load:
         server, org = self.deployment.server, self.deployment.org
         with httpx.Client(base_url=server.url, timeout=30) as client:
             while not self.stop.is_set():
-                response = client.post(
-                    "/oauth2/token", data={"grant_type": GRANT, "assertion": org.assertion(server.token_endpoint)}
-                )
+                form = {"grant_type": JWT_BEARER_GRANT, "assertion": org.assertion(server.token_endpoint)}
+                response = client.post("/oauth2/token", data=form)
                 if response.status_code == 200:
                     self.tokens.append(response.json()["access_token"])
                     me = client.get("/api/v1/me", headers={"authorization": f"Bearer {self.tokens[-1]}"})
@@ -109,16 +118,7 @@ def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = RECOVER
 
 def _exchange(deployment: Deployment, assertion: str | None = None) -> httpx.Response:
     server = deployment.server
-    with server.client() as client:
-        return client.post(
-            "/oauth2/token",
-            data={"grant_type": GRANT, "assertion": assertion or deployment.org.assertion(server.token_endpoint)},
-        )
-
-
-def _me(deployment: Deployment, token: str) -> httpx.Response:
-    with deployment.server.client() as client:
-        return client.get("/api/v1/me", headers={"authorization": f"Bearer {token}"})
+    return post_token(server.url, assertion or deployment.org.assertion(server.token_endpoint))
 
 
 def _readyz(deployment: Deployment) -> tuple[int, dict[str, str]]:
@@ -156,7 +156,7 @@ def _assert_every_token_recorded(deployment: Deployment, tokens: list[str], *, i
 def _assert_refused_while_down(deployment: Deployment, token: str, failing: str) -> None:
     refused = _exchange(deployment)
     assert (refused.status_code, refused.json()) == (503, {"error": "temporarily_unavailable"})
-    assert _me(deployment, token).status_code == 503
+    assert get_me(deployment.server.url, token).status_code == 503
     status, checks = _readyz(deployment)
     assert status == 503
     assert checks[failing] != "ok"

@@ -21,7 +21,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from forcegate.cli.main import main as forcegate_cli
 from forcegate.clock import FixedClock
 from forcegate.salesforce import build_envelope, sign_envelope
-from server.live import CONSUMER_KEY, CONSUMER_SECRET, ORG_ID, USER_ID, LiveServer, exchange, make_org, start_server
+from server.live import (
+    CONSUMER_KEY,
+    CONSUMER_SECRET,
+    ORG_ID,
+    USER_ID,
+    LiveServer,
+    exchange,
+    make_org,
+    post_token,
+    start_server,
+)
 
 SERVE_TIMEOUT = 30.0
 
@@ -166,11 +176,6 @@ def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], da
     return captured.out
 
 
-def _post_token(url: str, assertion: str) -> httpx.Response:
-    data = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
-    return httpx.post(url + "/oauth2/token", data=data, timeout=10)
-
-
 def test_forcegate_serve(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -194,11 +199,11 @@ def test_forcegate_serve(
         assert any(url in line for line in lines)
 
         # Not registered yet: refused.
-        assert _post_token(url, org.assertion(url + "/oauth2/token")).status_code == 400
+        assert post_token(url, org.assertion(url + "/oauth2/token")).status_code == 400
         # The registry CLI writes beside the running server, which sees it on its next request.
         assert ORG_ID in _cli(monkeypatch, capsys, data, "orgs", "add", ORG_ID, "--scope", "api")
         _cli(monkeypatch, capsys, data, "certs", "add", ORG_ID, str(cert))
-        granted = _post_token(url, org.assertion(url + "/oauth2/token"))
+        granted = post_token(url, org.assertion(url + "/oauth2/token"))
         assert granted.status_code == 200, granted.text
         token = granted.json()["access_token"]
         me = httpx.get(url + "/api/v1/me", headers={"authorization": f"Bearer {token}"})

@@ -22,29 +22,18 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from forcegate.clock import FixedClock
 from server.backends import shared_backend
-from server.live import ORG_ID, LiveServer, Org, make_org, register_org, start_server
+from server.live import ORG_ID, LiveServer, Org, get_me, make_org, post_token, register_org, start_server
 from server.serve_process import ServeProcess
 from stores.redis_support import free_port
 
-GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SERVE_TIMEOUT = 30.0
-
-
-def _post_token(url: str, assertion: str) -> httpx.Response:
-    with httpx.Client(base_url=url, timeout=30) as client:
-        return client.post("/oauth2/token", data={"grant_type": GRANT, "assertion": assertion})
-
-
-def _me(url: str, token: str) -> httpx.Response:
-    with httpx.Client(base_url=url, timeout=30) as client:
-        return client.get("/api/v1/me", headers={"authorization": f"Bearer {token}"})
 
 
 def _race(urls: Sequence[str], assertions: Sequence[str], copies: int) -> dict[str, list[int]]:
     """Post every assertion ``copies`` times to every URL, all at once; the statuses per assertion."""
     jobs = [(url, assertion) for assertion in assertions for url in urls for _ in range(copies)]
     with ThreadPoolExecutor(max_workers=min(32, len(jobs))) as pool:
-        responses = list(pool.map(lambda job: _post_token(*job), jobs))
+        responses = list(pool.map(lambda job: post_token(*job), jobs))
     statuses: dict[str, list[int]] = collections.defaultdict(list)
     for (_, assertion), response in zip(jobs, responses, strict=True):
         statuses[assertion].append(response.status_code)
@@ -59,22 +48,22 @@ def _exactly_one_token_each(statuses: dict[str, list[int]]) -> None:
 
 
 def _check_revocation_and_registry(a: str, b: str, admin_token: str, org: Org, audience: str) -> None:
-    token = _post_token(a, org.assertion(audience)).json()["access_token"]
-    assert _me(b, token).status_code == 200
+    token = post_token(a, org.assertion(audience)).json()["access_token"]
+    assert get_me(b, token).status_code == 200
     with httpx.Client(base_url=a, headers={"authorization": f"Bearer {admin_token}"}, timeout=30) as admin:
         assert admin.post("/oauth2/revoke", data={"token": token}).status_code == 200
         # The very next request, on the other server: refused.
-        assert _me(b, token).status_code == 401
-        fresh = _post_token(b, org.assertion(audience)).json()["access_token"]
-        assert _me(a, fresh).status_code == 200
+        assert get_me(b, token).status_code == 401
+        fresh = post_token(b, org.assertion(audience)).json()["access_token"]
+        assert get_me(a, fresh).status_code == 200
         # A registry change through one server (disable the org) is seen by the other at once ...
         assert admin.patch(f"/admin/api/v1/orgs/{org.org_id}", json={"enabled": False}).status_code == 200
-        assert _me(b, fresh).status_code == 401
-        refused = _post_token(b, org.assertion(audience))
+        assert get_me(b, fresh).status_code == 401
+        refused = post_token(b, org.assertion(audience))
         assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
         # ... and so is undoing it.
         assert admin.patch(f"/admin/api/v1/orgs/{org.org_id}", json={"enabled": True}).status_code == 200
-        assert _me(b, fresh).status_code == 200
+        assert get_me(b, fresh).status_code == 200
 
 
 # --- in-process servers ------------------------------------------------------------------------------
