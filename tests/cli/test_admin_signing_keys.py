@@ -156,3 +156,10 @@ def test_a_bad_configuration_is_a_usage_error(forcegate: Runner, monkeypatch: py
         outcome = forcegate("admin", *args)
         assert outcome.code == 2, args
         assert outcome.err.startswith("forcegate: configuration_error: ")
+
+
+def test_a_kid_starting_with_a_dash_is_taken_as_the_kid(forcegate: Runner) -> None:
+    # A kid is base64url and may start with "-" (one in 64 do): not an option to the CLI.
+    outcome = forcegate("admin", "retire-signing-key", "-e_no-such-kid")
+    assert outcome.code == 1
+    assert outcome.err == "forcegate: not_found: no signing key with kid '-e_no-such-kid'\n"

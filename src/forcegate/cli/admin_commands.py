@@ -100,7 +100,10 @@ def admin_rotate_signing_key() -> None:
         )
 
 
-@admin.command("retire-signing-key")
+# A kid is a base64url thumbprint and may start with "-": taken whole as the argument, not as options.
+# Click passes an unknown "-…" cluster through only if none of its letters is a short option of the
+# command: so no short options here, not even -h.
+@admin.command("retire-signing-key", context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("kid", metavar="KID")
 def admin_retire_signing_key(kid: str) -> None:
     """Delete a signing key: access tokens it signed are refused from every worker's next request.
