@@ -38,7 +38,7 @@ def init_minter(key_pem: bytes, certificate_pem: bytes, issuer: str, audience: s
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    from forcegate.salesforce import CertificateAndKeyManagement
+    from forcegate.devtools import CertificateAndKeyManagement
 
     key = load_pem_private_key(key_pem, password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
@@ -54,7 +54,7 @@ def _mint_range(job: tuple[int, int, tuple[str, ...], str | None]) -> list[str]:
     Assertion ``n`` is issued by ``issuers[n % len(issuers)]`` (default: the pool's issuer) for
     ``audience`` (default: the pool's audience).
     """
-    from forcegate.salesforce import AuthJWS, AuthJWT, CertificateAndKeyManagement
+    from forcegate.devtools import AuthJWS, AuthJWT, CertificateAndKeyManagement
 
     assert _minter is not None
     store, default_issuer, default_audience = _minter

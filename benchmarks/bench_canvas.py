@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import Contender, print_results, run
 
 from forcegate.core.canvas import CanvasVerifier
-from forcegate.salesforce.canvas_signer import build_envelope, sign_envelope
+from forcegate.devtools.canvas_signer import build_envelope, sign_envelope
 
 SECRET = "benchmark-consumer-secret-0123456789"
 

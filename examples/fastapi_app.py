@@ -20,7 +20,8 @@ from forcegate.core import Identity
 from forcegate.server import Forcegate
 
 forcegate = Forcegate()
-app = FastAPI(title="Acme orders", lifespan=forcegate.lifespan)
+# The exception handlers make a refusal on these routes answer exactly as forcegate's own API does.
+app = FastAPI(title="Acme orders", lifespan=forcegate.lifespan, exception_handlers=dict(forcegate.exception_handlers))
 
 
 @app.get("/orders")

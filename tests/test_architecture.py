@@ -1,20 +1,17 @@
-"""Layering rules of DESIGN.md, checked on what actually gets imported."""
+"""The layering of docs/architecture.md, checked on what actually gets imported.
+
+core <- keys <- stores <- registry, service <- server, cli: each layer imports only the ones below it,
+the base install (core, keys, stores' SQLite, registry, service, cli) needs no web server or driver,
+and no runtime module imports the development tools.
+"""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
-
-FORBIDDEN_IN_CORE = [
-    "httpx",
-    "click",
-    "sqlite3",
-    "starlette",
-    "forcegate.keys",
-    "forcegate.salesforce",
-    "forcegate.cli",
-]
+from pathlib import Path
 
 
 def imported_modules(statement: str) -> set[str]:
@@ -23,31 +20,134 @@ def imported_modules(statement: str) -> set[str]:
     return set(json.loads(result.stdout))
 
 
-def test_core_imports_no_io_layers() -> None:
+def loaded(modules: set[str], *packages: str) -> list[str]:
+    """The modules of ``packages`` (each package and its submodules) among ``modules``."""
+    return sorted(m for m in modules for p in packages if m == p or m.startswith(p + "."))
+
+
+HTTP = ("starlette", "uvicorn", "httpx", "fastapi")
+DRIVERS = ("asyncpg", "redis")
+
+
+def test_core_is_pure_protocol() -> None:
     modules = imported_modules("import forcegate.core")
-    leaked = [name for name in FORBIDDEN_IN_CORE if name in modules]
-    assert not leaked, f"forcegate.core pulls in {leaked}"
     assert "forcegate.core.jwt" in modules  # the check looked at a real import
+    leaked = loaded(
+        modules,
+        *HTTP,
+        *DRIVERS,
+        "click",
+        "sqlite3",
+        "forcegate.keys",
+        "forcegate.stores",
+        "forcegate.registry",
+        "forcegate.service",
+        "forcegate.server",
+        "forcegate.settings",
+        "forcegate.salesforce",
+        "forcegate.devtools",
+        "forcegate.cli",
+    )
+    assert not leaked, f"forcegate.core pulls in {leaked}"
 
 
-def test_keys_does_not_import_the_org_emulator_or_cli() -> None:
+def test_keys_know_only_the_core() -> None:
     modules = imported_modules("import forcegate.keys")
     assert "forcegate.keys._jks" in modules
-    assert not {"forcegate.salesforce", "forcegate.cli", "httpx", "click"} & modules
+    leaked = loaded(
+        modules, *HTTP, "click", "forcegate.stores", "forcegate.registry", "forcegate.service", "forcegate.server"
+    )
+    assert not leaked + loaded(modules, "forcegate.salesforce", "forcegate.devtools", "forcegate.cli")
 
 
-def test_core_imports_no_stores_or_server() -> None:
-    modules = imported_modules("import forcegate.core")
-    assert not {"forcegate.stores", "forcegate.server", "forcegate.settings", "uvicorn"} & modules
-
-
-def test_stores_know_nothing_of_http() -> None:
+def test_stores_know_nothing_of_http_or_the_layers_above() -> None:
     modules = imported_modules("import forcegate.stores, forcegate.stores.sqlite")
     assert "forcegate.stores.sqlite_db" in modules
-    assert not {"starlette", "uvicorn", "httpx", "click", "forcegate.server", "forcegate.cli"} & modules
+    leaked = loaded(
+        modules, *HTTP, "click", "forcegate.registry", "forcegate.service", "forcegate.server", "forcegate.cli"
+    )
+    assert not leaked, f"forcegate.stores pulls in {leaked}"
+    # The embedded default loads no database driver of the scale-out backends.
+    assert not loaded(modules, *DRIVERS, "forcegate.stores.postgres", "forcegate.stores.redis_state")
+
+
+def test_the_store_bundle_imports_no_backend() -> None:
+    """Backends build a Stores; the bundle must not import them back (the cycle is gone): read from
+    the source, since importing the module runs its package's __init__ first."""
+    import forcegate.stores.bundle as bundle
+
+    tree = ast.parse(Path(bundle.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert "forcegate.stores.protocols" in imported  # the check read real imports
+    assert not {
+        name for name in imported if name.startswith("forcegate.stores.") and name != "forcegate.stores.protocols"
+    }
+
+
+def test_the_registry_knows_no_http() -> None:
+    modules = imported_modules("import forcegate.registry")
+    assert "forcegate.registry.service" in modules
+    leaked = loaded(modules, *HTTP, *DRIVERS, "click", "forcegate.service", "forcegate.server", "forcegate.cli")
+    assert not leaked, f"forcegate.registry pulls in {leaked}"
+
+
+def test_the_authentication_service_knows_no_http_framework() -> None:
+    modules = imported_modules("import forcegate.service")
+    assert "forcegate.service.authentication" in modules
+    leaked = loaded(modules, *HTTP, *DRIVERS, "click", "forcegate.server", "forcegate.cli")
+    assert not leaked, f"forcegate.service pulls in {leaked}"
 
 
 def test_the_server_does_not_import_the_cli_or_the_org_emulator() -> None:
     modules = imported_modules("import forcegate.server")
-    assert "forcegate.server.hot_endpoints" in modules
-    assert not {"click", "forcegate.cli", "forcegate.salesforce"} & modules
+    assert "forcegate.server.endpoints.hot" in modules
+    assert not loaded(modules, "click", "forcegate.cli", "forcegate.devtools", *DRIVERS)
+
+
+def test_the_cli_loads_no_web_server_until_it_serves() -> None:
+    modules = imported_modules("import forcegate.cli.main")
+    assert "forcegate.cli.orgs_commands" in modules
+    assert not loaded(modules, *HTTP, *DRIVERS, "forcegate.server")
+
+
+# Every module under forcegate is runtime except the development tools, the deprecated shims that
+# re-export them, and `python -m forcegate.cli` (which runs the command).
+NOT_RUNTIME = (
+    "forcegate.devtools",
+    "forcegate.demo",
+    "forcegate.sfdx",
+    "forcegate.salesforce.apex_jwt",
+    "forcegate.salesforce.canvas_signer",
+    "forcegate.salesforce.emulator",
+    "forcegate.salesforce.token_exchange",
+    "forcegate.cli.__main__",
+)
+
+# Lists the modules from the file tree (pkgutil.walk_packages would import each package to walk
+# it, forcegate.devtools included), then imports every runtime one.
+IMPORT_RUNTIME_MODULES = f"""
+import importlib, os, pkgutil, forcegate
+NOT_RUNTIME = {NOT_RUNTIME!r}
+def walk(path, prefix):
+    for info in pkgutil.iter_modules([path]):
+        name = prefix + info.name
+        if name.startswith(NOT_RUNTIME):
+            continue
+        yield name
+        if info.ispkg:
+            yield from walk(os.path.join(path, info.name), name + ".")
+runtime = list(walk(forcegate.__path__[0], "forcegate."))
+for name in runtime:
+    importlib.import_module(name)
+"""
+
+
+def test_no_runtime_module_imports_the_development_tools() -> None:
+    # forcegate.devtools ships in the base package, but only the CLI commands that use it (jwt mint,
+    # canvas sign, demo, sfdx) import it: inside the command, when it runs.
+    modules = imported_modules(f"exec({IMPORT_RUNTIME_MODULES!r})")  # imported_modules takes one line
+    expected = {"forcegate.core", "forcegate.keys", "forcegate.salesforce", "forcegate.salesforce.login"}
+    expected |= {"forcegate.settings", "forcegate.stores", "forcegate.server", "forcegate.cli.main"}
+    assert expected <= modules  # the check looked at real imports
+    leaked = sorted(name for name in modules if name.startswith(("forcegate.devtools", *NOT_RUNTIME)))
+    assert not leaked, f"runtime modules pull in {leaked}"

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 PUBLIC = {
-    "forcegate": ["__version__"],
+    "forcegate": ["ForcegateDeprecationWarning", "__version__"],
     "forcegate.core": [
         "SUPPORTED_ALGORITHMS", "AccessTokenIssuer", "AccessTokenVerifier", "AssertionVerifier", "CanvasApplication",
         "CanvasClient", "CanvasEnvironment", "CanvasOrganization", "CanvasRequest", "CanvasUser", "CanvasVerifier",
@@ -26,19 +26,29 @@ PUBLIC = {
         "write_jks", "write_pkcs12",
     ],
     "forcegate.salesforce": [
-        "AsyncJWTBearerTokenExchange", "AsyncSalesforceSession", "AuthJWS", "AuthJWT", "CanvasConfig",
-        "CertificateAndKeyManagement", "ConnectedAppMetadata", "EmulatedUser", "JWTBearerTokenExchange",
-        "SalesforceEmulator", "SalesforceJWTLogin", "SalesforceSession", "SalesforceToken", "build_envelope",
-        "load_connected_app", "parse_connected_app", "running_emulator", "sign_envelope",
+        "AsyncSalesforceSession", "CanvasConfig", "ConnectedAppMetadata", "SalesforceJWTLogin", "SalesforceSession",
+        "SalesforceToken", "load_connected_app", "parse_connected_app",
     ],
-    "forcegate.demo": ["DemoOptions", "run_demo"],
-    "forcegate.sfdx": [
+    "forcegate.devtools": [
+        "AsyncJWTBearerTokenExchange", "AuthJWS", "AuthJWT", "CertificateAndKeyManagement", "EmulatedUser",
+        "JWTBearerTokenExchange", "SalesforceEmulator", "build_envelope", "running_emulator", "sign_envelope",
+    ],
+    "forcegate.devtools.demo": ["DemoOptions", "run_demo"],
+    "forcegate.devtools.sfdx": [
         "API_VERSION", "CACHE_PARTITION_NAME", "DEFAULT_CERT_NAME", "ScaffoldPlan", "normalise_service_url",
         "plan_scaffold", "write_scaffold",
     ],
+    "forcegate.core.jws_sign": ["SIGNING_ALGORITHMS", "SigningKey", "encode_header", "sign", "sign_compact"],
     "forcegate.clock": ["Clock", "FixedClock", "SystemClock"],
     "forcegate.settings": ["ENV_PREFIX", "Settings", "load_settings"],
-    "forcegate.server": ["Forcegate", "ForcegateApp", "create_app"],
+    "forcegate.server": ["Forcegate", "ForcegateApp", "ForcegateRefusal", "create_app"],
+    "forcegate.registry": [
+        "Actor", "AddedCertificates", "AppDetails", "AppInput", "CertificateInput", "CertificateStateInput",
+        "KeyRotation", "OrgChanges", "OrgDetails", "OrgInput", "RegistryService", "SecretInput", "certificates_in",
+    ],
+    "forcegate.service": [
+        "SESSION_COOKIE", "AuthenticationService", "BootstrapResult", "CanvasLogin", "Credentials", "bootstrap",
+    ],
     "forcegate.stores": [
         "UNSET", "App", "AppSecret", "AuditEvent", "AuditLog", "CertificateRecord", "GrantRecorder", "IssuedToken",
         "Org", "OrgPolicy", "RateCounter", "ReplayCache", "ServiceKeyStore", "Session", "SessionStore", "SigningKey",

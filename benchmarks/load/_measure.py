@@ -27,7 +27,7 @@ from _http_servers import HOST, Server, Servers, http_exchange
 from _wrk import WrkResult, run_wrk
 from cryptography import x509
 
-from forcegate.salesforce import build_envelope, sign_envelope
+from forcegate.devtools import build_envelope, sign_envelope
 from forcegate.stores import open_stores
 from load._backends import (
     Backend,

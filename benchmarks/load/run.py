@@ -20,7 +20,7 @@ by ``--mix`` weight:
 * ``POST /oauth2/token``: a fresh single-use assertion per request, minted beforehand in a process pool;
 * ``GET /api/v1/me`` with an Apex JWT sent directly (single use there too: minted beforehand as well);
 * ``GET /api/v1/me`` with access tokens, one per org, obtained from the token endpoint beforehand;
-* ``POST /canvas`` with signed requests made by ``forcegate.salesforce`` (303 is its success).
+* ``POST /canvas`` with signed requests made by ``forcegate.devtools`` (303 is its success).
 
 The credentials come from ``--active-orgs`` orgs spread evenly over the whole registry, so the
 service's per-org caches hold that many entries. Per-endpoint status and latency are measured inside

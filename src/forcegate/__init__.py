@@ -1,5 +1,7 @@
 """forcegate: let a Python web service trust calls that come from Salesforce orgs."""
 
+from forcegate._deprecation import ForcegateDeprecationWarning
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["ForcegateDeprecationWarning", "__version__"]

@@ -52,10 +52,18 @@ The tree::
     ├── RequestError                  the HTTP request itself is wrong (oauth: invalid_request)
     │   ├── UnsupportedGrantType
     │   ├── InvalidScope
-    │   └── AuthenticationRequired    no or a wrong admin / caller credential (401)
+    │   ├── MalformedCredentials      an Authorization header that is not 'Bearer <token>'
+    │   └── InvalidInput              a registry field of the wrong type, size or form (the field is named)
+    ├── AuthenticationRequired        a wrong admin / caller credential (401)
+    │   └── NoCredentials             no credential at all (RFC 6750 §3.1: no error code in the challenge)
     ├── RegistryError                 trust-registry writes the operator asked for
     │   ├── NotFound
-    │   └── AlreadyExists
+    │   ├── AlreadyExists
+    │   │   └── CertificateShared     the certificate is trusted for another org and `shared` was not given
+    │   └── PolicyViolation           the registry's policy refuses the value (checked for every caller)
+    │       ├── WeakSecret            a consumer secret that is empty, padded with spaces, or too short
+    │       ├── CertificateExpired    a certificate past its notAfter
+    │       └── KeyAlgorithmMismatch  a certificate whose key fits none of the org's allowed algorithms
     ├── StoreUnavailable              a store the request needs is down: refuse (503)
     ├── RateLimited                   the org spent its per-minute budget of assertions (429, slow_down)
     └── SalesforceError               the emulated org side, and calls to Salesforce
@@ -84,6 +92,8 @@ __all__ = [
     "CanvasOrgRefused",
     "CanvasSessionNotLive",
     "CanvasSignatureInvalid",
+    "CertificateExpired",
+    "CertificateShared",
     "ClaimsTooLarge",
     "ConfigurationError",
     "ConnectedAppMetadataError",
@@ -93,19 +103,24 @@ __all__ = [
     "InvalidAdditionalClaim",
     "InvalidAudience",
     "InvalidClaim",
+    "InvalidInput",
     "InvalidSalesforceId",
     "InvalidScope",
     "InvalidSignature",
     "IssuerNotAllowed",
+    "KeyAlgorithmMismatch",
     "KeyMaterialError",
     "KeyNotFound",
     "KeystorePasswordError",
     "LifetimeTooLong",
+    "MalformedCredentials",
     "MalformedSignedRequest",
     "MalformedToken",
     "MissingClaim",
+    "NoCredentials",
     "NotFound",
     "OrgDisabled",
+    "PolicyViolation",
     "RateLimited",
     "RegistryError",
     "RequestError",
@@ -133,6 +148,7 @@ __all__ = [
     "UnsupportedCriticalHeader",
     "UnsupportedGrantType",
     "WeakKeyError",
+    "WeakSecret",
 ]
 
 
@@ -349,12 +365,32 @@ class InvalidScope(RequestError):
     oauth_error = "invalid_scope"
 
 
-class AuthenticationRequired(RequestError):
-    """The caller did not present a valid credential for an endpoint that needs one."""
+class MalformedCredentials(RequestError):
+    """An ``Authorization`` header that is not ``Bearer <token>`` (RFC 6750 §2.1): the same 400 at every endpoint."""
+
+    code = "malformed_credentials"
+
+
+class InvalidInput(RequestError):
+    """A value given to the registry (by the CLI, the admin API or the console) of the wrong type,
+    size or form; the reason names the field."""
+
+    code = "invalid_input"
+
+
+class AuthenticationRequired(ForcegateError):
+    """The caller presented a credential that does not open this endpoint (a wrong admin token, a
+    session that ended, a holder revoking another's token)."""
 
     code = "authentication_required"
     oauth_error = "invalid_token"
     status = 401
+
+
+class NoCredentials(AuthenticationRequired):
+    """The request carried no credential at all (not a wrong one)."""
+
+    code = "no_credentials"
 
 
 class RegistryError(ForcegateError):
@@ -369,6 +405,31 @@ class NotFound(RegistryError):
 class AlreadyExists(RegistryError):
     code = "already_exists"
     status = 409
+
+
+class CertificateShared(AlreadyExists):
+    """The certificate is already trusted for another org. Any org holding its key could then sign
+    as the others, so trusting it twice must be asked for explicitly (``shared``)."""
+
+    code = "certificate_shared"
+
+
+class PolicyViolation(RegistryError):
+    """The registry's policy refuses this value, whichever entry (CLI, admin API, console) it came through."""
+
+    code = "policy_violation"
+
+
+class WeakSecret(PolicyViolation):
+    code = "weak_secret"
+
+
+class CertificateExpired(PolicyViolation):
+    code = "certificate_expired"
+
+
+class KeyAlgorithmMismatch(PolicyViolation):
+    code = "key_algorithm_mismatch"
 
 
 class StoreUnavailable(ForcegateError):

@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 
 from forcegate.cli._stores import run_with_stores
-from forcegate.server.bootstrap import bootstrap
+from forcegate.service.bootstrap import bootstrap
 from forcegate.settings import load_settings
 from forcegate.stores import SigningKey, Stores
 from helpers import Runner

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from forcegate.core.canvas import verify_signed_request
-from forcegate.salesforce.canvas_signer import build_envelope, sign_envelope
+from forcegate.devtools.canvas_signer import build_envelope, sign_envelope
 from helpers import Runner
 
 ORG = "00D5g000004ABCDEA4"

@@ -164,20 +164,16 @@ def test_unreadable_files(forcegate: Runner, org: str, tmp_path: Path) -> None:
     assert junk.err.startswith("forcegate: invalid_key_material: ")
 
 
-def test_expired_certificate_needs_allow_expired(
+def test_an_expired_certificate_is_refused(
     forcegate: Runner, org: str, tmp_path: Path, rsa_key: rsa.RSAPrivateKey
 ) -> None:
     cert = certificate(rsa_key, "old", days=5, started_days_ago=10)
     pem = write(tmp_path / "old.crt", cert.public_bytes(Encoding.PEM))
     refused = forcegate("certs", "add", org, pem)
-    assert refused.code == 2
-    assert "expired" in refused.err
-    assert "--allow-expired" in refused.err
+    assert refused.code == 1
+    assert refused.err.startswith("forcegate: certificate_expired: ")
     assert listed(forcegate, org) == []
-    allowed = forcegate("certs", "add", org, pem, "--allow-expired")
-    assert allowed.code == 0, allowed.err
-    assert "has expired" in allowed.err
-    assert "active/expired" in allowed.out
+    assert forcegate("certs", "add", org, pem, "--allow-expired").code == 2  # no such option any more
 
 
 def test_expiring_soon_warns(forcegate: Runner, org: str, tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
@@ -191,7 +187,7 @@ def test_expiring_soon_warns(forcegate: Runner, org: str, tmp_path: Path, rsa_ke
 def test_weak_key_is_refused(forcegate: Runner, org: str, tmp_path: Path, weak_rsa_key: rsa.RSAPrivateKey) -> None:
     cert = certificate(weak_rsa_key, "weak")
     outcome = forcegate("certs", "add", org, write(tmp_path / "weak.crt", cert.public_bytes(Encoding.PEM)))
-    assert outcome.code == 2
+    assert outcome.code == 1  # read, then refused by the key policy
     assert outcome.err.startswith("forcegate: weak_key: ")
 
 

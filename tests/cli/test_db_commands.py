@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from forcegate.server.bootstrap import bootstrap
+from forcegate.service.bootstrap import bootstrap
 from forcegate.settings import load_settings
 from forcegate.stores import migrate
 from forcegate.stores.schema import schema_state

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from forcegate.errors import ConfigurationError
-from forcegate.server.bootstrap import bootstrap
+from forcegate.service.bootstrap import bootstrap
 from forcegate.settings import load_settings
-from forcegate.stores.bundle import open_stores
 from forcegate.stores.encryption import KEY_FILE_NAME, SecretBox, parse_key
+from forcegate.stores.opening import open_stores
 from forcegate.stores.sqlite import open_sqlite_stores
 from helpers import Runner
 from server.backends import shared_backend

@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from forcegate.demo import outbound, run, steps
-from forcegate.demo.org import DemoOrg
-from forcegate.demo.report import Reporter, redact
-from forcegate.demo.service import DemoError
+from blocked_imports import run_forcegate
+from forcegate.devtools.demo import outbound, run, steps
+from forcegate.devtools.demo.org import DemoOrg
+from forcegate.devtools.demo.report import Reporter, redact
+from forcegate.devtools.demo.service import DemoError
 from helpers import Outcome, Runner
 
 HEADINGS = [
@@ -234,6 +235,16 @@ def test_credentials_are_abbreviated() -> None:
 
 @pytest.fixture(scope="module")
 def org() -> DemoOrg:
-    from forcegate.demo.org import new_demo_org
+    from forcegate.devtools.demo.org import new_demo_org
 
     return new_demo_org()
+
+
+@pytest.mark.parametrize("blocked", [["uvicorn", "starlette"], ["httpx"]])
+def test_without_the_server_extra_the_demo_names_it_and_exits_2(blocked: list[str]) -> None:
+    result = run_forcegate("demo", blocked=blocked)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()  # one line, no traceback
+    assert line.startswith("forcegate: demo needs the 'server' extra (")
+    assert line.endswith("pip install 'forcegate[server]'")
+    assert result.stdout == ""

@@ -8,11 +8,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from forcegate.cli import orgs_commands
 from forcegate.core.ids import to18
 from forcegate.keys import self_signed_certificate
+from forcegate.registry import service as registry_service
 from forcegate.settings import load_settings
-from forcegate.stores import open_stores
+from forcegate.stores import Org, Stores, open_stores
 from helpers import Runner
 
 ORG15 = "00D5g000004SXyz"
@@ -78,6 +78,7 @@ def test_add_with_every_option_then_show_json_is_complete(
         "--scope", "api", "--scope", "refresh_token",
         "--subject", "admin@acme.example", "--subject", "005000000000001AAA",
         "--disabled",
+        "--algorithm", "RS256", "--algorithm", "RS512",
         "--max-assertion-lifetime", "120",
         "--token-lifetime", "900",
     )  # fmt: skip
@@ -89,9 +90,10 @@ def test_add_with_every_option_then_show_json_is_complete(
     assert forcegate("certs", "add", ORG18, str(pem), "--label", "2025 signing").code == 0
     view = show(forcegate, ORG15)
     assert set(view) == {
-        "org_id", "name", "enabled", "issuers", "subjects", "scopes", "max_assertion_lifetime", "token_lifetime",
-        "created_at", "updated_at", "certificates",
+        "org_id", "name", "enabled", "issuers", "subjects", "scopes", "algorithms", "max_assertion_lifetime",
+        "token_lifetime", "created_at", "updated_at", "certificates",
     }  # fmt: skip
+    assert view["algorithms"] == ["RS256", "RS512"]
     assert view["org_id"] == ORG18
     assert view["name"] == "Acme Production"
     assert view["enabled"] is False
@@ -106,6 +108,7 @@ def test_add_with_every_option_then_show_json_is_complete(
     [listed] = certificates
     assert listed["label"] == "2025 signing"
     assert listed["state"] == "active"
+    assert listed["shared"] is False
     assert listed["not_after"] == certificate.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert len(listed["sha256_fingerprint"]) == 64
 
@@ -127,19 +130,23 @@ def test_defaults(forcegate: Runner) -> None:
 
 
 @pytest.mark.parametrize(
-    "options",
+    ("options", "code"),
     [
-        ["--scope", "two words"],
-        ["--scope", 'quote"d'],
-        ["--issuer", ""],
-        ["--subject", " padded"],
-        ["--token-lifetime", "0"],
-        ["--max-assertion-lifetime", "abc"],
+        (["--scope", "two words"], 1),  # read, then refused by the registry (as the admin API would)
+        (["--scope", 'quote"d'], 1),
+        (["--issuer", ""], 1),
+        (["--subject", " padded"], 1),
+        (["--token-lifetime", "0"], 1),
+        (["--algorithm", "HS256"], 1),
+        (["--algorithm", "none"], 1),
+        (["--max-assertion-lifetime", "abc"], 2),  # not even a number: a usage error
     ],
 )
-def test_add_usage_errors(forcegate: Runner, options: list[str]) -> None:
+def test_add_refusals(forcegate: Runner, options: list[str], code: int) -> None:
     outcome = forcegate("orgs", "add", ORG15, *options)
-    assert outcome.code == 2
+    assert outcome.code == code, outcome.err
+    if code == 1:
+        assert outcome.err.count("\n") == 1  # one `forcegate: <code>: <reason>` line
     assert forcegate("orgs", "list").out == ""
 
 
@@ -159,7 +166,7 @@ def test_list_human_and_json_in_id_order(forcegate: Runner) -> None:
 
 
 def test_list_pages_through_every_org(forcegate: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(orgs_commands, "_PAGE", 2)
+    monkeypatch.setattr(registry_service, "_PAGE", 2)
     ids = sorted(to18(f"00D00000000000{i}") for i in range(5))
     for org in ids:
         assert forcegate("orgs", "add", org).code == 0
@@ -235,8 +242,29 @@ def test_remove(forcegate: Runner) -> None:
     assert forcegate("orgs", "add", ORG18).code == 0  # the id is free again
 
 
-def test_control_characters_in_names_are_escaped(forcegate: Runner) -> None:
-    assert forcegate("orgs", "add", ORG15, "--name", "Acme\x1b[2J").code == 0
+def test_control_and_bidi_characters_in_names_are_refused(forcegate: Runner) -> None:
+    for name in ("Acme\x1b[2J", "evil\u202egnp.exe"):
+        refused = forcegate("orgs", "add", ORG15, "--name", name)
+        assert refused.code == 1
+        assert refused.err.startswith("forcegate: invalid_input: name contains the control or bidirectional character")
+    assert forcegate("orgs", "list").out == ""
+
+
+def test_control_characters_already_stored_are_escaped(forcegate: Runner) -> None:
+    """A name written before the rule (or straight into the store) still cannot rewrite the terminal."""
+
+    async def write(stores: Stores) -> None:
+        await stores.trust.add_org(Org(org_id=ORG18, name="Acme\x1b[2J"))
+
+    loop = asyncio.new_event_loop()
+    try:
+        stores = loop.run_until_complete(open_stores(load_settings()))
+        try:
+            loop.run_until_complete(write(stores))
+        finally:
+            loop.run_until_complete(stores.close())
+    finally:
+        loop.close()
     assert forcegate("orgs", "list").out == f"{ORG18}  enabled  Acme\\x1b[2J\n"
     assert show(forcegate, ORG18)["name"] == "Acme\x1b[2J"  # JSON keeps the value as it is
 

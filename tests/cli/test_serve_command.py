@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from blocked_imports import run_forcegate
 from helpers import Runner
 
 
@@ -33,3 +34,14 @@ def test_bad_settings_exit_2_before_starting(forcegate: Runner, tmp_path: Path, 
     result = forcegate("serve", "--data-dir", str(tmp_path / "data"), "--port", "1", *args)
     assert result.code == 2
     assert message in result.err
+
+
+@pytest.mark.parametrize("blocked", [["uvicorn"], ["starlette"], ["uvicorn", "starlette"]])
+def test_without_the_server_extra_serve_names_it_and_exits_2(tmp_path: Path, blocked: list[str]) -> None:
+    result = run_forcegate("serve", "--data-dir", str(tmp_path / "data"), blocked=blocked)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()  # one line, no traceback
+    assert line.startswith("forcegate: serve needs the 'server' extra (")
+    assert line.endswith("is not installed): pip install 'forcegate[server]'")
+    assert result.stdout == ""
+    assert not (tmp_path / "data").exists(), "nothing was created"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from forcegate.cli import sfdx_commands
+from forcegate.devtools.sfdx import DEFAULT_CERT_NAME
 from helpers import Runner
 
 
@@ -67,3 +69,8 @@ def test_missing_required_options_are_usage_errors(forcegate: Runner, tmp_path: 
     out = forcegate("sfdx", "scaffold", "--dir", str(tmp_path))
     assert out.code == 2
     assert "--service-url" in out.err
+
+
+def test_the_cert_name_default_is_the_scaffolds() -> None:
+    # Spelled out in the command so that building the CLI does not import forcegate.devtools.
+    assert sfdx_commands.DEFAULT_CERT_NAME == DEFAULT_CERT_NAME

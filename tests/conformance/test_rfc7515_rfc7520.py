@@ -20,6 +20,7 @@ from forcegate.core.algorithms import SUPPORTED_ALGORITHMS
 from forcegate.core.jws import JWSVerifier
 from forcegate.core.jwt import verify_jwt
 from forcegate.core.trusted_key import TrustedKey
+from forcegate.devtools.apex_jwt import AuthJWS, CertificateAndKeyManagement
 from forcegate.errors import (
     InvalidSignature,
     MalformedToken,
@@ -29,7 +30,6 @@ from forcegate.errors import (
     UnsupportedCriticalHeader,
 )
 from forcegate.keys import Keystore, key_from_jwk, trusted_keys
-from forcegate.salesforce.apex_jwt import AuthJWS, CertificateAndKeyManagement
 from helpers import VECTORS, self_signed
 
 JOSE = VECTORS / "jose"

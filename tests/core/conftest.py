@@ -19,7 +19,7 @@ from forcegate.clock import FixedClock
 from forcegate.core.assertion import AssertionVerifier
 from forcegate.core.trust import OrgTrust
 from forcegate.core.trusted_key import TrustedKey
-from forcegate.salesforce import AuthJWS, AuthJWT, CertificateAndKeyManagement
+from forcegate.devtools import AuthJWS, AuthJWT, CertificateAndKeyManagement
 from helpers import self_signed
 
 

@@ -20,6 +20,7 @@ from forcegate.core.canvas import (
     verify_signed_request,
 )
 from forcegate.core.canvas_request import CanvasRequest
+from forcegate.devtools.canvas_signer import build_envelope, sign_envelope, sign_payload
 from forcegate.errors import (
     CanvasAlgorithmMismatch,
     CanvasError,
@@ -28,7 +29,6 @@ from forcegate.errors import (
     MalformedSignedRequest,
     SignedRequestTooLarge,
 )
-from forcegate.salesforce.canvas_signer import build_envelope, sign_envelope, sign_payload
 
 SECRET = "7D3C1A0B9E8F7A6B5C4D3E2F1A0B9C8D7E6F5A4B3C2D1E0F"
 PREVIOUS = "previous-consumer-secret"

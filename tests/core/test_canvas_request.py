@@ -26,8 +26,8 @@ from forcegate.core.canvas_request import (
     FrozenJSONArray,
     FrozenJSONObject,
 )
+from forcegate.devtools.canvas_signer import build_envelope, sign_envelope, sign_payload
 from forcegate.errors import MalformedSignedRequest
-from forcegate.salesforce.canvas_signer import build_envelope, sign_envelope, sign_payload
 
 DATA = Path(__file__).parent / "data"
 SECRET = "consumer-secret-for-model-tests"

@@ -4,13 +4,11 @@ import asyncio
 import datetime as dt
 from dataclasses import replace
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from hypothesis import given
-from hypothesis import strategies as st
 
 from forcegate.clock import FixedClock
 from forcegate.core import ids
@@ -22,15 +20,14 @@ from forcegate.core.grant import (
     MAX_BODY_BYTES,
     MAX_FIELDS,
     TokenRequest,
-    _parse_fields,
     exchange,
     parse_token_request,
     prepare_grant,
 )
 from forcegate.core.trust import OrgTrust
 from forcegate.core.trusted_key import TrustedKey
+from forcegate.devtools import AuthJWS, AuthJWT, CertificateAndKeyManagement
 from forcegate.errors import AssertionReplayed, RequestError, UnsupportedGrantType
-from forcegate.salesforce import AuthJWS, AuthJWT, CertificateAndKeyManagement
 from helpers import self_signed
 
 NOW = 1_750_000_000
@@ -135,27 +132,6 @@ def test_other_grant_types_are_unsupported(grant_type: str) -> None:
 def test_the_grant_type_is_checked_before_the_assertion() -> None:
     with pytest.raises(UnsupportedGrantType):
         parse_token_request(b"grant_type=password")
-
-
-_FORM_ALPHABET = st.sampled_from([*"ab=&%+3AFfz\u00e9 ", "%C3%A9", "%3D", "%26", "%2"])
-
-
-@given(st.lists(_FORM_ALPHABET, max_size=30).map("".join))
-def test_field_parsing_agrees_with_the_standard_library(text: str) -> None:
-    try:
-        expected = parse_qsl(
-            text, keep_blank_values=True, strict_parsing=True, max_num_fields=MAX_FIELDS, errors="strict"
-        )
-    except ValueError:
-        with pytest.raises(ValueError):  # noqa: PT011  # any ValueError: the stdlib's messages vary
-            _parse_fields(text)
-        return
-    names = [name for name, _ in expected]
-    if len(names) != len(set(names)):
-        with pytest.raises(ValueError, match="repeated"):
-            _parse_fields(text)
-    else:
-        assert _parse_fields(text) == dict(expected)
 
 
 # --- exchange ------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from forcegate.clock import FixedClock
-from forcegate.server.bootstrap import bootstrap
+from forcegate.service.bootstrap import bootstrap
 from forcegate.settings import ENV_PREFIX, load_settings
 from server.live import ORG_ID, USER_ID, Org, make_org
 
@@ -100,7 +100,8 @@ def test_orders_needs_the_orders_read_scope(example: Example) -> None:
     with example.client(example.token(scope="api")) as client:
         refused = client.get("/orders")
     assert refused.status_code == 403
-    assert refused.json() == {"detail": "insufficient_scope"}
+    assert refused.json() == {"error": "insufficient_scope"}  # the shape of forcegate's own API
+    assert refused.headers["www-authenticate"] == 'Bearer realm="forcegate", error="insufficient_scope"'
     assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
 
     with example.client(example.token()) as client:
@@ -146,6 +147,13 @@ def test_without_credentials(example: Example) -> None:
             assert response.status_code == 401, path
             assert response.headers["www-authenticate"] == 'Bearer realm="forcegate"'
         garbage = client.get("/whoami", headers={"authorization": "Bearer garbage"})
-        malformed = client.get("/whoami", headers={"authorization": "Basic eDp5"})
+        basic = client.get("/whoami", headers={"authorization": "Basic eDp5"})
+        malformed = client.get("/whoami", headers={"authorization": "Bearer a b"})
     assert garbage.status_code == 401
+    assert basic.status_code == 401
     assert malformed.status_code == 400
+    assert malformed.json() == {
+        "error": "invalid_request",
+        "error_description": "the bearer token has characters RFC 6750 §2.1 does not allow",
+        "code": "malformed_credentials",
+    }

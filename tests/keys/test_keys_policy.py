@@ -45,19 +45,27 @@ def test_normal_keys_are_not_roca(rsa_entry: KeyEntry) -> None:
         ((1 << 1023) + 1, 65537, "1024 bits"),
         ((1 << 2047) + 1, 1, "exponent 1"),
         ((1 << 2047) + 1, 65536, "exponent 65536"),
-        ((1 << 2047) + 1, 1 << 300 | 1, "2\\^256"),
+        ((1 << 2047) + 1, 1 << 300 | 1, "of 301 bits is not 65537"),
+        ((1 << 2047) + 1, 3, "exponent 3 is not 65537"),
+        ((1 << 2047) + 1, 17, "exponent 17 is not 65537"),
         (1 << 2047, 65537, "even"),
         ((1 << 16384) + 1, 65537, "maximum"),
     ],
-    ids=["1024-bit", "e=1", "even-e", "huge-e", "even-n", "too-large"],
+    ids=["1024-bit", "e=1", "even-e", "huge-e", "e=3", "e=17", "even-n", "too-large"],
 )
 def test_rsa_numbers(n: int, e: int, match: str) -> None:
     with pytest.raises(WeakKeyError, match=match):
         check_rsa_numbers(n, e)
 
 
-def test_small_odd_exponent_is_allowed() -> None:
-    check_rsa_numbers((1 << 2047) + 1 + 2 * 3 * 5 * 7, 3)
+def test_the_usual_exponent_is_allowed() -> None:
+    check_rsa_numbers((1 << 2047) + 1 + 2 * 3 * 5 * 7, 65537)
+
+
+def test_exponent_three_key_object_is_refused() -> None:
+    key = rsa.generate_private_key(public_exponent=3, key_size=2048)
+    with pytest.raises(WeakKeyError, match="exponent 3 is not 65537"):
+        check_key_strength(key.public_key())
 
 
 def test_small_rsa_key_object_is_refused() -> None:

@@ -11,10 +11,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from blocked_imports import run_python
 from forcegate.clock import FixedClock
 from forcegate.core.jws import parse_compact
+from forcegate.devtools.emulator import SalesforceEmulator, running_emulator
 from forcegate.errors import (
     ConfigurationError,
     SalesforceAssertionExpired,
@@ -25,15 +27,9 @@ from forcegate.errors import (
     SalesforceUnavailable,
     SalesforceUserNotApproved,
 )
-from forcegate.salesforce import (
-    AsyncSalesforceSession,
-    SalesforceEmulator,
-    SalesforceJWTLogin,
-    SalesforceSession,
-    running_emulator,
-)
+from forcegate.salesforce import AsyncSalesforceSession, SalesforceJWTLogin, SalesforceSession
 from forcegate.salesforce.login import check_audience
-from helpers import self_signed
+from helpers import make_jws, self_signed
 
 CONSUMER_KEY = "3MVG9_login_app"
 ORG_ID = "00D5g000004ABCDEA4"
@@ -279,3 +275,62 @@ def test_lifetime_and_login_url_are_checked(
         _login(rsa_key, certificate, clock, "https://login.salesforce.com", assertion_lifetime=181)
     with pytest.raises(ConfigurationError, match="https"):
         _login(rsa_key, certificate, clock, "http://login.salesforce.com")
+
+
+def test_the_assertion_is_signed_by_the_shared_signer(
+    rsa_key: rsa.RSAPrivateKey, certificate: x509.Certificate, clock: FixedClock
+) -> None:
+    # Claims in Apex's order with nbf = now, RS256 over those exact bytes: what the emulation mints too.
+    assertion = _login(rsa_key, certificate, clock, "https://login.salesforce.com").assertion()
+    now = int(NOW)
+    claims = {"iss": CONSUMER_KEY, "sub": USERNAME, "aud": "https://login.salesforce.com", "exp": now + 180, "nbf": now}
+    assert assertion == make_jws(claims, rsa_key)
+
+
+def test_the_key_must_be_one_salesforce_verifies_with_the_certificate(
+    rsa_key: rsa.RSAPrivateKey,
+    other_rsa_key: rsa.RSAPrivateKey,
+    weak_rsa_key: rsa.RSAPrivateKey,
+    ec_key: ec.EllipticCurvePrivateKey,
+    certificate: x509.Certificate,
+    clock: FixedClock,
+) -> None:
+    url = "https://login.salesforce.com"
+    with pytest.raises(ConfigurationError, match="public half"):
+        _login(other_rsa_key, certificate, clock, url)
+    with pytest.raises(ConfigurationError, match="1024 bits"):
+        _login(weak_rsa_key, self_signed(weak_rsa_key), clock, url)
+    with pytest.raises(ConfigurationError, match="RSA signatures only"):
+        _login(ec_key, self_signed(ec_key), clock, url)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"x509\.Certificate"):
+        _login(rsa_key, "not a certificate", clock, url)  # type: ignore[arg-type]
+
+
+def test_without_httpx_the_import_error_names_the_extra() -> None:
+    result = run_python(
+        "import forcegate.salesforce\n"
+        "try:\n"
+        "    import forcegate.salesforce.login\n"
+        "except ImportError as exc:\n"
+        "    print(type(exc).__name__, exc.name, exc, sep='|')\n",
+        blocked=["httpx"],
+    )
+    assert result.returncode == 0, result.stderr
+    kind, name, message = result.stdout.strip().split("|")
+    assert (kind, name) == ("MissingExtra", "httpx")
+    assert "pip install 'forcegate[salesforce]'" in message
+
+
+def test_the_login_names_load_on_first_use_and_the_metadata_reader_needs_no_httpx() -> None:
+    result = run_python(
+        "import forcegate.salesforce as sf\n"
+        "assert sf.parse_connected_app is not None\n"
+        "assert 'forcegate.salesforce.login' not in sys.modules\n"
+        "try:\n"
+        "    sf.SalesforceJWTLogin\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n",
+        blocked=["httpx"],
+    )
+    assert result.returncode == 0, result.stderr
+    assert "forcegate[salesforce]" in result.stdout

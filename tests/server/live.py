@@ -27,11 +27,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from forcegate.clock import FixedClock
-from forcegate.salesforce import AuthJWS, AuthJWT, CertificateAndKeyManagement
+from forcegate.devtools import AuthJWS, AuthJWT, CertificateAndKeyManagement
 from forcegate.server.app import ForcegateApp, create_app
-from forcegate.server.bootstrap import bootstrap
+from forcegate.service.bootstrap import bootstrap
 from forcegate.settings import Settings
-from forcegate.stores.bundle import Stores, open_stores
+from forcegate.stores.bundle import Stores
+from forcegate.stores.opening import open_stores
 from helpers import self_signed
 
 ORG_ID = "00D5g000004ABCDEA4"

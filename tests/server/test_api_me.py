@@ -171,12 +171,36 @@ def test_no_credentials(live_server: LiveServer) -> None:
     assert unknown_session.headers["www-authenticate"] == CHALLENGE
 
 
-@pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Bearer", "Token abc", "bearer", "Bearer:abc"])
+@pytest.mark.parametrize("authorization", ["Bearer", "bearer", "Bearer a b", "Bearer a,b", "Bearer a=b"])
 def test_malformed_authorization_header(live_server: LiveServer, authorization: str) -> None:
     response = _me(live_server, authorization=authorization)
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_request"
+    assert response.json()["code"] == "malformed_credentials"
     assert 'error="invalid_request"' in response.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Token abc", "Bearer:abc"])
+def test_another_authorization_scheme_is_challenged(live_server: LiveServer, authorization: str) -> None:
+    """RFC 7235 §3.1: a scheme the service does not take gets 401 and the challenge of the one it does."""
+    response = _me(live_server, authorization=authorization)
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == 'Bearer realm="forcegate", error="invalid_token"'
+
+
+@pytest.mark.parametrize("authorization", ["Bearer", "Basic dXNlcjpwYXNz", "Bearer a b"])
+def test_the_same_header_gets_the_same_answer_at_every_endpoint(live_server: LiveServer, authorization: str) -> None:
+    """One request layer: /api/v1/me, introspection, revocation and the admin API agree."""
+    with live_server.client() as client:
+        answers = {
+            client.get("/api/v1/me", headers={"authorization": authorization}).status_code,
+            client.post(
+                "/oauth2/introspect", data={"token": "x"}, headers={"authorization": authorization}
+            ).status_code,
+            client.post("/oauth2/revoke", data={"token": "x"}, headers={"authorization": authorization}).status_code,
+            client.get("/admin/api/v1/orgs", headers={"authorization": authorization}).status_code,
+        }
+    assert answers == ({401} if authorization.startswith("Basic") else {400})
 
 
 @pytest.mark.parametrize("token", ["garbage", "a.b.c", "a.b", "x" * 20000, "e30.e30.e30"])

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from forcegate.salesforce import build_envelope, sign_envelope
-from forcegate.salesforce.canvas_signer import sign_payload
+from forcegate.devtools import build_envelope, sign_envelope
+from forcegate.devtools.canvas_signer import sign_payload
 from server.live import (
     CONSUMER_KEY,
     CONSUMER_SECRET,
@@ -191,19 +191,19 @@ def test_disabled_org(live_server: LiveServer, app: Org) -> None:
 def test_secret_rotation(live_server: LiveServer, app: Org) -> None:
     path = f"/admin/api/v1/apps/{CONSUMER_KEY}/secrets"
     with live_server.admin() as admin:
-        rotated = admin.post(path, json={"secret": "second-secret"})
+        rotated = admin.post(path, json={"secret": "second-consumer-secret"})
         assert rotated.status_code == 201, rotated.text
-        assert "second-secret" not in rotated.text
+        assert "second-consumer-secret" not in rotated.text
         assert len(admin.get(f"/admin/api/v1/apps/{CONSUMER_KEY}").json()["active_secrets"]) == 2
     # The previous secret is kept: Salesforce orgs still signing with it are not cut off.
     assert _post(live_server, _signed(app.org_id)).status_code == 303
-    assert _post(live_server, _signed(app.org_id, "second-secret")).status_code == 303
+    assert _post(live_server, _signed(app.org_id, "second-consumer-secret")).status_code == 303
     with live_server.admin() as admin:
-        assert admin.post(path, json={"secret": "third-secret", "keep_previous": 0}).status_code == 201
+        assert admin.post(path, json={"secret": "third-consumer-secret", "keep_previous": 0}).status_code == 201
         assert len(admin.get(f"/admin/api/v1/apps/{CONSUMER_KEY}").json()["active_secrets"]) == 1
     _assert_refused(_post(live_server, _signed(app.org_id)), 401)
-    _assert_refused(_post(live_server, _signed(app.org_id, "second-secret")), 401)
-    assert _post(live_server, _signed(app.org_id, "third-secret")).status_code == 303
+    _assert_refused(_post(live_server, _signed(app.org_id, "second-consumer-secret")), 401)
+    assert _post(live_server, _signed(app.org_id, "third-consumer-secret")).status_code == 303
 
 
 def test_oauth_webflow_get_is_explained(live_server: LiveServer) -> None:

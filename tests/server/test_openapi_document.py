@@ -15,10 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from forcegate.clock import FixedClock
-from forcegate.server.admin_api import MAX_INTEGER, MAX_PAGE
+from forcegate.registry.fields import MAX_JSON_INTEGER as MAX_INTEGER
+from forcegate.registry.inputs import MAX_ORG_SECONDS
+from forcegate.server.endpoints.admin import MAX_PAGE
 from forcegate.server.openapi import openapi_document
 from forcegate.settings import Settings
-from forcegate.stores.values import MAX_KEEP_PREVIOUS, MAX_NAME_LENGTH, MAX_POLICY_SECONDS
+from forcegate.stores.values import MAX_KEEP_PREVIOUS, MAX_NAME_LENGTH
 from server.live import (
     CONSUMER_KEY,
     ORG_ID,
@@ -83,17 +85,18 @@ def test_admin_request_bodies_say_what_the_admin_api_accepts() -> None:
         "issuers",
         "subjects",
         "scopes",
+        "algorithms",
         "max_assertion_lifetime",
         "token_lifetime",
     }
     assert set(schemas["OrgUpdate"]["properties"]) == set(org) - {"org_id"}
     for lifetime in ("max_assertion_lifetime", "token_lifetime"):
         assert org[lifetime]["minimum"] == 1
-        assert org[lifetime]["maximum"] == MAX_POLICY_SECONDS
+        assert org[lifetime]["maximum"] == MAX_ORG_SECONDS
     assert org["subjects"]["type"] == ["array", "null"]
     assert org["name"]["maxLength"] == MAX_NAME_LENGTH
     assert schemas["SecretCreate"]["properties"]["keep_previous"]["maximum"] == MAX_KEEP_PREVIOUS
-    assert schemas["CertificateStateChange"]["properties"]["state"] == {"enum": ["active", "retired"]}
+    assert schemas["CertificateStateChange"]["properties"]["state"]["enum"] == ["active", "retired"]
 
 
 def test_listing_parameters() -> None:
@@ -166,12 +169,13 @@ def test_admin_responses(
     org = f"{PREFIX}/orgs/{registered.org_id}"
     other = make_org(OTHER_ORG_ID, other_rsa_key, live_server.clock)
     with live_server.admin() as admin:
-        app = {"consumer_key": CONSUMER_KEY, "name": "Canvas", "secret": "s0", "any_org": True}
+        app = {"consumer_key": CONSUMER_KEY, "name": "Canvas", "secret": "openapi-consumer-secret-0", "any_org": True}
         check("POST", f"{PREFIX}/apps", admin.post(f"{PREFIX}/apps", json=app), 201)
         check("POST", f"{PREFIX}/apps", admin.post(f"{PREFIX}/apps", json=app), 409)
         check("POST", f"{PREFIX}/apps", admin.post(f"{PREFIX}/apps", json={**app, "extra": 1}), 400)
         check("GET", f"{PREFIX}/apps", admin.get(f"{PREFIX}/apps"), 200)
-        rotated = admin.post(f"{PREFIX}/apps/{CONSUMER_KEY}/secrets", json={"secret": "s1", "keep_previous": 0})
+        secret = {"secret": "openapi-consumer-secret-1", "keep_previous": 0}
+        rotated = admin.post(f"{PREFIX}/apps/{CONSUMER_KEY}/secrets", json=secret)
         check("POST", f"{PREFIX}/apps/{{consumer_key}}/secrets", rotated, 201)
         check("GET", f"{PREFIX}/apps/{{consumer_key}}", admin.get(f"{PREFIX}/apps/{CONSUMER_KEY}"), 200)
         check("DELETE", f"{PREFIX}/apps/{{consumer_key}}", admin.delete(f"{PREFIX}/apps/{CONSUMER_KEY}"), 204)
@@ -184,7 +188,7 @@ def test_admin_responses(
             "issuers": ["3MVG9other"],
             "subjects": ["ada@example.com"],
             "scopes": ["api"],
-            "max_assertion_lifetime": MAX_POLICY_SECONDS,
+            "max_assertion_lifetime": MAX_ORG_SECONDS,
             "token_lifetime": 1,
         }
         check("POST", f"{PREFIX}/orgs", admin.post(f"{PREFIX}/orgs", json=full), 201)

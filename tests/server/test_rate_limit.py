@@ -67,7 +67,7 @@ def test_the_token_endpoint_refuses_an_org_over_its_limit_until_the_next_window(
     refused_assertion = org.assertion(limited.token_endpoint)
     refused = exchange(limited, refused_assertion)
     assert refused.status_code == 429, refused.text
-    assert refused.json() == {"error": "slow_down"}
+    assert (refused.json()["error"], refused.json()["code"]) == ("slow_down", "rate_limited")
     assert refused.headers["retry-after"] == "15" == _retry_after(clock)
     assert refused.headers["cache-control"] == "no-store"
     # Another org has a budget of its own.
@@ -104,7 +104,7 @@ def test_direct_jwts_share_the_budget(limited: LiveServer, orgs: tuple[Org, Org]
     jwt = org.assertion(limited.url)
     refused = _me(limited, jwt)
     assert refused.status_code == 429, refused.text
-    assert refused.json() == {"error": "slow_down"}
+    assert (refused.json()["error"], refused.json()["code"]) == ("slow_down", "rate_limited")
     assert refused.headers["www-authenticate"] == 'Bearer realm="forcegate", error="slow_down"'
     assert refused.headers["retry-after"] == _retry_after(limited.clock)
     assert exchange(limited, org.assertion(limited.token_endpoint)).status_code == 429

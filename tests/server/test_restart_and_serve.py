@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from forcegate.cli.main import main as forcegate_cli
 from forcegate.clock import FixedClock
-from forcegate.salesforce import build_envelope, sign_envelope
+from forcegate.devtools import build_envelope, sign_envelope
 from server.live import (
     CONSUMER_KEY,
     CONSUMER_SECRET,

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from forcegate.cli.main import cli
 from forcegate.clock import FixedClock
 from forcegate.core.access_token import new_signing_key
-from forcegate.server.service import Service
+from forcegate.service.authentication import AuthenticationService as Service
 from forcegate.settings import Settings
 from forcegate.stores import Org as OrgRecord
 from forcegate.stores import ServiceKeyStore, SigningKey, Stores

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from forcegate.devtools import AuthJWS, AuthJWT, JWTBearerTokenExchange
 from forcegate.errors import TokenExchangeError
-from forcegate.salesforce import AuthJWS, AuthJWT, JWTBearerTokenExchange
 from server.live import OTHER_ORG_ID, USER_ID, LiveServer, Org, exchange, make_org
 
 GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"

@@ -9,7 +9,14 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from forcegate.core.trusted_key import x5t_s256
-from forcegate.errors import AlreadyExists, ConfigurationError, InvalidSalesforceId, NotFound, RegistryError
+from forcegate.errors import (
+    AlreadyExists,
+    CertificateShared,
+    ConfigurationError,
+    InvalidSalesforceId,
+    NotFound,
+    RegistryError,
+)
 from forcegate.stores import UNSET, Org, OrgPolicy, Stores
 from stores.stores_support import ORG, ORG_15, OTHER_ORG, THIRD_ORG, certificate, run
 
@@ -46,6 +53,7 @@ WRITES: dict[str, Write] = {
     "update_org": lambda s: s.trust.update_org(ORG, enabled=False),
     "delete_org": lambda s: s.trust.delete_org(ORG),
     "add_certificate": lambda s: s.trust.add_certificate(ORG, certificate("another")),
+    "add_certificates": lambda s: s.trust.add_certificates(ORG, [(certificate("a"), ""), (certificate("b"), "")]),
     "set_certificate_state": lambda s: s.trust.set_certificate_state(
         ORG, hashlib.sha256(CERT.public_bytes(Encoding.DER)).hexdigest(), "retired"
     ),
@@ -305,7 +313,7 @@ def test_delete_org_deletes_its_certificates(stores: Stores) -> None:
     run(stores.trust.add_org(Org(org_id=OTHER_ORG)))
     cert = certificate()
     run(stores.trust.add_certificate(ORG, cert))
-    run(stores.trust.add_certificate(OTHER_ORG, cert))
+    run(stores.trust.add_certificate(OTHER_ORG, cert, shared=True))
     run(stores.trust.delete_org(ORG_15))
     assert run(stores.trust.get_org(ORG)) is None
     run(stores.trust.add_org(Org(org_id=ORG)))
@@ -347,7 +355,7 @@ def test_certificate_errors(stores: Stores) -> None:
     run(stores.trust.add_certificate(ORG, cert))
     with pytest.raises(AlreadyExists):
         run(stores.trust.add_certificate(ORG, cert, label="again"))
-    run(stores.trust.add_certificate(OTHER_ORG, cert))  # the same certificate may serve two orgs
+    run(stores.trust.add_certificate(OTHER_ORG, cert, shared=True))  # two orgs, when asked for explicitly
     with pytest.raises(ConfigurationError):
         run(stores.trust.add_certificate(ORG, b"not a certificate"))  # type: ignore[arg-type]
     assert len(run(stores.trust.list_certificates(ORG))) == 1
@@ -402,3 +410,64 @@ def test_a_second_handle_sees_registry_writes(stores: Stores, open_stores: Calla
     assert org is not None
     assert org.name == "Acme"
     assert [s.secret for s in run(other.trust.app_secrets("ck"))] == ["s1"]
+
+
+# --- certificates trusted for several orgs, several certificates at once, algorithms -------------------
+
+
+def test_a_certificate_of_another_org_is_refused_unless_shared(stores: Stores) -> None:
+    run(stores.trust.add_org(Org(org_id=ORG)))
+    run(stores.trust.add_org(Org(org_id=OTHER_ORG)))
+    cert = certificate("shared key")
+    first = run(stores.trust.add_certificate(ORG, cert))
+    assert first.shared is False
+    generation = run(stores.trust.generation())
+    with pytest.raises(CertificateShared, match=ORG):
+        run(stores.trust.add_certificate(OTHER_ORG, cert))
+    assert run(stores.trust.list_certificates(OTHER_ORG)) == []
+    assert run(stores.trust.generation()) == generation  # a refused write changes nothing
+    second = run(stores.trust.add_certificate(OTHER_ORG, cert, shared=True))
+    assert second.shared is True
+    # Every holder of the certificate is flagged, not only the org that joined.
+    assert [r.shared for r in run(stores.trust.list_certificates(ORG))] == [True]
+    assert run(stores.trust.certificate_holders(first.sha256_fingerprint)) == sorted([ORG, OTHER_ORG])
+
+
+def test_certificate_holders_of_an_unknown_fingerprint(stores: Stores) -> None:
+    assert run(stores.trust.certificate_holders("0" * 64)) == []
+
+
+def test_add_certificates_is_all_or_nothing(stores: Stores) -> None:
+    run(stores.trust.add_org(Org(org_id=ORG)))
+    run(stores.trust.add_org(Org(org_id=OTHER_ORG)))
+    taken = certificate("taken")
+    run(stores.trust.add_certificate(OTHER_ORG, taken))
+    fresh = certificate("fresh")
+    with pytest.raises(CertificateShared):
+        run(stores.trust.add_certificates(ORG, [(fresh, "new"), (taken, "taken")]))
+    assert run(stores.trust.list_certificates(ORG)) == []  # the first one was not kept either
+    with pytest.raises(AlreadyExists):
+        run(stores.trust.add_certificates(ORG, [(fresh, "one"), (fresh, "twice")]))
+    added = run(stores.trust.add_certificates(ORG, [(fresh, "new"), (certificate("other"), "other")]))
+    assert [r.label for r in added] == ["new", "other"]
+    assert len(run(stores.trust.list_certificates(ORG))) == 2
+
+
+@pytest.mark.parametrize("given", [[], "RS256", [""], ["RS 256"], [1]])
+def test_org_algorithms_are_checked(stores: Stores, given: object) -> None:
+    with pytest.raises(ConfigurationError):
+        run(stores.trust.add_org(Org(org_id=ORG, algorithms=given)))  # type: ignore[arg-type]
+
+
+def test_org_algorithms_round_trip(stores: Stores) -> None:
+    org = run(stores.trust.add_org(Org(org_id=ORG)))
+    assert org.algorithms == ("RS256",)
+    stored = run(stores.trust.get_org(ORG))
+    assert stored is not None
+    assert stored.algorithms == ("RS256",)
+    updated = run(stores.trust.update_org(ORG, algorithms=("RS512", "ES256")))
+    assert updated.algorithms == ("RS512", "ES256")
+    reread = run(stores.trust.get_org(ORG))
+    assert reread is not None
+    assert reread.algorithms == ("RS512", "ES256")
+    assert run(stores.trust.update_org(ORG, name="x")).algorithms == ("RS512", "ES256")

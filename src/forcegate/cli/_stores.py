@@ -18,15 +18,19 @@ import click
 
 from forcegate.cli._io import UnreadableInput, read_secret_env, read_secret_file
 from forcegate.core.ids import to18
+from forcegate.registry.service import RegistryService
 from forcegate.settings import load_settings
-from forcegate.stores.bundle import Stores, open_stores
+from forcegate.stores.bundle import Stores
+from forcegate.stores.opening import open_stores
 
 __all__ = [
     "clean",
     "echo_json",
     "org_id",
     "read_consumer_secret",
+    "run_with_registry",
     "run_with_stores",
+    "warn",
 ]
 
 T = TypeVar("T")
@@ -50,23 +54,39 @@ def run_with_stores(action: Callable[[Stores], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
+def run_with_registry(action: Callable[[RegistryService], Awaitable[T]]) -> T:
+    """:func:`run_with_stores` for the registry commands: ``action`` gets the registry service, which
+    applies the same policy as the admin API (the commands only parse options and print)."""
+    settings = load_settings()
+
+    async def with_registry(stores: Stores) -> T:
+        return await action(RegistryService(stores, settings=settings))
+
+    return run_with_stores(with_registry)
+
+
 def org_id(value: str) -> str:
     """The canonical 18-character form of an org id given in 15 or 18 characters."""
     return to18(value)
 
 
 def read_consumer_secret(secret_env: str | None, secret_file: str | None) -> str:
-    """The consumer secret from exactly one of ``--secret-env`` / ``--secret-file`` (never from argv)."""
+    """The consumer secret from exactly one of ``--secret-env`` / ``--secret-file`` (never from argv).
+
+    Only read here; whether it is acceptable is the registry's policy, the same as the admin API's.
+    """
     if (secret_env is None) == (secret_file is None):
         raise click.UsageError("give exactly one of --secret-env VAR or --secret-file F")
     raw = read_secret_env(secret_env) if secret_env is not None else read_secret_file(str(secret_file))
     try:
-        secret = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise UnreadableInput("the consumer secret is not UTF-8 text") from None
-    if secret != secret.strip() or _UNPRINTABLE.search(secret):
-        raise UnreadableInput("the consumer secret has surrounding whitespace or control characters")
-    return secret
+
+
+def warn(message: str) -> None:
+    """One ``forcegate: warning:`` line on standard error."""
+    click.echo(f"forcegate: warning: {message}", err=True)
 
 
 def clean(value: object) -> str:

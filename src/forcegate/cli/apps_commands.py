@@ -2,38 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from forcegate.cli._io import UnreadableInput
-from forcegate.cli._stores import clean, echo_json, org_id, read_consumer_secret, run_with_stores
-from forcegate.errors import AlreadyExists, ConnectedAppMetadataError, KeyMaterialError, NotFound
-from forcegate.keys import check_key_strength
-from forcegate.keys.model import certificate_public_key
+from forcegate.cli._stores import clean, echo_json, read_consumer_secret, run_with_registry, warn
+from forcegate.registry import AddedCertificates, AppDetails, AppInput, RegistryService, SecretInput
+from forcegate.registry.views import app_view
 from forcegate.salesforce.connected_app import ConnectedAppMetadata, default_app_name, load_connected_app
-from forcegate.stores.bundle import Stores
-from forcegate.stores.models import CONSUMER_KEY_PATTERN, App, AppSecret
-from forcegate.stores.views import app_view
+from forcegate.stores.models import App, AppSecret
 
 __all__ = ["apps"]
 
-_MAX_KEEP_PREVIOUS = 10
-
 F = TypeVar("F", bound=Callable[..., Any])
 
-
-def _consumer_key(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    if not CONSUMER_KEY_PATTERN.fullmatch(value):
-        raise click.BadParameter("a consumer key is 1 to 255 letters, digits, '.', '_', '-' or '~'")
-    return value
-
-
-_KEY_ARGUMENT = click.argument("consumer_key", callback=_consumer_key)
+_KEY_ARGUMENT = click.argument("consumer_key")
 
 
 def _secret_options(function: F) -> F:
@@ -51,17 +37,6 @@ def apps() -> None:
     """
 
 
-def _active(secrets: Sequence[AppSecret]) -> list[AppSecret]:
-    return [secret for secret in secrets if secret.active]
-
-
-async def _require_app(stores: Stores, consumer_key: str) -> App:
-    app = await stores.trust.get_app(consumer_key)
-    if app is None:
-        raise NotFound(f"no app with consumer key {consumer_key}")
-    return app
-
-
 @apps.command("add")
 @_KEY_ARGUMENT
 @click.option("--name", default="", help="A name for people (default: none).")
@@ -74,14 +49,16 @@ async def _require_app(stores: Stores, consumer_key: str) -> App:
 )
 def apps_add(consumer_key: str, name: str, secret_env: str | None, secret_file: str | None, any_org: bool) -> None:
     """Register an app and its consumer secret; prints CONSUMER_KEY."""
-    secret = read_consumer_secret(secret_env, secret_file)
+    given = AppInput(
+        consumer_key=consumer_key, name=name, secret=read_consumer_secret(secret_env, secret_file), any_org=any_org
+    )
 
-    async def action(stores: Stores) -> App:
-        return await stores.trust.add_app(consumer_key=consumer_key, name=name, secret=secret, any_org=any_org)
+    async def action(registry: RegistryService) -> AppDetails:
+        return await registry.add_app(given)
 
-    app = run_with_stores(action)
+    app = run_with_registry(action).app
     if app.any_org:
-        click.echo(f"forcegate: warning: app {app.consumer_key} accepts Canvas requests from any org", err=True)
+        warn(f"app {app.consumer_key} accepts Canvas requests from any org")
     click.echo(app.consumer_key)
 
 
@@ -93,11 +70,10 @@ def apps_list(as_json: bool) -> None:
     One line each: CONSUMER_KEY secrets=N any-org|registered-orgs NAME.
     """
 
-    async def action(stores: Stores) -> list[dict[str, Any]]:
-        found = await stores.trust.list_apps()
-        return [app_view(app, _active(await stores.trust.app_secrets(app.consumer_key))) for app in found]
+    async def action(registry: RegistryService) -> list[dict[str, Any]]:
+        return [app_view(details.app, details.secrets) for details in await registry.list_apps()]
 
-    rows = sorted(run_with_stores(action), key=lambda row: str(row["consumer_key"]))
+    rows = sorted(run_with_registry(action), key=lambda row: str(row["consumer_key"]))
     if as_json:
         echo_json(rows)
         return
@@ -112,11 +88,11 @@ def apps_list(as_json: bool) -> None:
 def apps_show(consumer_key: str, as_json: bool) -> None:
     """Show an app: how many secrets are active, and since when (never the secrets)."""
 
-    async def action(stores: Stores) -> dict[str, Any]:
-        app = await _require_app(stores, consumer_key)
-        return app_view(app, _active(await stores.trust.app_secrets(consumer_key)))
+    async def action(registry: RegistryService) -> dict[str, Any]:
+        details = await registry.get_app(consumer_key)
+        return app_view(details.app, details.secrets)
 
-    row = run_with_stores(action)
+    row = run_with_registry(action)
     if as_json:
         echo_json(row)
         return
@@ -134,7 +110,7 @@ def apps_show(consumer_key: str, as_json: bool) -> None:
 @_secret_options
 @click.option(
     "--keep-previous",
-    type=click.IntRange(0, _MAX_KEEP_PREVIOUS),
+    type=int,
     default=1,
     show_default=True,
     help="How many older secrets stay active beside the new one (0 retires them all now).",
@@ -144,15 +120,13 @@ def apps_rotate_secret(consumer_key: str, secret_env: str | None, secret_file: s
 
     The newest --keep-previous older secrets stay valid while Salesforce switches over; the rest stop working.
     """
-    secret = read_consumer_secret(secret_env, secret_file)
+    given = SecretInput(secret=read_consumer_secret(secret_env, secret_file), keep_previous=keep_previous)
 
-    async def action(stores: Stores) -> tuple[AppSecret, int]:
-        await _require_app(stores, consumer_key)
-        added = await stores.trust.add_app_secret(consumer_key, secret, keep_previous=keep_previous)
-        return added, len(_active(await stores.trust.app_secrets(consumer_key)))
+    async def action(registry: RegistryService) -> tuple[AppSecret, AppDetails]:
+        return await registry.rotate_secret(consumer_key, given)
 
-    added, active = run_with_stores(action)
-    click.echo(f"app {consumer_key}: secret {added.id} is current; {active} active secret(s)")
+    added, details = run_with_registry(action)
+    click.echo(f"app {consumer_key}: secret {added.id} is current; {len(details.secrets)} active secret(s)")
 
 
 @apps.command("remove")
@@ -160,26 +134,11 @@ def apps_rotate_secret(consumer_key: str, secret_env: str | None, secret_file: s
 def apps_remove(consumer_key: str) -> None:
     """Remove an app and its secrets: its Canvas requests are refused from now on."""
 
-    async def action(stores: Stores) -> None:
-        await _require_app(stores, consumer_key)
-        await stores.trust.delete_app(consumer_key)
+    async def action(registry: RegistryService) -> None:
+        await registry.remove_app(consumer_key)
 
-    run_with_stores(action)
+    run_with_registry(action)
     click.echo(f"app {consumer_key} removed")
-
-
-def _check_importable(metadata: ConnectedAppMetadata) -> None:
-    if not CONSUMER_KEY_PATTERN.fullmatch(metadata.consumer_key):
-        raise ConnectedAppMetadataError(
-            "oauthConfig/consumerKey is not a consumer key (1 to 255 letters, digits, '.', '_', '-', '~')"
-        )
-    certificate = metadata.certificate
-    if certificate is None:
-        return
-    public_key = certificate_public_key(certificate)
-    if public_key is None:
-        raise KeyMaterialError("oauthConfig/certificate: unsupported key type (RSA, EC or Ed25519 expected)")
-    check_key_strength(public_key)
 
 
 @apps.command("import-metadata")
@@ -197,47 +156,22 @@ def apps_import_metadata(
     trusted for that org (which must be registered). Prints what was imported.
     """
     secret = read_consumer_secret(secret_env, secret_file)
-    wanted_org = org_id(org) if org is not None else None
     try:
         metadata = load_connected_app(file)
     except OSError as exc:
         raise UnreadableInput(f"cannot read {file}: {exc.strerror}") from None
-    _check_importable(metadata)
-    certificate = metadata.certificate
-    if certificate is not None and wanted_org is not None and certificate.not_valid_after_utc < datetime.now(UTC):
-        raise KeyMaterialError(
-            f"oauthConfig/certificate expired on {certificate.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}: "
-            "upload a new one to the Connected App"
-        )
     app_name = name if name is not None else default_app_name(file, metadata)
+    given = AppInput(consumer_key=metadata.consumer_key, name=app_name, secret=secret)
 
-    async def action(stores: Stores) -> App:
-        # Every check before the first write, so a refused import leaves the registry as it was.
-        if wanted_org is not None:
-            if await stores.trust.get_org(wanted_org) is None:
-                raise NotFound(f"no org {wanted_org} in the registry (add it with: forcegate orgs add {wanted_org})")
-            if certificate is not None:
-                der = certificate.public_bytes(Encoding.DER)
-                if any(record.der == der for record in await stores.trust.list_certificates(wanted_org)):
-                    raise AlreadyExists(
-                        f"certificate {metadata.certificate_fingerprint} is already registered for {wanted_org}"
-                    )
-        if await stores.trust.get_app(metadata.consumer_key) is not None:
-            raise AlreadyExists(
-                f"app {metadata.consumer_key} is already registered (rotate its secret with: "
-                "forcegate apps rotate-secret)"
-            )
-        app = await stores.trust.add_app(consumer_key=metadata.consumer_key, name=app_name, secret=secret)
-        if wanted_org is not None and certificate is not None:
-            await stores.trust.add_certificate(wanted_org, certificate, label=f"Connected App {app_name}")
-        return app
+    async def action(registry: RegistryService) -> tuple[AppDetails, AddedCertificates | None]:
+        return await registry.import_app(
+            given, certificate=metadata.certificate, org_id=org, label=f"Connected App {app_name}"
+        )
 
-    app = run_with_stores(action)
-    _report_import(app, metadata, wanted_org)
-
-
-def _warn(message: str) -> None:
-    click.echo(f"forcegate: warning: {message}", err=True)
+    details, added = run_with_registry(action)
+    for message in added.warnings if added is not None else ():
+        warn(message)
+    _report_import(details.app, metadata, None if added is None else added.records[0].org_id)
 
 
 def _report_import(app: App, metadata: ConnectedAppMetadata, wanted_org: str | None) -> None:
@@ -250,7 +184,7 @@ def _report_import(app: App, metadata: ConnectedAppMetadata, wanted_org: str | N
         click.echo(f"access method: {clean(canvas.access_method)}")
         click.echo(f"locations: {clean(', '.join(canvas.locations))}")
         if not canvas.signed_request:
-            _warn(
+            warn(
                 f"canvasConfig/accessMethod is {clean(canvas.access_method)}, not Post: forcegate verifies Signed "
                 "Request (POST) only. In Setup, edit the Connected App and set Canvas App Settings > Access Method "
                 "to 'Signed Request (POST)'"
@@ -265,4 +199,4 @@ def _report_import(app: App, metadata: ConnectedAppMetadata, wanted_org: str | N
             f"certificate: {fingerprint} not trusted for any org (re-run with --org ORG_ID, or use forcegate certs add)"
         )
     if metadata.has_consumer_secret:
-        _warn("the file holds oauthConfig/consumerSecret: it was ignored; keep such files out of version control")
+        warn("the file holds oauthConfig/consumerSecret: it was ignored; keep such files out of version control")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from forcegate.cli._stores import clean, echo_json, org_id, run_with_stores
+from forcegate.registry.views import audit_view, iso
 from forcegate.stores.bundle import Stores
 from forcegate.stores.models import AuditEvent
-from forcegate.stores.views import audit_view, iso
 
 __all__ = ["audit"]
 

@@ -11,7 +11,6 @@ import click
 
 from forcegate.cli._io import UnreadableInput, read_input, read_secret_env, read_secret_file
 from forcegate.core.canvas import CanvasVerifier
-from forcegate.salesforce.canvas_signer import sign_envelope
 
 __all__ = ["canvas"]
 
@@ -57,6 +56,9 @@ def _secret_options(*, multiple: bool) -> Callable[[F], F]:
 @click.argument("source", required=False, metavar="[FILE|-]")
 def canvas_sign(secret_env: str | None, secret_file: str | None, source: str | None) -> None:
     """Sign a CanvasRequest envelope (JSON from FILE or stdin) the way Salesforce does."""
+    # A development tool, imported when used: the CLI's runtime commands never load forcegate.devtools.
+    from forcegate.devtools.canvas_signer import sign_envelope
+
     if (secret_env is None) == (secret_file is None):
         raise click.UsageError("give exactly one of --secret-env VAR or --secret-file F")
     secret = read_secret_env(secret_env) if secret_env else read_secret_file(str(secret_file))

@@ -1,4 +1,4 @@
-"""``forcegate demo``: the whole service, end to end, on a throwaway data folder (see :mod:`forcegate.demo`)."""
+"""``forcegate demo``: the service end to end on a throwaway data folder (see :mod:`forcegate.devtools.demo`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import signal
 import sys
 
 import click
+
+from forcegate.cli._extras import require_extra
 
 __all__ = ["demo"]
 
@@ -23,9 +25,11 @@ def demo(keep: bool, port: int | None, verbose: bool) -> None:
     identity; then the service logs in to the emulated Salesforce. Exits 0 only if every step
     succeeded; the service is stopped and the folder deleted on every way out.
     """
-    # Imported here so `forcegate --help` does not load the emulator and the HTTP client.
-    from forcegate.demo import DemoOptions, run_demo
-    from forcegate.demo.service import Terminated, terminate_on_sigterm
+    # The demo runs `forcegate serve` and the emulated Salesforce, and talks to both over HTTP.
+    require_extra("demo", "server", "uvicorn", "starlette", "httpx")
+    # Imported here so `forcegate --help` does not load the development tools and the HTTP client.
+    from forcegate.devtools.demo import DemoOptions, run_demo
+    from forcegate.devtools.demo.service import Terminated, terminate_on_sigterm
 
     options = DemoOptions(keep=keep, port=port, verbose=verbose)
     try:

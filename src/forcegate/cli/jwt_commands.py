@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -14,7 +14,9 @@ from forcegate.core.algorithms import SUPPORTED_ALGORITHMS
 from forcegate.core.jwt import JWTPolicy, JWTVerifier
 from forcegate.errors import ConfigurationError
 from forcegate.keys import Keystore, load_keystore_file, self_signed_certificate, trusted_keys
-from forcegate.salesforce.apex_jwt import AuthJWS, AuthJWT, CertificateAndKeyManagement
+
+if TYPE_CHECKING:
+    from forcegate.devtools.apex_jwt import CertificateAndKeyManagement
 
 __all__ = ["jwt"]
 
@@ -35,6 +37,8 @@ def _claim(text: str) -> tuple[str, Any]:
 
 
 def _signing_org(keystore: Keystore, alias: str | None) -> tuple[CertificateAndKeyManagement, str]:
+    from forcegate.devtools.apex_jwt import CertificateAndKeyManagement
+
     entry = keystore.signing_entry(alias)
     if not isinstance(entry.private_key, RSAPrivateKey):
         raise ConfigurationError("Auth.JWS signs RS256 only: the key must be RSA")
@@ -92,6 +96,10 @@ def jwt_mint(
     claims: tuple[str, ...],
 ) -> None:
     """Print a compact JWS exactly as Apex's Auth.JWS would make it (header {"alg":"RS256"})."""
+    # The Apex emulation is a development tool, imported when used: `forcegate jwt verify` and the
+    # rest of the CLI never load forcegate.devtools.
+    from forcegate.devtools.apex_jwt import AuthJWS, AuthJWT
+
     password = read_secret_env(password_env) if password_env else None
     org, name = _signing_org(load_keystore_file(key_file, password=password), alias)
     token = AuthJWT(

@@ -1,8 +1,10 @@
 """The ``forcegate`` command.
 
-Exit codes (scripts depend on them): 0 success; 1 the input was checked and rejected, with one
-line ``forcegate: <code>: <reason>`` on standard error; 2 usage errors and input that cannot be
-read (missing file, unset variable, undecodable key material).
+Exit codes (scripts depend on them): 0 success; 1 the input was read, checked and rejected — by a
+verifier, or by the registry's validation and policy (a weak or expired key, a short consumer
+secret, an unknown org) — with one line ``forcegate: <code>: <reason>`` on standard error; 2 usage
+errors, settings that are wrong, and input that cannot be read (missing file, unset variable,
+undecodable key material, a wrong keystore password).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from forcegate.cli.keys_commands import keys
 from forcegate.cli.orgs_commands import orgs
 from forcegate.cli.serve_command import serve
 from forcegate.cli.sfdx_commands import sfdx
-from forcegate.errors import ConfigurationError, ForcegateError, KeyMaterialError
+from forcegate.errors import ConfigurationError, ForcegateError, KeyMaterialError, WeakKeyError
 
 __all__ = ["cli", "main"]
 
@@ -58,8 +60,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         status = cli.main(args=list(argv) if argv is not None else None, prog_name="forcegate", standalone_mode=False)
     except ForcegateError as exc:
-        # Key material and configuration problems are unreadable input / usage, not a verdict.
-        code = EXIT_USAGE if isinstance(exc, KeyMaterialError | ConfigurationError) else EXIT_REJECTED
+        # Key material that cannot be read and configuration problems are usage, not a verdict; a key
+        # that was read and found weak is a verdict like any other policy refusal.
+        unreadable = isinstance(exc, KeyMaterialError) and not isinstance(exc, WeakKeyError)
+        code = EXIT_USAGE if unreadable or isinstance(exc, ConfigurationError) else EXIT_REJECTED
         click.echo(f"forcegate: {exc.code}: {exc.reason}", err=True)
         sys.exit(code)
     except click.exceptions.Abort:

@@ -1,7 +1,7 @@
 """``forcegate serve``: run the service (uvicorn) on the configured stores.
 
 Before any worker starts, the parent process brings the data folder up to date (schema, signing
-key, admin token) — see :mod:`forcegate.server.bootstrap` — then hands the settings to the workers
+key, admin token) — see :mod:`forcegate.service.bootstrap` — then hands the settings to the workers
 through ``FORCEGATE_*`` environment variables, the same way the registry commands read them.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from forcegate.cli._extras import require_extra
 from forcegate.settings import ENV_PREFIX, Settings, load_settings
 
 __all__ = ["serve"]
@@ -53,9 +54,11 @@ def serve(
     access_log: bool,
 ) -> None:
     """Run the forcegate service (SQLite in the data folder unless --database-url says otherwise)."""
+    # The service is the `server` extra; without it, say so before anything is set up.
+    require_extra("serve", "server", "uvicorn", "starlette", "httpx")
     import uvicorn
 
-    from forcegate.server.bootstrap import bootstrap
+    from forcegate.service.bootstrap import bootstrap
 
     overrides: dict[str, Any] = {
         "host": host,

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
-from forcegate.sfdx import DEFAULT_CERT_NAME, plan_scaffold, write_scaffold
-
 __all__ = ["sfdx"]
+
+# forcegate.devtools.sfdx.DEFAULT_CERT_NAME, spelled out so that building the command (for `forcegate
+# --help`) does not import the development tools; tests/cli/test_sfdx_command.py keeps them equal.
+DEFAULT_CERT_NAME = "forcegate_jwt"
 
 
 @click.group()
@@ -44,6 +46,8 @@ def sfdx_scaffold(directory: Path, service_url: str, namespace: str | None, cert
 
     Adds a minimal sfdx-project.json when DIR has none. See docs/migrating-from-canvas.md.
     """
+    from forcegate.devtools.sfdx import plan_scaffold, write_scaffold
+
     plan = plan_scaffold(directory, service_url=service_url, namespace=namespace, cert_name=cert_name)
     for path in write_scaffold(plan, force=force):
         click.echo(str(path))

@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 __all__ = [
+    "ASSERTION_ALGORITHMS",
     "MIN_RSA_BITS",
+    "PUBLIC_KEY_TYPES",
     "SUPPORTED_ALGORITHMS",
     "JWSAlgorithm",
     "PublicKey",
@@ -31,6 +33,8 @@ __all__ = [
 ]
 
 PublicKey: TypeAlias = RSAPublicKey | ec.EllipticCurvePublicKey | Ed25519PublicKey
+#: The same union for ``isinstance`` checks: the one place the verification key types are listed.
+PUBLIC_KEY_TYPES = (RSAPublicKey, ec.EllipticCurvePublicKey, Ed25519PublicKey)
 
 MIN_RSA_BITS = 2048
 
@@ -166,6 +170,10 @@ _REGISTRY: dict[str, JWSAlgorithm] = {
 
 #: Every algorithm a policy may allow. ``none`` is not among them and cannot be added.
 SUPPORTED_ALGORITHMS: frozenset[str] = frozenset(_REGISTRY)
+
+#: The algorithms an org's assertions may be allowed to use: the asymmetric ones. An HMAC algorithm
+#: would need a secret shared with the org, which Salesforce's certificates never are.
+ASSERTION_ALGORITHMS: frozenset[str] = frozenset(name for name in _REGISTRY if not name.startswith("HS"))
 
 
 def get_algorithm(name: str) -> JWSAlgorithm:

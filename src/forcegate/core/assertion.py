@@ -5,12 +5,14 @@ an Apex JWT sent directly as the bearer credential (``source="jwt"``). The order
 fosite's RFC 7523 handler, DESIGN.md), each step raising its own error:
 
 1. size, then parse (:meth:`JWSVerifier.parse`, :func:`loads_claims`), once;
-2. header ``alg`` in the allow-list (part of parsing);
+2. header ``alg`` in the verifier's allow-list (part of parsing; asymmetric algorithms only);
 3. issuer resolution: ``iss`` a registered org id -> that org; else ``iss`` a registered consumer
    key -> the org named by the ``org_id`` claim (required); else :class:`UnknownIssuer`. ``iss``
    must be one of the org's issuers (:class:`IssuerNotAllowed`);
-4. the org is enabled (:class:`OrgDisabled`);
-5. key selection among the org's certificates, then the signature;
+4. the org is enabled (:class:`OrgDisabled`), and ``alg`` is one the org allows
+   (:class:`UnsupportedAlgorithm`; RS256 unless the org is set otherwise);
+5. key selection among the org's certificates (valid at this moment, give or take the leeway),
+   then the signature;
 6. ``aud``, ``exp``/``nbf``/``iat`` with leeway, lifetime cap (the org's, else the default);
 7. ``sub`` required, and in the org's subject list when it has one (:class:`SubjectNotAllowed`);
 8. the claim profile (:mod:`forcegate.core.claim_profile`); an ``org_id`` claim must name the org;
@@ -29,6 +31,7 @@ from typing import Literal, NamedTuple, Protocol
 
 from forcegate.clock import Clock, SystemClock
 from forcegate.core import ids
+from forcegate.core.algorithms import ASSERTION_ALGORITHMS
 from forcegate.core.claim_profile import is_scope, read_org_id, read_profile, split_scope
 from forcegate.core.identity import Identity
 from forcegate.core.jws import JWSVerifier, loads_claims
@@ -36,6 +39,7 @@ from forcegate.core.jwt import JWTPolicy, JWTVerifier, VerifiedJWT
 from forcegate.core.trust import OrgTrust, TrustDirectory
 from forcegate.errors import (
     AssertionReplayed,
+    ConfigurationError,
     InvalidClaim,
     InvalidSalesforceId,
     InvalidScope,
@@ -44,6 +48,7 @@ from forcegate.errors import (
     OrgDisabled,
     SubjectNotAllowed,
     UnknownIssuer,
+    UnsupportedAlgorithm,
 )
 
 __all__ = ["MAX_SUBJECT_LENGTH", "AssertionSource", "AssertionVerifier", "ReplayClaimer", "VerifiedAssertion"]
@@ -54,8 +59,9 @@ MAX_SUBJECT_LENGTH = 255
 """Longest accepted ``sub``: a Salesforce username has at most 80 characters. The bound keeps the
 access token minted from the assertion (which repeats ``sub`` as ``username``) within its size limit."""
 
-# Distinct per-org lifetime overrides are few; the bound only stops a pathological registry.
+# Distinct per-org (lifetime, algorithms) pairs are few; the bound only stops a pathological registry.
 _MAX_VERIFIERS = 64
+_DEFAULT_ALGORITHMS = frozenset({"RS256"})
 
 
 class ReplayClaimer(Protocol):
@@ -102,13 +108,24 @@ def _org_id_or_none(iss: str) -> str | None:
 class AssertionVerifier:
     """Verifies Apex-signed assertions for any registered org.
 
-    Build once per service: the parser and one :class:`JWTVerifier` per distinct lifetime cap are
-    kept and reused; an org's keys are passed per call, so a registry change needs no invalidation
-    here. ``audiences``: accepted ``aud`` values (exact match). ``max_assertion_lifetime``: the
-    default cap, overridden by :attr:`OrgTrust.max_assertion_lifetime`.
+    Build once per service: the parser and one :class:`JWTVerifier` per distinct (lifetime cap,
+    algorithms) are kept and reused; an org's keys are passed per call, so a registry change needs no
+    invalidation here. ``audiences``: accepted ``aud`` values (exact match). ``max_assertion_lifetime``:
+    the default cap, overridden by :attr:`OrgTrust.max_assertion_lifetime`. ``algorithms``: the most
+    any org may be allowed (default: every asymmetric algorithm); each org narrows it to its own
+    :attr:`OrgTrust.algorithms`, checked before its keys are tried.
     """
 
-    __slots__ = ("_algorithms", "_audiences", "_clock", "_default", "_directory", "_leeway", "_parser", "_verifiers")
+    __slots__ = (
+        "_algorithms",
+        "_audiences",
+        "_clock",
+        "_directory",
+        "_leeway",
+        "_max_assertion_lifetime",
+        "_parser",
+        "_verifiers",
+    )
 
     def __init__(
         self,
@@ -117,31 +134,37 @@ class AssertionVerifier:
         audiences: Collection[str],
         leeway: int = 60,
         max_assertion_lifetime: int = 300,
-        algorithms: Collection[str] = ("RS256",),
+        algorithms: Collection[str] = ASSERTION_ALGORITHMS,
         clock: Clock | None = None,
     ) -> None:
         self._directory = directory
         self._clock = clock if clock is not None else SystemClock()
         self._audiences = frozenset(audiences)
         self._algorithms = frozenset(algorithms)
+        if not self._algorithms <= ASSERTION_ALGORITHMS:
+            raise ConfigurationError(
+                f"assertion algorithms must be asymmetric: {sorted(self._algorithms - ASSERTION_ALGORITHMS)} are not"
+            )
         self._leeway = leeway
+        self._max_assertion_lifetime = max_assertion_lifetime
         self._parser = JWSVerifier(algorithms=self._algorithms)
-        self._verifiers: dict[int, JWTVerifier] = {}
+        self._verifiers: dict[tuple[int, frozenset[str]], JWTVerifier] = {}
         # Built now so a bad configuration fails at startup, not on the first request.
-        self._default = self._verifier(max_assertion_lifetime)
+        self._verifier(max_assertion_lifetime, _DEFAULT_ALGORITHMS & self._algorithms or self._algorithms)
 
-    def _verifier(self, max_lifetime: int) -> JWTVerifier:
-        verifier = self._verifiers.get(max_lifetime)
+    def _verifier(self, max_lifetime: int, algorithms: frozenset[str]) -> JWTVerifier:
+        key = (max_lifetime, algorithms)
+        verifier = self._verifiers.get(key)
         if verifier is None:
             policy = JWTPolicy(
                 audiences=self._audiences,
-                algorithms=self._algorithms,
+                algorithms=algorithms,
                 leeway=self._leeway,
                 max_lifetime=max_lifetime,
             )
             if len(self._verifiers) >= _MAX_VERIFIERS:
                 self._verifiers.clear()
-            verifier = self._verifiers[max_lifetime] = JWTVerifier(policy=policy, keys=(), clock=self._clock)
+            verifier = self._verifiers[key] = JWTVerifier(policy=policy, keys=(), clock=self._clock)
         return verifier
 
     async def _resolve_org(self, iss: str, claims: dict[str, object]) -> tuple[OrgTrust, str]:
@@ -201,9 +224,16 @@ class AssertionVerifier:
         org, issuer = await self._resolve_org(iss, claims)
         if not org.enabled:
             raise OrgDisabled(f"org {org.org_id} is disabled")
+        if jws.algorithm not in org.algorithms:
+            raise UnsupportedAlgorithm(
+                f"algorithm {jws.algorithm!r} is not allowed for org {org.org_id} (allowed: {sorted(org.algorithms)})"
+            )
 
         limit = org.max_assertion_lifetime
-        verifier = self._default if limit is None else self._verifier(limit)
+        # The parser admitted only this verifier's algorithms: the org's are narrowed to those.
+        verifier = self._verifier(
+            self._max_assertion_lifetime if limit is None else limit, frozenset(org.algorithms) & self._algorithms
+        )
         text = token if isinstance(token, str) else token.decode("ascii")  # parse() proved it ASCII
         verified = verifier.verify_parsed(text, jws, claims, keys=org.keys)
 

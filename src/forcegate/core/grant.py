@@ -10,11 +10,12 @@ maps the error to §5.2.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
-from urllib.parse import unquote
 
 from forcegate.core.access_token import AccessTokenIssuer, IssuedAccessToken
 from forcegate.core.assertion import AssertionVerifier, ReplayClaimer, VerifiedAssertion
+from forcegate.core.form import parse_form
 from forcegate.core.identity import Identity
 from forcegate.errors import RequestError, UnsupportedGrantType
 
@@ -27,6 +28,7 @@ __all__ = [
     "exchange",
     "parse_token_request",
     "prepare_grant",
+    "token_request",
 ]
 
 JWT_BEARER_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -34,14 +36,6 @@ MAX_BODY_BYTES = 64 * 1024
 """Largest token request body: an assertion is at most 16 KB, the rest a few short parameters."""
 MAX_FIELDS = 16
 """Most parameters in one request (Apex sends two), bounding the parsing work a body can cause."""
-
-# The grant type arrives percent-encoded (Apex writes %3A); decoding it costs more than the rest of
-# the parse, so its usual spellings are looked up instead.
-_KNOWN_VALUES = {
-    JWT_BEARER_GRANT_TYPE: JWT_BEARER_GRANT_TYPE,
-    "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer": JWT_BEARER_GRANT_TYPE,
-    "urn%3aietf%3aparams%3aoauth%3agrant-type%3ajwt-bearer": JWT_BEARER_GRANT_TYPE,
-}
 
 
 class TokenRequest(NamedTuple):
@@ -71,40 +65,6 @@ class TokenGrant(NamedTuple):
         return f"TokenGrant(identity={self.identity!r}, record={self.record!r})"
 
 
-def _decode(text: str) -> str:
-    """``application/x-www-form-urlencoded`` decoding of one name or value (WHATWG URL §5.1)."""
-    known = _KNOWN_VALUES.get(text)
-    if known is not None:
-        return known
-    if "+" in text:
-        text = text.replace("+", " ")
-    if "%" in text:
-        # errors="strict": a percent-encoded byte sequence that is not UTF-8 is refused, not replaced.
-        text = unquote(text, errors="strict")
-    return text
-
-
-def _parse_fields(text: str) -> dict[str, str]:
-    """Name -> value, as ``parse_qsl(text, keep_blank_values=True, strict_parsing=True)`` would
-    read them, refusing a repeated name (RFC 6749 §3.2: parameters MUST NOT be included more than
-    once). Raises ``ValueError`` (``UnicodeDecodeError`` for bad percent-encoded UTF-8)."""
-    fields: dict[str, str] = {}
-    if not text:
-        return fields
-    parts = text.split("&")
-    if len(parts) > MAX_FIELDS:
-        raise ValueError(f"more than {MAX_FIELDS} parameters")
-    for part in parts:
-        raw_name, equals, raw_value = part.partition("=")
-        if not equals:
-            raise ValueError("a parameter without '='")
-        name = _decode(raw_name)
-        if name in fields:
-            raise ValueError(f"parameter {name[:40]!r} is repeated")
-        fields[name] = _decode(raw_value)
-    return fields
-
-
 def parse_token_request(body: bytes) -> TokenRequest:
     """Read a form-encoded token request body (RFC 6749 §4.5, RFC 7523 §2.1).
 
@@ -115,12 +75,11 @@ def parse_token_request(body: bytes) -> TokenRequest:
     """
     if len(body) > MAX_BODY_BYTES:
         raise RequestError(f"request body of {len(body)} bytes exceeds {MAX_BODY_BYTES}")
-    try:
-        fields = _parse_fields(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise RequestError("request body is not UTF-8 form encoding") from None
-    except ValueError as exc:
-        raise RequestError(f"malformed form body: {exc}") from None
+    return token_request(parse_form(body, max_fields=MAX_FIELDS))
+
+
+def token_request(fields: Mapping[str, str]) -> TokenRequest:
+    """The token request in already-parsed form fields (:func:`forcegate.core.form.parse_form`)."""
     grant_type = fields.get("grant_type")
     if not grant_type:
         raise RequestError("parameter 'grant_type' is missing")

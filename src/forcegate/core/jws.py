@@ -134,7 +134,18 @@ def parse_compact(
     return JWSVerifier(algorithms=algorithms, max_bytes=max_bytes).parse(token)
 
 
-def _why_unusable(alg: str, keys: Sequence[TrustedKey], header: Mapping[str, Any], now: float | None) -> str:
+def _in_validity(key: TrustedKey, now: float | None, leeway: float) -> bool:
+    """Whether ``key``'s certificate is valid at ``now`` (None: not checked), give or take ``leeway``."""
+    if now is None:
+        return True
+    if key.not_after is not None and key.not_after < now - leeway:
+        return False
+    return key.not_before is None or key.not_before <= now + leeway
+
+
+def _why_unusable(
+    alg: str, keys: Sequence[TrustedKey], header: Mapping[str, Any], now: float | None, leeway: float
+) -> str:
     """Explain, for the log, why no key was a candidate (only computed on the failure path)."""
     if not keys:
         return "no keys are trusted"
@@ -144,8 +155,9 @@ def _why_unusable(alg: str, keys: Sequence[TrustedKey], header: Mapping[str, Any
         problem = algorithm.key_problem(key.key)
         if problem is None and key.algorithms is not None and alg not in key.algorithms:
             problem = f"key {key.label!r} is restricted to {sorted(key.algorithms)}"
-        if problem is None and now is not None and key.not_after is not None and key.not_after < now:
-            problem = f"certificate {key.label!r} has expired"
+        if problem is None and not _in_validity(key, now, leeway):
+            expired = key.not_after is not None and now is not None and key.not_after < now - leeway
+            problem = f"certificate {key.label!r} " + ("has expired" if expired else "is not valid yet")
         if problem is None and "x5t#S256" in header:
             problem = "no trusted certificate has the token's x5t#S256"
         if problem is not None:
@@ -243,15 +255,16 @@ class JWSVerifier:
         signing_input = text[: len(header_segment) + len(payload_segment) + 1].encode("ascii")
         return CompactJWS(header, payload, signing_input, signature, algorithm.name)
 
-    def candidates(self, jws: CompactJWS, keys: Sequence[TrustedKey], *, now: float | None = None) -> list[TrustedKey]:
+    def candidates(
+        self, jws: CompactJWS, keys: Sequence[TrustedKey], *, now: float | None = None, leeway: float = 0
+    ) -> list[TrustedKey]:
         """The keys that may verify ``jws``, in the order they will be tried.
 
-        ``now``, when given, excludes keys whose certificate expired before it.
+        ``now``, when given, excludes keys whose certificate is outside its validity window at
+        ``now``, give or take ``leeway`` seconds (expired, or not valid yet).
         """
         alg = jws.algorithm
-        usable = [
-            k for k in keys if alg in k.usable_with and (now is None or k.not_after is None or k.not_after >= now)
-        ]
+        usable = [k for k in keys if alg in k.usable_with and _in_validity(k, now, leeway)]
         thumbprint = jws.header.get("x5t#S256")
         if thumbprint is not None:
             usable = [k for k in usable if k.x5t_s256 == thumbprint]
@@ -263,18 +276,22 @@ class JWSVerifier:
                     usable = named
         if not usable:
             raise KeyNotFound(
-                f"no trusted key can verify this {alg} token ({_why_unusable(alg, keys, jws.header, now)})"
+                f"no trusted key can verify this {alg} token ({_why_unusable(alg, keys, jws.header, now, leeway)})"
             )
         return usable[: self._max_keys]
 
-    def verify_signature(self, jws: CompactJWS, keys: Sequence[TrustedKey], *, now: float | None = None) -> VerifiedJWS:
+    def verify_signature(
+        self, jws: CompactJWS, keys: Sequence[TrustedKey], *, now: float | None = None, leeway: float = 0
+    ) -> VerifiedJWS:
         """Check the signature with the candidate keys; the first that verifies is reported."""
         algorithm = get_algorithm(jws.algorithm)
-        for key in self.candidates(jws, keys, now=now):
+        for key in self.candidates(jws, keys, now=now, leeway=leeway):
             if algorithm.verify(key.key, jws.signing_input, jws.signature):
                 return VerifiedJWS(header=jws.header, payload=jws.payload, algorithm=jws.algorithm, key=key)
         raise InvalidSignature(f"{jws.algorithm} signature does not verify with any trusted key")
 
-    def verify(self, token: str | bytes, keys: Sequence[TrustedKey], *, now: float | None = None) -> VerifiedJWS:
-        """Parse ``token`` and verify its signature; ``now`` enables the certificate-expiry check."""
-        return self.verify_signature(self.parse(token), keys, now=now)
+    def verify(
+        self, token: str | bytes, keys: Sequence[TrustedKey], *, now: float | None = None, leeway: float = 0
+    ) -> VerifiedJWS:
+        """Parse ``token`` and verify its signature; ``now`` enables the certificate validity check."""
+        return self.verify_signature(self.parse(token), keys, now=now, leeway=leeway)

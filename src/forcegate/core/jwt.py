@@ -29,7 +29,14 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from forcegate.clock import Clock, SystemClock
-from forcegate.core.jws import DEFAULT_MAX_KEYS, DEFAULT_MAX_TOKEN_BYTES, CompactJWS, JWSVerifier, loads_claims
+from forcegate.core.jws import (
+    DEFAULT_MAX_KEYS,
+    DEFAULT_MAX_TOKEN_BYTES,
+    CompactJWS,
+    JWSVerifier,
+    VerifiedJWS,
+    loads_claims,
+)
 from forcegate.core.trusted_key import TrustedKey
 from forcegate.errors import (
     ConfigurationError,
@@ -213,9 +220,7 @@ class JWTVerifier:
             if not keys:
                 raise UnknownIssuer(f"no trusted keys for issuer {iss!r}")
 
-        verified = self._jws.verify_signature(
-            jws, keys, now=None if policy.accept_expired_certificates else now - policy.leeway
-        )
+        verified = self._verify_signature(jws, keys, now)
 
         self._check_audience(claims.get("aud"))
         self._check_times(claims, now)
@@ -223,6 +228,14 @@ class JWTVerifier:
             if claims.get(name) in (None, ""):
                 raise MissingClaim(f"claim {name!r} is required")
         return VerifiedJWT(MappingProxyType(claims), verified.header, verified.algorithm, verified.key, token)
+
+    def _verify_signature(self, jws: CompactJWS, keys: Sequence[TrustedKey], now: float) -> VerifiedJWS:
+        policy = self._policy
+        if policy.accept_expired_certificates:
+            # Only expiry is waived: a certificate still never verifies before its notBefore.
+            keys = [key for key in keys if key.not_before is None or key.not_before <= now + policy.leeway]
+            return self._jws.verify_signature(jws, keys)
+        return self._jws.verify_signature(jws, keys, now=now, leeway=policy.leeway)
 
     def _check_audience(self, aud: object) -> None:
         if isinstance(aud, str):

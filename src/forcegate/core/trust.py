@@ -21,8 +21,9 @@ class OrgTrust:
     ``issuers``: accepted ``iss`` values (the org id by default; a consumer key listed here lets
     assertions under that Connected App name this org in ``org_id``). ``subjects``: ``None`` accepts
     any ``sub``. ``scopes``: what tokens for this org may carry. ``keys``: the org's active
-    certificates. ``max_assertion_lifetime`` / ``token_lifetime``: per-org overrides, ``None`` keeps
-    the service default.
+    certificates. ``algorithms``: the JWS algorithms its assertions may use (RS256 by default, what
+    ``Auth.JWS`` signs with). ``max_assertion_lifetime`` / ``token_lifetime``: per-org overrides,
+    ``None`` keeps the service default.
     """
 
     org_id: str
@@ -31,6 +32,7 @@ class OrgTrust:
     subjects: frozenset[str] | None
     scopes: frozenset[str]
     keys: tuple[TrustedKey, ...]
+    algorithms: frozenset[str] = frozenset({"RS256"})
     max_assertion_lifetime: int | None = None
     token_lifetime: int | None = None
 

@@ -11,13 +11,10 @@ import hashlib
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from forcegate.core._b64 import b64url_encode
-from forcegate.core.algorithms import PublicKey, compatible_algorithms
+from forcegate.core.algorithms import PUBLIC_KEY_TYPES, PublicKey, compatible_algorithms
 from forcegate.errors import KeyMaterialError
 
 __all__ = ["PublicKey", "TrustedKey", "x5t_s256"]
@@ -32,9 +29,11 @@ def x5t_s256(certificate: x509.Certificate) -> str:
 class TrustedKey:
     """One verification key.
 
-    ``key`` is a public key, or ``bytes`` for an HMAC (JWK ``oct``) key. ``not_after`` is the
-    certificate's expiry in epoch seconds when the key came from a certificate; the verifier refuses
-    a key whose certificate has expired unless its policy says otherwise. ``algorithms``, when set
+    ``key`` is a public key, or ``bytes`` for an HMAC (JWK ``oct``) key. ``not_before`` and
+    ``not_after`` are the certificate's validity window in epoch seconds when the key came from a
+    certificate: the verifier uses the key only inside that window (give or take its leeway), so a
+    certificate registered before it starts verifies nothing until then, and an expired one nothing
+    at all unless the policy says otherwise. ``algorithms``, when set
     (from a JWK's ``alg``), restricts the key to those algorithms on top of the policy.
     """
 
@@ -43,6 +42,7 @@ class TrustedKey:
     x5t_s256: str | None = None
     label: str = ""
     not_after: float | None = None
+    not_before: float | None = None
     algorithms: frozenset[str] | None = None
     #: The supported algorithms this key fits (type, curve, size), computed once: the verifier
     #: consults it on every token, and a set lookup is far cheaper than re-inspecting the key.
@@ -59,7 +59,7 @@ class TrustedKey:
     def from_certificate(cls, certificate: x509.Certificate, *, label: str = "", kid: str | None = None) -> TrustedKey:
         """Trust the public key of ``certificate``; ``x5t#S256`` and expiry come from it."""
         public_key = certificate.public_key()
-        if not isinstance(public_key, RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey):
+        if not isinstance(public_key, PUBLIC_KEY_TYPES):
             raise KeyMaterialError(f"certificate key type {type(public_key).__name__} cannot verify JWS")
         return cls(
             key=public_key,
@@ -67,4 +67,5 @@ class TrustedKey:
             x5t_s256=x5t_s256(certificate),
             label=label or certificate.subject.rfc4514_string(),
             not_after=certificate.not_valid_after_utc.timestamp(),
+            not_before=certificate.not_valid_before_utc.timestamp(),
         )

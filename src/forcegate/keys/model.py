@@ -7,15 +7,16 @@ from typing import Literal, TypeAlias
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey, EllipticCurvePublicKey
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from forcegate.core.trusted_key import PublicKey
+from forcegate.core.algorithms import PUBLIC_KEY_TYPES, PublicKey
 from forcegate.errors import KeyMaterialError
 
 __all__ = [
+    "PRIVATE_KEY_TYPES",
     "EntryKind",
     "KeyEntry",
     "Keystore",
@@ -29,6 +30,8 @@ __all__ = [
 ]
 
 PrivateKey: TypeAlias = RSAPrivateKey | EllipticCurvePrivateKey | Ed25519PrivateKey
+#: :data:`PrivateKey` for ``isinstance`` (the public ones: ``forcegate.core.algorithms.PUBLIC_KEY_TYPES``).
+PRIVATE_KEY_TYPES = (RSAPrivateKey, EllipticCurvePrivateKey, Ed25519PrivateKey)
 EntryKind: TypeAlias = Literal["private_key", "certificate", "public_key", "secret_key"]
 SourceFormat: TypeAlias = Literal["pem", "der", "jks", "pkcs12", "jwk", "jwks"]
 
@@ -99,7 +102,7 @@ class Keystore:
 
 def as_public_key(key: object) -> PublicKey | None:
     """``key`` when it is a public key type forcegate can verify with, else ``None``."""
-    if isinstance(key, RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey):
+    if isinstance(key, PUBLIC_KEY_TYPES):
         return key
     return None
 
@@ -114,7 +117,7 @@ def certificate_public_key(certificate: x509.Certificate) -> PublicKey | None:
 
 def as_private_key(key: object) -> PrivateKey:
     """``key`` when it is a supported private key type; :class:`KeyMaterialError` otherwise."""
-    if isinstance(key, RSAPrivateKey | EllipticCurvePrivateKey | Ed25519PrivateKey):
+    if isinstance(key, PRIVATE_KEY_TYPES):
         return key
     raise KeyMaterialError(f"unsupported private key type {type(key).__name__} (RSA, EC or Ed25519 expected)")
 

@@ -9,29 +9,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from cryptography.hazmat.primitives.asymmetric.ec import (
-    SECP256R1,
-    SECP384R1,
-    SECP521R1,
-    EllipticCurvePrivateKey,
-    EllipticCurvePublicKey,
-)
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, SECP384R1, SECP521R1, EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from forcegate.core.algorithms import MIN_RSA_BITS, PublicKey
 from forcegate.errors import WeakKeyError
+from forcegate.keys.model import PRIVATE_KEY_TYPES, PrivateKey
 
 __all__ = [
     "EC_CURVES",
     "HMAC_MIN_KEY_BYTES",
     "MAX_RSA_BITS",
     "MIN_RSA_BITS",
+    "RSA_PUBLIC_EXPONENT",
     "check_key_strength",
     "check_rsa_numbers",
     "is_roca_vulnerable",
 ]
 
-MIN_RSA_BITS = 2048
+#: The one RSA public exponent accepted: what every mainstream generator (Salesforce's Certificate
+#: and Key Management, OpenSSL, keytool, cryptography) uses. A small exponent such as 3 is legal RSA
+#: but the root of signature-forgery attacks on lax PKCS#1 v1.5 verifiers (Bleichenbacher 2006);
+#: nothing legitimate needs another one.
+RSA_PUBLIC_EXPONENT = 65537
 # Verification cost grows with the modulus; a configured 64k-bit key would be a denial of service.
 MAX_RSA_BITS = 16384
 EC_CURVES: Mapping[str, str] = {SECP256R1.name: "P-256", SECP384R1.name: "P-384", SECP521R1.name: "P-521"}
@@ -66,38 +67,26 @@ def is_roca_vulnerable(modulus: int) -> bool:
 def check_rsa_numbers(n: int, e: int) -> None:
     """Refuse an RSA public key by its numbers: size, exponent, ROCA.
 
-    The exponent must be odd and at least 3 (e = 1 makes "signing" the identity; an even e is not
-    a valid RSA exponent) and below 2^256 (NIST SP 800-56B's upper bound).
+    The exponent must be exactly :data:`RSA_PUBLIC_EXPONENT` (65537).
     """
     bits = n.bit_length()
     if bits < MIN_RSA_BITS:
         raise WeakKeyError(f"RSA modulus of {bits} bits is below the {MIN_RSA_BITS}-bit minimum")
     if bits > MAX_RSA_BITS:
         raise WeakKeyError(f"RSA modulus of {bits} bits is above the {MAX_RSA_BITS}-bit maximum")
-    if e < 3 or e % 2 == 0:
-        raise WeakKeyError(f"RSA public exponent {e} is not an odd number of at least 3")
-    if e.bit_length() > 256:
-        raise WeakKeyError("RSA public exponent is larger than 2^256")
+    if e != RSA_PUBLIC_EXPONENT:
+        shown = e if e.bit_length() <= 64 else f"of {e.bit_length()} bits"
+        raise WeakKeyError(f"RSA public exponent {shown} is not {RSA_PUBLIC_EXPONENT}")
     if n % 2 == 0:
         raise WeakKeyError("RSA modulus is even")
     if is_roca_vulnerable(n):
         raise WeakKeyError("RSA modulus has the ROCA fingerprint (CVE-2017-15361, Infineon RSALib): factorable")
 
 
-def check_key_strength(
-    key: RSAPublicKey
-    | EllipticCurvePublicKey
-    | Ed25519PublicKey
-    | RSAPrivateKey
-    | EllipticCurvePrivateKey
-    | Ed25519PrivateKey
-    | bytes,
-    *,
-    alg: str | None = None,
-) -> None:
+def check_key_strength(key: PublicKey | PrivateKey | bytes, *, alg: str | None = None) -> None:
     """Raise :class:`~forcegate.errors.WeakKeyError` unless ``key`` meets the policy.
 
-    RSA: 2048..16384 bits, odd e >= 3, no ROCA fingerprint. EC: P-256, P-384 or P-521 only (the
+    RSA: 2048..16384 bits, e = 65537, no ROCA fingerprint. EC: P-256, P-384 or P-521 only (the
     point is on the curve whenever ``cryptography`` built the key). Ed25519: always. HMAC secrets
     (``bytes``): at least 32 bytes, or the hash length of ``alg`` (RFC 7518 §3.2).
     """
@@ -112,7 +101,7 @@ def _check(key: object, alg: str | None) -> None:
             what = f"for {alg}" if alg in HMAC_MIN_KEY_BYTES else "for HMAC"
             raise WeakKeyError(f"HMAC key of {len(key)} bytes is too short {what} (at least {minimum} bytes)")
         return
-    if isinstance(key, RSAPrivateKey | EllipticCurvePrivateKey | Ed25519PrivateKey):
+    if isinstance(key, PRIVATE_KEY_TYPES):
         key = key.public_key()
     if isinstance(key, RSAPublicKey):
         numbers = key.public_numbers()

@@ -12,16 +12,19 @@ see. So :class:`SalesforceSession` keeps a token for ``session_timeout`` seconds
 minutes, the shortest timeout Salesforce offers) and logs in again, once, when an API call answers
 401 ``INVALID_SESSION_ID`` earlier than that.
 
-The assertion is minted with forcegate's Apex emulation (:class:`~forcegate.salesforce.AuthJWT`,
-:class:`~forcegate.salesforce.AuthJWS`), which signs RS256 with ``cryptography``. Neither the
-assertion nor any access token is logged or put into an error message; :class:`SalesforceToken`
-leaves the token out of its ``repr``.
+The assertion is signed RS256 by :func:`forcegate.core.jws_sign.sign_compact` (``cryptography``),
+header ``{"alg":"RS256"}``. Neither the assertion nor any access token is logged or put into an
+error message; :class:`SalesforceToken` leaves the token out of its ``repr``.
+
+This module needs ``httpx``, which the ``salesforce`` extra installs (``pip install
+'forcegate[salesforce]'``); without it, importing the module raises an ``ImportError`` saying so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import threading
 from collections.abc import Mapping
@@ -29,12 +32,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import orjson
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
+from forcegate._extras import missing_extra
 from forcegate.clock import Clock, SystemClock
 from forcegate.core.claim_profile import is_loopback_host
+from forcegate.core.jws_sign import sign_compact
 from forcegate.errors import (
     ConfigurationError,
     SalesforceAssertionExpired,
@@ -45,7 +50,11 @@ from forcegate.errors import (
     SalesforceUnavailable,
     SalesforceUserNotApproved,
 )
-from forcegate.salesforce.apex_jwt import AuthJWS, AuthJWT, CertificateAndKeyManagement
+
+try:
+    import httpx
+except ImportError as _exc:  # the outbound client is the `salesforce` extra, not the base install
+    raise missing_extra("forcegate.salesforce.login", "salesforce", _exc.name or "httpx") from _exc
 
 __all__ = [
     "DEFAULT_SESSION_TIMEOUT",
@@ -66,7 +75,8 @@ DEFAULT_SESSION_TIMEOUT = 900.0
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 _MY_DOMAIN_SUFFIX = ".my.salesforce.com"
-_CERT_NAME = "connected_app"
+# The key sizes a Connected App's "Use digital signatures" certificate may have.
+_SALESFORCE_RSA_SIZES = frozenset({2048, 3072, 4096})
 # Salesforce's descriptions are short fixed sentences; anything else is left out of messages.
 _SAFE_DESCRIPTION = re.compile(r"[A-Za-z0-9 _.,:;'/()\-]{1,120}")
 _SAFE_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
@@ -103,6 +113,24 @@ def check_audience(audience: str) -> str:
     raise ConfigurationError(
         f"audience {audience!r} is not {LOGIN_URL}, {TEST_URL} or a My Domain URL (https://…{_MY_DOMAIN_SUFFIX})"
     )
+
+
+def _check_key_pair(private_key: object, certificate: object) -> RSAPrivateKey:
+    """``private_key`` if it is a key Salesforce verifies with ``certificate``, else :class:`ConfigurationError`.
+
+    Checked here, not at Salesforce: a mismatched pair would only come back as "invalid assertion".
+    """
+    # Runtime checks: keys often arrive untyped, from keystores.
+    if not isinstance(private_key, RSAPrivateKey):
+        raise ConfigurationError(f"Salesforce verifies RSA signatures only, not {type(private_key).__name__}")
+    if private_key.key_size not in _SALESFORCE_RSA_SIZES:
+        raise ConfigurationError(f"RSA key of {private_key.key_size} bits; Salesforce uses 2048, 3072 or 4096")
+    if not isinstance(certificate, x509.Certificate):
+        raise ConfigurationError(f"expected an x509.Certificate, not {type(certificate).__name__}")
+    public = certificate.public_key()
+    if not isinstance(public, RSAPublicKey) or public.public_numbers() != private_key.public_key().public_numbers():
+        raise ConfigurationError("the certificate does not hold the public half of the given private key")
+    return private_key
 
 
 def _check_login_url(login_url: str) -> str:
@@ -172,8 +200,7 @@ class SalesforceJWTLogin:
         self.assertion_lifetime = assertion_lifetime
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.timeout = timeout
-        self._certificates = CertificateAndKeyManagement()
-        self._certificates.add(_CERT_NAME, private_key=private_key, certificate=certificate)
+        self._private_key = _check_key_pair(private_key, certificate)
 
     def __repr__(self) -> str:
         return (
@@ -187,10 +214,16 @@ class SalesforceJWTLogin:
 
     def assertion(self) -> str:
         """A fresh signed assertion (a bearer credential for the next few minutes: never log it)."""
-        jwt = AuthJWT(
-            iss=self.consumer_key, sub=self.username, aud=self.audience, validity_length=self.assertion_lifetime
-        )
-        return AuthJWS(jwt, _CERT_NAME, certificates=self._certificates, clock=self.clock).compact_serialization()
+        # Whole seconds, floored so exp never exceeds now + lifetime; nbf = now, as Apex's Auth.JWT writes it.
+        now = math.floor(self.clock.now())
+        claims = {
+            "iss": self.consumer_key,
+            "sub": self.username,
+            "aud": self.audience,
+            "exp": now + self.assertion_lifetime,
+            "nbf": now,
+        }
+        return sign_compact(orjson.dumps(claims), self._private_key, alg="RS256")
 
     def _form(self) -> dict[str, str]:
         return {"grant_type": GRANT_TYPE, "assertion": self.assertion()}

@@ -5,6 +5,6 @@ service in a Starlette or FastAPI application and protects your routes with its 
 """
 
 from forcegate.server.app import ForcegateApp, create_app
-from forcegate.server.integration import Forcegate
+from forcegate.server.integration import Forcegate, ForcegateRefusal
 
-__all__ = ["Forcegate", "ForcegateApp", "create_app"]
+__all__ = ["Forcegate", "ForcegateApp", "ForcegateRefusal", "create_app"]

@@ -1,4 +1,4 @@
-"""Minimal raw-ASGI helpers for the hot endpoints.
+"""The ASGI types, and the two ways a raw-ASGI endpoint answers (bytes, JSON).
 
 ``/oauth2/token`` and ``/api/v1/me`` are served without the framework's request object, router or
 form parser: at these rates the framework's per-request layers cost more than the RS256 verify
@@ -12,19 +12,7 @@ from typing import Any
 
 import orjson
 
-from forcegate.errors import ForcegateError, RequestError
-
-__all__ = [
-    "ASGIApp",
-    "Message",
-    "Receive",
-    "Scope",
-    "Send",
-    "header",
-    "read_body",
-    "send_bytes",
-    "send_json",
-]
+__all__ = ["JSON_NO_STORE", "ASGIApp", "Message", "Receive", "Scope", "Send", "send_bytes", "send_json"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -32,38 +20,12 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+#: RFC 6749 §5.1: anything token-bearing (and every refusal) is not to be cached.
 JSON_NO_STORE: list[tuple[bytes, bytes]] = [
     (b"content-type", b"application/json"),
     (b"cache-control", b"no-store"),
     (b"pragma", b"no-cache"),
 ]
-
-
-def header(scope: Scope, name: bytes) -> bytes | None:
-    """The first value of a request header (``name`` lower-case), or None."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
-
-
-async def read_body(receive: Receive, *, limit: int, too_large: type[ForcegateError] = RequestError) -> bytes:
-    """The whole request body; more than ``limit`` bytes raises ``too_large``, and nothing more is read."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise RequestError("client disconnected before sending the body")
-        chunk: bytes = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise too_large(f"request body exceeds {limit} bytes")
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def send_bytes(send: Send, status: int, body: bytes, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
@@ -73,5 +35,5 @@ async def send_bytes(send: Send, status: int, body: bytes, headers: Iterable[tup
 
 
 async def send_json(send: Send, status: int, payload: Any, extra_headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
-    """A JSON response with ``Cache-Control: no-store`` (RFC 6749 §5.1 for anything token-bearing)."""
+    """A JSON response with ``Cache-Control: no-store``."""
     await send_bytes(send, status, orjson.dumps(payload), [*JSON_NO_STORE, *extra_headers])

@@ -2,7 +2,9 @@
 
 :func:`create_app` returns an ASGI callable: a two-entry dispatch table serves the hot endpoints
 (``POST /oauth2/token``, ``GET /api/v1/me``) as raw ASGI, and everything else goes to a Starlette
-application (Canvas, introspection, revocation, well-known documents, health, admin API).
+application (Canvas, introspection, revocation, well-known documents, health, admin API). Both
+render refusals the same way, through :mod:`forcegate.server.responses`: an endpoint raises, this
+module answers.
 """
 
 from __future__ import annotations
@@ -10,70 +12,109 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from forcegate.clock import Clock
-from forcegate.errors import ForcegateError
+from forcegate.errors import ForcegateError, StoreUnavailable
+from forcegate.registry.service import RegistryService
 from forcegate.server._asgi import ASGIApp, Message, Receive, Scope, Send, send_json
-from forcegate.server.admin_api import admin_routes
-from forcegate.server.canvas_endpoints import canvas_routes
-from forcegate.server.hot_endpoints import me_endpoint, token_endpoint
-from forcegate.server.oauth_endpoints import oauth_routes, refusal
+from forcegate.server.endpoints.hot import ME_ENDPOINT, me, token
 from forcegate.server.openapi import openapi_document
-from forcegate.server.service import Service
+from forcegate.server.request import local_path
+from forcegate.server.responses import Edge, edge_of, error_response, send_error
+from forcegate.server.routes import routes
+from forcegate.server.runtime import SCOPE_KEY, Runtime
+from forcegate.service.authentication import AuthenticationService
+from forcegate.service.maintenance import purge_expired
 from forcegate.settings import Settings, load_settings
-from forcegate.stores.bundle import Stores, open_stores
+from forcegate.stores.bundle import Stores
+from forcegate.stores.opening import open_stores
 
 __all__ = ["ForcegateApp", "create_app", "create_app_from_environment"]
 
 log = logging.getLogger("forcegate.server")
 
 PURGE_INTERVAL = 60.0
+_HOT: dict[str, ASGIApp] = {"/oauth2/token": token, ME_ENDPOINT: me}
 
 
 class ForcegateApp:
-    """The service as one ASGI callable. ``service`` is set once the lifespan has started."""
+    """The service as one ASGI callable. ``service`` and ``registry`` are set once the lifespan has started."""
 
     def __init__(self, settings: Settings, *, stores: Stores | None = None, clock: Clock | None = None) -> None:
         self.settings = settings
         self._given_stores = stores
         self._clock = clock
-        self.service: Service | None = None
-        self._hot: dict[str, ASGIApp] = {}
-        self._starlette: Starlette | None = None
+        self.runtime: Runtime | None = None
+        self._starlette = Starlette(
+            routes=routes(settings),
+            exception_handlers={ForcegateError: self._render, Exception: _unexpected},
+        )
         self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def service(self) -> AuthenticationService | None:
+        return None if self.runtime is None else self.runtime.service
+
+    @property
+    def registry(self) -> RegistryService | None:
+        return None if self.runtime is None else self.runtime.registry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
         if scope["type"] == "http":
-            # Mounted under a prefix, the path still carries it (ASGI root_path); the table is keyed without.
-            path: str = scope["path"]
-            root = scope.get("root_path", "")
-            hot = self._hot.get(path[len(root) :] if root and path.startswith(root) else path)
-            if hot is not None:
-                await _guarded(hot, scope, receive, send)
+            if self.runtime is None:
+                # Only when a server skipped the lifespan protocol: refuse rather than guess.
+                unstarted = StoreUnavailable("forcegate has not started (the ASGI lifespan did not run)")
+                await send_error(send, unstarted, self.edge(local_path(scope)), development=self.settings.development)
                 return
-        if self._starlette is None:
-            # Only reachable when a server skips the lifespan protocol; refuse rather than guess.
-            response = JSONResponse({"error": "temporarily_unavailable"}, status_code=503)
-            await response(scope, receive, send)
-            return
+            scope[SCOPE_KEY] = self.runtime
+            hot = _HOT.get(local_path(scope))
+            if hot is not None:
+                await self._guarded(hot, scope, receive, send)
+                return
         await self._starlette(scope, receive, send)
+
+    def edge(self, path: str) -> Edge:
+        """The edge a path answers at; the landing page, wherever it is configured, is Canvas's."""
+        return Edge.CANVAS if path == self.settings.canvas_landing_path else edge_of(path)
+
+    async def _render(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ForcegateError)
+        return error_response(exc, self.edge(local_path(request.scope)), development=self.settings.development)
+
+    async def _guarded(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run a raw endpoint: a refusal is rendered for its edge, a bug becomes a logged JSON 500."""
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await app(scope, receive, tracking_send)
+        except ForcegateError as exc:
+            if started:
+                raise
+            await send_error(send, exc, self.edge(local_path(scope)), development=self.settings.development)
+        except Exception:
+            log.exception("unexpected error in %s", scope.get("path"))
+            if started:
+                raise
+            await send_json(send, 500, {"error": "server_error"})
 
     async def startup(self) -> None:
         stores = self._given_stores or await open_stores(self.settings, migrate="check")
-        service = Service(self.settings, stores, clock=self._clock)
+        service = AuthenticationService(self.settings, stores, clock=self._clock)
         await service.load_signing_keys()
-        self.service = service
-        self._hot = {"/oauth2/token": token_endpoint(service), "/api/v1/me": me_endpoint(service)}
-        self._starlette = self._build_starlette(service)
+        registry = RegistryService(stores, settings=self.settings, clock=self._clock)
+        self.runtime = Runtime(self.settings, service, registry, openapi_document(self.settings))
         service.audit.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._purge_loop(service)))
 
@@ -83,11 +124,11 @@ class ForcegateApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        if self.service is not None:
-            await self.service.audit.stop()
+        if self.runtime is not None:
+            await self.runtime.service.audit.stop()
             if self._given_stores is None:
-                await self.service.stores.close()
-            self.service = None
+                await self.runtime.service.stores.close()
+            self.runtime = None
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -105,76 +146,15 @@ class ForcegateApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _purge_loop(self, service: Service) -> None:
+    async def _purge_loop(self, service: AuthenticationService) -> None:
         while True:
             await asyncio.sleep(PURGE_INTERVAL)
-            await purge_expired(service)
-
-    def _build_starlette(self, service: Service) -> Starlette:
-        document = openapi_document(self.settings)
-
-        async def openapi(_: Request) -> Response:
-            return JSONResponse(document)
-
-        routes = [
-            *canvas_routes(service),
-            *oauth_routes(service),
-            *admin_routes(service),
-            Route("/openapi.json", openapi, methods=["GET"]),
-        ]
-
-        async def forcegate_error(_: Request, exc: Exception) -> Response:
-            assert isinstance(exc, ForcegateError)
-            return refusal(service, exc)
-
-        async def unexpected(_: Request, exc: Exception) -> Response:
-            log.exception("unexpected error", exc_info=exc)
-            return JSONResponse({"error": "server_error"}, status_code=500)
-
-        return Starlette(routes=routes, exception_handlers={ForcegateError: forcegate_error, Exception: unexpected})
+            await purge_expired(service.stores, service.settings, service.clock)
 
 
-async def purge_expired(service: Service) -> dict[str, int]:
-    """Forget what has expired (claims, rate counters, tokens, sessions) and audit events past the retention limit.
-
-    Every worker runs this periodically; the deletes are idempotent, so workers running it at the
-    same time only repeat each other. A store that is down is skipped until the next round.
-    """
-    stores, now = service.stores, service.clock.now()
-    retention_days = service.settings.audit_retention_days
-    jobs: dict[str, Callable[[], Awaitable[int]]] = {
-        "replay": lambda: stores.replay.purge(now),
-        "rates": lambda: stores.rates.purge(now),
-        "tokens": lambda: stores.tokens.purge(now),
-        "sessions": lambda: stores.sessions.purge(now),
-    }
-    if retention_days:
-        jobs["audit"] = lambda: stores.audit.purge(now - retention_days * 86_400)
-    purged: dict[str, int] = {}
-    for name, job in jobs.items():
-        try:
-            purged[name] = await job()
-        except Exception as exc:
-            log.warning("purge of expired %s failed: %s", name, exc)
-    return purged
-
-
-async def _guarded(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-    """Run a raw endpoint; a bug becomes a logged JSON 500 rather than a dropped connection."""
-    started = False
-
-    async def tracking_send(message: Message) -> None:
-        nonlocal started
-        started = started or message["type"] == "http.response.start"
-        await send(message)
-
-    try:
-        await app(scope, receive, tracking_send)
-    except Exception:
-        log.exception("unexpected error in %s", scope.get("path"))
-        if started:
-            raise
-        await send_json(send, 500, {"error": "server_error"})
+async def _unexpected(_: Request, exc: Exception) -> Response:
+    log.exception("unexpected error", exc_info=exc)
+    return JSONResponse({"error": "server_error"}, status_code=500)
 
 
 def create_app(

@@ -95,16 +95,18 @@ def _unavailable() -> dict[str, Any]:
 
 
 def _admin_error(status: int) -> dict[str, Any]:
-    """The admin API's refusals (``admin_api``'s ``guarded``): its own error code, or an OAuth error."""
+    """The admin API's refusals: an OAuth ``error``, with forcegate's ``code`` and ``error_description``."""
     if status == 401:
         return _challenged("the admin token is missing or wrong")
     if status == 503:
         return _unavailable()
     return _error(
         {
-            400: "invalid input: malformed JSON, an unknown field, a wrong type or value out of bounds, a bad id",
+            400: "invalid input (`invalid_input`: malformed JSON, an unknown field, a wrong type or value out of "
+            "bounds, a bad id), a value the registry's policy refuses (`weak_key`, `weak_secret`, "
+            "`certificate_expired`, …), or a malformed Authorization header (`malformed_credentials`)",
             404: "no such app, org or certificate: `not_found`",
-            409: "it is already registered: `already_exists`",
+            409: "it is already registered: `already_exists`, or `certificate_shared` (trusted for another org)",
         }[status]
     )
 
@@ -116,10 +118,11 @@ def _admin(
     body: str | None = None,
     query: tuple[str, ...] = (),
 ) -> Operation:
-    """An admin operation answering ``ok`` (status, response), or one of ``errors``, 401 or 503."""
+    """An admin operation answering ``ok`` (status, response), or one of ``errors``, 400, 401 or 503
+    (every operation reads the Authorization header, which may be malformed)."""
     status, response = ok
     responses = {str(status): response}
-    responses |= {str(code): _admin_error(code) for code in sorted({*errors, 401, 503})}
+    responses |= {str(code): _admin_error(code) for code in sorted({*errors, 400, 401, 503})}
     operation: Operation = {"summary": summary, "security": _admin_security(), "responses": responses}
     if query:
         operation["parameters"] = [query_parameter(name) for name in query]

@@ -1,27 +1,34 @@
 """The JSON Schemas of the OpenAPI document: ``components/schemas`` and the parameters.
 
-Request bodies say exactly what :mod:`forcegate.server.admin_api` accepts (and the stores then
-check): each field's type and bounds, which are required, and no others (``additionalProperties:
-false``: an unknown field is refused with 400). Response schemas describe what the handlers and
-:mod:`forcegate.stores.views` return; they leave ``additionalProperties`` open, so a field added
-later does not break a client that validates.
+Request bodies are the registry's input models (:mod:`forcegate.registry.inputs`), whose one
+declaration per field gives both the admin API's validation and the schema here: each field's type
+and bounds, which are required, and no others (``additionalProperties: false``: an unknown field is
+refused with 400). Response schemas describe what the handlers and :mod:`forcegate.registry.views`
+return; they leave ``additionalProperties`` open, so a field added later does not break a client
+that validates.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from forcegate.server.admin_api import DEFAULT_PAGE, MAX_INTEGER, MAX_PAGE
-from forcegate.stores.models import CONSUMER_KEY_PATTERN
-from forcegate.stores.values import MAX_KEEP_PREVIOUS, MAX_NAME_LENGTH, MAX_POLICY_SECONDS
+from forcegate.registry.fields import MAX_JSON_INTEGER
+from forcegate.registry.inputs import (
+    ORG_ID_PATTERN,
+    AppInput,
+    CertificateInput,
+    CertificateStateInput,
+    OrgChanges,
+    OrgInput,
+    SecretInput,
+)
+from forcegate.server.endpoints.admin import DEFAULT_PAGE, MAX_PAGE
 
-__all__ = ["ORG_ID_PATTERN", "component_schemas", "path_parameter", "query_parameter", "ref"]
+__all__ = ["component_schemas", "path_parameter", "query_parameter", "ref"]
 
 Schema = dict[str, Any]
 
-#: A 15- or 18-character org id (key prefix ``00D``); the 18-character form may be case-folded.
-ORG_ID_PATTERN = "^00[Dd][0-9A-Za-z]{12}([0-9A-Za-z]{3})?$"
-_NO_WHITESPACE = "^\\S+$"
+_ORG_ID = f"^(?:{ORG_ID_PATTERN})$"
 
 
 def ref(name: str) -> Schema:
@@ -59,100 +66,9 @@ def _timestamp(description: str) -> Schema:
     return _string(f"{description} (ISO 8601, UTC, whole seconds)", format="date-time")
 
 
-def _name(description: str) -> Schema:
-    return _string(description, maxLength=MAX_NAME_LENGTH)
+# --- request bodies (admin API): the registry's input models say what they accept ------------------
 
-
-def _lifetime(description: str) -> Schema:
-    return {
-        "type": ["integer", "null"],
-        "minimum": 1,
-        "maximum": MAX_POLICY_SECONDS,
-        "description": f"{description}, in seconds (at most one year); null: the service's setting",
-    }
-
-
-# --- request bodies (admin API) ---------------------------------------------------------------------
-
-
-def _org_fields() -> dict[str, Schema]:
-    """The fields an org is registered or changed with (all but ``org_id``)."""
-    entry = _string(minLength=1, maxLength=MAX_NAME_LENGTH, pattern="\\S")
-    return {
-        "name": _name("a label for people"),
-        "enabled": {"type": "boolean", "description": "a disabled org is refused on every path"},
-        "issuers": _array(
-            entry,
-            "the `iss` values its assertions may carry (duplicates dropped); empty: the org id itself",
-        ),
-        "subjects": _nullable(
-            _array(entry, "the only `sub` values accepted; null: any subject (an empty list is refused)", minItems=1)
-        ),
-        "scopes": _array(
-            _string(minLength=1, maxLength=MAX_NAME_LENGTH, pattern=_NO_WHITESPACE),
-            "the scopes its tokens may carry",
-        ),
-        "max_assertion_lifetime": _lifetime("the longest assertion lifetime accepted from this org"),
-        "token_lifetime": _lifetime("the lifetime of the access tokens issued to this org"),
-    }
-
-
-def _org_create() -> Schema:
-    properties = {"org_id": _string("the org id, 15 or 18 characters", pattern=ORG_ID_PATTERN), **_org_fields()}
-    properties["enabled"] = {**properties["enabled"], "default": True}
-    return _object(properties, required=("org_id",), closed=True)
-
-
-def _app_create() -> Schema:
-    return _object(
-        {
-            "consumer_key": _string(
-                "the Connected App's consumer key (RFC 3986 unreserved characters)",
-                pattern="^" + CONSUMER_KEY_PATTERN.pattern + "$",
-            ),
-            "name": _name("a label for people"),
-            "secret": _string("the consumer secret (never returned)", minLength=1),
-            "any_org": {
-                "type": "boolean",
-                "default": False,
-                "description": "accept Canvas requests from orgs that are not registered",
-            },
-        },
-        required=("consumer_key", "secret"),
-        closed=True,
-    )
-
-
-def _secret_create() -> Schema:
-    return _object(
-        {
-            "secret": _string("the new consumer secret (never returned)", minLength=1),
-            "keep_previous": {
-                "type": "integer",
-                "minimum": 0,
-                "maximum": MAX_KEEP_PREVIOUS,
-                "default": 1,
-                "description": "how many of the newest older secrets stay active beside the new one",
-            },
-        },
-        required=("secret",),
-        closed=True,
-    )
-
-
-def _certificate_create() -> Schema:
-    return _object(
-        {
-            "certificate": _string("exactly one X.509 certificate: PEM, or DER in base64", minLength=1),
-            "label": _name("a label for people"),
-        },
-        required=("certificate",),
-        closed=True,
-    )
-
-
-def _certificate_state() -> Schema:
-    return _object({"state": {"enum": ["active", "retired"]}}, required=("state",), closed=True)
+_INPUTS = (AppInput, SecretInput, OrgInput, OrgChanges, CertificateInput, CertificateStateInput)
 
 
 # --- responses ---------------------------------------------------------------------------------------
@@ -161,8 +77,9 @@ def _certificate_state() -> Schema:
 def _error() -> Schema:
     return _object(
         {
-            "error": _string("the OAuth error (RFC 6749 §5.2, RFC 6750 §3.1), or the admin API's error code"),
-            "error_description": _string("why, for people (not always given)"),
+            "error": _string("the OAuth error (RFC 6749 §5.2, RFC 6750 §3.1)"),
+            "error_description": _string("why, for people (given to the admin, and for errors in the request's shape)"),
+            "code": _string("forcegate's stable code of the check that failed (given with error_description)"),
         },
         required=("error",),
     )
@@ -201,6 +118,7 @@ def _certificate() -> Schema:
         "not_before": _timestamp("start of validity"),
         "not_after": _timestamp("end of validity"),
         "state": {"enum": ["active", "retired"]},
+        "shared": {"type": "boolean", "description": "trusted for other orgs too: any of them can sign as the others"},
         "created_at": _timestamp("when it was registered"),
     }
     return _object(properties, required=tuple(properties))
@@ -214,6 +132,7 @@ def _org_properties() -> dict[str, Schema]:
         "issuers": _array(_string(), "the `iss` values accepted (the org id when none were given)"),
         "subjects": _nullable(_array(_string(), "the `sub` values accepted; null: any")),
         "scopes": _array(_string()),
+        "algorithms": _array(_string(), "the JWS algorithms its assertions may use"),
         "max_assertion_lifetime": {"type": ["integer", "null"]},
         "token_lifetime": {"type": ["integer", "null"]},
         "created_at": _timestamp("when it was registered"),
@@ -349,12 +268,7 @@ def _readiness() -> Schema:
 def component_schemas() -> dict[str, Schema]:
     return {
         "Error": _error(),
-        "OrgCreate": _org_create(),
-        "OrgUpdate": _object(_org_fields(), closed=True),
-        "AppCreate": _app_create(),
-        "SecretCreate": _secret_create(),
-        "CertificateCreate": _certificate_create(),
-        "CertificateStateChange": _certificate_state(),
+        **{model.schema_name: model.json_schema() for model in _INPUTS},
         "App": _app(),
         "SecretCreated": _secret_created(),
         "Certificate": _certificate(),
@@ -381,10 +295,10 @@ def query_parameter(name: str) -> Schema:
             f"how many to return; a value outside 1..{MAX_PAGE} is clamped",
             {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
         ),
-        "org": ("only the events of this org", _string(pattern=ORG_ID_PATTERN)),
+        "org": ("only the events of this org", _string(pattern=_ORG_ID)),
         "before": (
             "only the events whose id is below this one (the last id of the previous page)",
-            {"type": "integer", "minimum": -MAX_INTEGER, "maximum": MAX_INTEGER},
+            {"type": "integer", "minimum": -MAX_JSON_INTEGER, "maximum": MAX_JSON_INTEGER},
         ),
     }[name]
     return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
@@ -393,7 +307,7 @@ def query_parameter(name: str) -> Schema:
 def path_parameter(name: str) -> Schema:
     description, schema = {
         "consumer_key": ("the Connected App's consumer key", {"type": "string"}),
-        "org_id": ("the org id, 15 or 18 characters", {"type": "string", "pattern": ORG_ID_PATTERN}),
+        "org_id": ("the org id, 15 or 18 characters", {"type": "string", "pattern": _ORG_ID}),
         "fingerprint": (
             "the certificate's SHA-256 fingerprint in hex (colons allowed), or a unique prefix of 8+ digits",
             {"type": "string", "pattern": "^[0-9A-Fa-f:]+$"},

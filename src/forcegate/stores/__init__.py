@@ -6,7 +6,7 @@ embedded default). Every backend keeps secrets encrypted at rest with the settin
 
 from __future__ import annotations
 
-from forcegate.stores.bundle import Stores, open_stores
+from forcegate.stores.bundle import Stores
 from forcegate.stores.models import (
     App,
     AppSecret,
@@ -18,6 +18,7 @@ from forcegate.stores.models import (
     Session,
     SigningKey,
 )
+from forcegate.stores.opening import open_stores
 from forcegate.stores.protocols import (
     UNSET,
     AuditLog,

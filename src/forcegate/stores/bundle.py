@@ -1,13 +1,14 @@
-"""One object holding every store the service uses, opened from the settings."""
+"""One object holding every store the service uses.
+
+:func:`forcegate.stores.opening.open_stores` opens it from the settings. This module imports no
+backend, so every backend can build a :class:`Stores` without an import cycle.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from forcegate.errors import ConfigurationError
-from forcegate.settings import POSTGRESQL_SCHEMES, Settings
-from forcegate.stores.migrate import MigratePolicy
 from forcegate.stores.protocols import (
     AuditLog,
     GrantRecorder,
@@ -19,7 +20,7 @@ from forcegate.stores.protocols import (
     TrustStore,
 )
 
-__all__ = ["Stores", "open_stores"]
+__all__ = ["Stores"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,38 +38,3 @@ class Stores:
     rates: RateCounter
     check: Callable[[], Awaitable[Mapping[str, str]]]
     close: Callable[[], Awaitable[None]]
-
-
-async def open_stores(settings: Settings, *, migrate: MigratePolicy = "upgrade") -> Stores:
-    """Open the backend named by ``settings.effective_database_url``.
-
-    ``migrate``: what to do with an outdated schema (:data:`~forcegate.stores.migrate.MigratePolicy`).
-    """
-    url = settings.effective_database_url
-    if url.startswith("sqlite:///"):
-        from forcegate.stores.encryption import load_secret_box
-        from forcegate.stores.sqlite import open_sqlite_stores
-
-        box = load_secret_box(settings)
-        return await open_sqlite_stores(url.removeprefix("sqlite:///"), box=box, migrate=migrate)
-    if url.startswith(POSTGRESQL_SCHEMES):
-        from forcegate.stores.encryption import load_secret_box
-        from forcegate.stores.postgres import open_postgres_stores
-
-        stores = await open_postgres_stores(
-            url, box=load_secret_box(settings), migrate=migrate, pool_size=settings.database_pool_size
-        )
-        if settings.redis_url is None:
-            return stores
-        from forcegate.stores.redis_state import open_redis
-        from forcegate.stores.scale_out import with_redis
-
-        try:
-            return with_redis(stores, await open_redis(settings.redis_url, prefix=settings.redis_prefix))
-        except BaseException:
-            await stores.close()
-            raise
-    scheme = url.split(":", 1)[0]
-    raise ConfigurationError(
-        f"database URL scheme {scheme!r} is not supported (the embedded default is sqlite:///PATH)"
-    )

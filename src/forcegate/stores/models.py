@@ -18,6 +18,7 @@ from forcegate.core.trusted_key import TrustedKey
 
 __all__ = [
     "CONSUMER_KEY_PATTERN",
+    "DEFAULT_ORG_ALGORITHMS",
     "App",
     "AppSecret",
     "AuditEvent",
@@ -31,6 +32,9 @@ __all__ = [
 ]
 
 CertificateState = Literal["active", "retired"]
+
+#: What an org's assertions may be signed with unless it is set otherwise: ``Auth.JWS`` signs RS256 only.
+DEFAULT_ORG_ALGORITHMS: tuple[str, ...] = ("RS256",)
 
 #: A consumer key is a path segment of ``/canvas/{consumer_key}``: RFC 3986 unreserved characters
 #: only. Salesforce's keys are letters, digits, '.' and '_'.
@@ -78,7 +82,8 @@ class Org:
     ``issuers``: the ``iss`` values this org's assertions may carry; empty means the org id itself
     (Apex's usual choice). A consumer key in this list lets assertions issued under that Connected App
     name this org in the ``org_id`` claim. ``subjects``: ``None`` accepts any ``sub``, else only those
-    listed. ``scopes``: what tokens for this org may carry.
+    listed. ``scopes``: what tokens for this org may carry. ``algorithms``: the JWS algorithms its
+    assertions may use (``RS256``, what ``Auth.JWS`` signs with, unless the org is set otherwise).
     """
 
     org_id: str
@@ -87,6 +92,7 @@ class Org:
     issuers: tuple[str, ...] = ()
     subjects: tuple[str, ...] | None = None
     scopes: tuple[str, ...] = ()
+    algorithms: tuple[str, ...] = DEFAULT_ORG_ALGORITHMS
     policy: OrgPolicy = OrgPolicy()
     created_at: float = 0.0
     updated_at: float = 0.0
@@ -98,7 +104,11 @@ class Org:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CertificateRecord:
-    """A certificate registered for an org (public material only: Salesforce keeps the private key)."""
+    """A certificate registered for an org (public material only: Salesforce keeps the private key).
+
+    ``shared``: the same certificate is trusted for other orgs too, on purpose. Any org holding its
+    private key can then sign as each of them, so the registry flags it wherever it is shown.
+    """
 
     id: int
     org_id: str
@@ -111,6 +121,7 @@ class CertificateRecord:
     not_after: float
     state: CertificateState = "active"
     created_at: float = 0.0
+    shared: bool = False
 
     def certificate(self) -> x509.Certificate:
         return x509.load_der_x509_certificate(self.der)

@@ -33,10 +33,13 @@ _MAX_PAGE = 1000
 # The interpolated names are constants, never input.
 _INSERT_APP = f"INSERT INTO apps ({records.APP_COLUMNS}) VALUES ({placeholders(4)})"  # noqa: S608
 _SELECT_APP = f"SELECT {records.APP_COLUMNS} FROM apps"  # noqa: S608
-_INSERT_ORG = f"INSERT INTO orgs ({values.ORG_COLUMNS}) VALUES ({placeholders(10)})"  # noqa: S608
+_INSERT_ORG = f"INSERT INTO orgs ({values.ORG_COLUMNS}) VALUES ({placeholders(values.ORG_COLUMN_COUNT)})"  # noqa: S608
 _SELECT_ORG = f"SELECT {values.ORG_COLUMNS} FROM orgs WHERE org_id = $1"  # noqa: S608
 _LIST_ORGS = f"SELECT {values.ORG_COLUMNS} FROM orgs WHERE org_id > $1 ORDER BY org_id LIMIT $2"  # noqa: S608
-_INSERT_CERT = f"INSERT INTO certificates ({records.NEW_CERT_COLUMNS}) VALUES ({placeholders(10)}) RETURNING id"  # noqa: S608
+_INSERT_CERT = (
+    f"INSERT INTO certificates ({records.NEW_CERT_COLUMNS}) "  # noqa: S608
+    f"VALUES ({placeholders(records.NEW_CERT_COLUMN_COUNT)}) RETURNING id"
+)
 _SELECT_CERTS = f"SELECT {records.CERT_COLUMNS} FROM certificates WHERE org_id = $1"  # noqa: S608
 #: The hot path (every request): one primary-key lookup.
 _GENERATION = "SELECT generation FROM trust_generation WHERE singleton = 1"
@@ -175,11 +178,18 @@ class PostgresTrustStore:
         issuers: Sequence[str] | object = UNSET,
         subjects: Sequence[str] | object | None = UNSET,
         scopes: Sequence[str] | object = UNSET,
+        algorithms: Sequence[str] | object = UNSET,
         policy: OrgPolicy | object = UNSET,
     ) -> Org:
         oid = values.canonical_org_id(org_id)
         changes = values.org_changes(
-            name=name, enabled=enabled, issuers=issuers, subjects=subjects, scopes=scopes, policy=policy
+            name=name,
+            enabled=enabled,
+            issuers=issuers,
+            subjects=subjects,
+            scopes=scopes,
+            algorithms=algorithms,
+            policy=policy,
         )
         # Column names are org_changes' fixed keys, never the caller's.
         assignments = ", ".join(f"{column} = ${n}" for n, column in enumerate(changes, start=2))
@@ -203,19 +213,47 @@ class PostgresTrustStore:
     # --- certificates ---------------------------------------------------------------------------------
 
     async def add_certificate(
-        self, org_id: str, certificate: x509.Certificate, *, label: str = ""
+        self, org_id: str, certificate: x509.Certificate, *, label: str = "", shared: bool = False
     ) -> CertificateRecord:
+        (record,) = await self.add_certificates(org_id, [(certificate, label)], shared=shared)
+        return record
+
+    async def add_certificates(
+        self, org_id: str, certificates: Sequence[tuple[x509.Certificate, str]], *, shared: bool = False
+    ) -> Sequence[CertificateRecord]:
         oid = values.canonical_org_id(org_id)
-        label = values.check_text(label, "certificate label")
-        new = records.certificate_values(oid, label, certificate, time.time())
+        new = records.certificate_rows(oid, certificates, time.time(), shared=values.check_flag(shared, "shared"))
+        added: list[CertificateRecord] = []
+        # The generation's row lock (taken first by _write) serialises this check with every other
+        # registry write, so two orgs adding the same certificate at once cannot both miss each other.
         async with self._write() as conn:
             if await conn.fetchval("SELECT 1 FROM orgs WHERE org_id = $1", oid) is None:
                 raise NotFound(f"org {oid} is not registered")
-            try:
-                certificate_id = await conn.fetchval(_INSERT_CERT, *new)
-            except asyncpg.UniqueViolationError:
-                raise AlreadyExists(f"certificate {new[3][:16]}… is already registered for org {oid}") from None
-        return records.certificate_from_row((certificate_id, *new))
+            for row in new:
+                fingerprint = row[3]
+                others = [
+                    found["org_id"]
+                    for found in await conn.fetch(
+                        "SELECT org_id FROM certificates WHERE sha256_fingerprint = $1 AND org_id <> $2",
+                        fingerprint,
+                        oid,
+                    )
+                ]
+                records.check_sharing(fingerprint, oid, others, shared=shared)
+                try:
+                    certificate_id = await conn.fetchval(_INSERT_CERT, *row)
+                except asyncpg.UniqueViolationError:
+                    raise AlreadyExists(f"certificate {fingerprint} is already registered for org {oid}") from None
+                if others:
+                    await conn.execute("UPDATE certificates SET shared = 1 WHERE sha256_fingerprint = $1", fingerprint)
+                added.append(records.certificate_from_row((certificate_id, *row)))
+        return added
+
+    async def certificate_holders(self, fingerprint: str) -> Sequence[str]:
+        rows = await self._db.fetch(
+            "SELECT org_id FROM certificates WHERE sha256_fingerprint = $1 ORDER BY org_id", fingerprint
+        )
+        return [row["org_id"] for row in rows]
 
     async def list_certificates(self, org_id: str, *, include_retired: bool = True) -> Sequence[CertificateRecord]:
         """The org's certificates, newest first (the one a rotation just added is tried first)."""

@@ -90,15 +90,32 @@ class TrustStore(Protocol):
         issuers: Sequence[str] | object = UNSET,
         subjects: Sequence[str] | object | None = UNSET,
         scopes: Sequence[str] | object = UNSET,
+        algorithms: Sequence[str] | object = UNSET,
         policy: OrgPolicy | object = UNSET,
     ) -> Org: ...
 
     async def delete_org(self, org_id: str) -> None: ...
 
     async def add_certificate(
-        self, org_id: str, certificate: x509.Certificate, *, label: str = ""
+        self, org_id: str, certificate: x509.Certificate, *, label: str = "", shared: bool = False
     ) -> CertificateRecord:
-        """Register a certificate (active). The same certificate twice for one org is :class:`AlreadyExists`."""
+        """Register a certificate (active); see :meth:`add_certificates`."""
+        ...
+
+    async def add_certificates(
+        self, org_id: str, certificates: Sequence[tuple[x509.Certificate, str]], *, shared: bool = False
+    ) -> Sequence[CertificateRecord]:
+        """Register ``(certificate, label)`` pairs for an org (active), all in one transaction or none.
+
+        The same certificate twice for one org is :class:`AlreadyExists`. One already registered for
+        another org is :class:`CertificateShared` unless ``shared``; with ``shared``, every record of
+        that certificate (this org's and the others') is marked shared. The check and the write are
+        one transaction, so two orgs adding the same certificate at once cannot both miss each other.
+        """
+        ...
+
+    async def certificate_holders(self, fingerprint: str) -> Sequence[str]:
+        """The org ids that hold the certificate with this full SHA-256 hex fingerprint, sorted."""
         ...
 
     async def list_certificates(self, org_id: str, *, include_retired: bool = True) -> Sequence[CertificateRecord]: ...

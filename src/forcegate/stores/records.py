@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from forcegate.core.identity import Identity
 from forcegate.core.trusted_key import x5t_s256
-from forcegate.errors import ConfigurationError, NotFound, RegistryError
+from forcegate.errors import AlreadyExists, CertificateShared, ConfigurationError, NotFound, RegistryError
 from forcegate.stores.encryption import SecretBox
 from forcegate.stores.models import App, AppSecret, AuditEvent, CertificateRecord, IssuedToken, Session, SigningKey
 from forcegate.stores.values import Row, check_text
@@ -30,6 +30,7 @@ __all__ = [
     "ISSUED_COLUMNS",
     "MAX_AUDIT_PAGE",
     "NEW_CERT_COLUMNS",
+    "NEW_CERT_COLUMN_COUNT",
     "SESSION_COLUMNS",
     "SIGNING_KEY_COLUMNS",
     "admin_digest",
@@ -41,8 +42,10 @@ __all__ = [
     "audit_select",
     "audit_values",
     "certificate_from_row",
+    "certificate_rows",
     "certificate_values",
     "check_retirable",
+    "check_sharing",
     "issued_from_row",
     "issued_values",
     "secret_context",
@@ -57,9 +60,12 @@ __all__ = [
 MAX_AUDIT_PAGE = 1000
 
 APP_COLUMNS = "consumer_key, name, any_org, created_at"
-CERT_COLUMNS = "id, org_id, label, der, sha256_fingerprint, x5t_s256, subject, not_before, not_after, state, created_at"
+CERT_COLUMNS = (
+    "id, org_id, label, der, sha256_fingerprint, x5t_s256, subject, not_before, not_after, state, created_at, shared"
+)
 #: The columns of :func:`certificate_values`: all but the assigned ``id``.
 NEW_CERT_COLUMNS = CERT_COLUMNS.removeprefix("id, ")
+NEW_CERT_COLUMN_COUNT = NEW_CERT_COLUMNS.count(",") + 1
 ISSUED_COLUMNS = "jti, org_id, user_id, client_id, scope, issued_at, expires_at"
 SESSION_COLUMNS = "id_hash, identity, created_at, expires_at"
 AUDIT_COLUMNS = "at, endpoint, credential, result, code, detail, org_id, user_id, subject, issuer, client"
@@ -91,7 +97,9 @@ def app_secret_from_row(box: SecretBox, consumer_key: str, row: Row) -> AppSecre
 # --- certificates ------------------------------------------------------------------------------------
 
 
-def certificate_values(org_id: str, label: str, certificate: x509.Certificate, now: float) -> tuple[Any, ...]:
+def certificate_values(
+    org_id: str, label: str, certificate: x509.Certificate, now: float, *, shared: bool = False
+) -> tuple[Any, ...]:
     """The values of ``CERT_COLUMNS`` but ``id`` for a new, active certificate of ``org_id``."""
     if not isinstance(certificate, x509.Certificate):
         raise ConfigurationError(f"expected an x509.Certificate, not {type(certificate).__name__}")
@@ -107,12 +115,41 @@ def certificate_values(org_id: str, label: str, certificate: x509.Certificate, n
         certificate.not_valid_after_utc.timestamp(),
         "active",
         now,
+        int(shared),
     )
+
+
+def certificate_rows(org_id: str, certificates: object, now: float, *, shared: int) -> list[tuple[Any, ...]]:
+    """:func:`certificate_values` of each ``(certificate, label)``; a certificate given twice is refused."""
+    if isinstance(certificates, str | bytes) or not isinstance(certificates, Sequence) or not certificates:
+        raise ConfigurationError("certificates is a non-empty list of (certificate, label) pairs")
+    rows: list[tuple[Any, ...]] = []
+    for item in certificates:
+        if not isinstance(item, tuple) or len(item) != 2:
+            raise ConfigurationError("each certificate is given as a (certificate, label) pair")
+        certificate, label = item
+        rows.append(
+            certificate_values(org_id, check_text(label, "certificate label"), certificate, now, shared=bool(shared))
+        )
+    fingerprints = [row[3] for row in rows]
+    if len(set(fingerprints)) != len(fingerprints):
+        raise AlreadyExists("the same certificate is given twice")
+    return rows
+
+
+def check_sharing(fingerprint: str, org_id: str, others: Sequence[str], *, shared: bool) -> None:
+    """Refuse to trust for ``org_id`` a certificate that ``others`` (other orgs) hold, unless ``shared``."""
+    if others and not shared:
+        shown = ", ".join(sorted(others)[:3]) + (" …" if len(others) > 3 else "")
+        raise CertificateShared(
+            f"certificate {fingerprint} is already trusted for org {shown}: any org holding its key could sign as "
+            f"the others. Give each org its own certificate, or register it for {org_id} as shared on purpose"
+        )
 
 
 def certificate_from_row(row: Row) -> CertificateRecord:
     """From a row of ``CERT_COLUMNS``."""
-    cid, oid, label, der, fingerprint, x5t, subject, not_before, not_after, state, created_at = row
+    cid, oid, label, der, fingerprint, x5t, subject, not_before, not_after, state, created_at, shared = row
     return CertificateRecord(
         id=cid,
         org_id=oid,
@@ -125,6 +162,7 @@ def certificate_from_row(row: Row) -> CertificateRecord:
         not_after=not_after,
         state=state,
         created_at=created_at,
+        shared=bool(shared),
     )
 
 

@@ -11,11 +11,15 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from forcegate.errors import ConfigurationError, StoreUnavailable
 from forcegate.settings import POSTGRESQL_SCHEMES, Settings
 from forcegate.stores import migrate as migrations
-from forcegate.stores.postgres_db import PostgresDatabase
+from forcegate.stores.opening import require_driver
+
+if TYPE_CHECKING:
+    from forcegate.stores.postgres_db import PostgresDatabase
 
 __all__ = ["SchemaState", "schema_state", "upgrade_schema"]
 
@@ -83,4 +87,8 @@ async def _postgres(url: str) -> PostgresDatabase:
     if not url.startswith(POSTGRESQL_SCHEMES):
         scheme = url.split(":", 1)[0]
         raise ConfigurationError(f"database URL scheme {scheme!r} is not supported")
+    require_driver("asyncpg", "postgres", "a PostgreSQL database_url")
+    # Imported here: the SQLite default (and the base install, without asyncpg) never loads the driver.
+    from forcegate.stores.postgres_db import PostgresDatabase
+
     return await PostgresDatabase.open(url, pool_size=1)

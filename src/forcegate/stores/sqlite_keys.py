@@ -1,7 +1,8 @@
 """The service's own secrets on SQLite: access-token signing keys (sealed) and the admin token (digest).
 
 Adding or retiring a signing key bumps ``trust_generation`` in the same transaction, as a registry
-write does: every worker reloads its keys on its next request (see :class:`forcegate.server.service.Service`).
+write does: every worker reloads its keys on its next request (see
+:class:`forcegate.service.authentication.AuthenticationService`).
 """
 
 from __future__ import annotations

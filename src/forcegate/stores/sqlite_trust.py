@@ -22,16 +22,19 @@ from forcegate.stores.protocols import UNSET
 from forcegate.stores.records import (
     APP_COLUMNS,
     CERT_COLUMNS,
+    NEW_CERT_COLUMN_COUNT,
     NEW_CERT_COLUMNS,
     app_from_row,
     app_secret_from_row,
     certificate_from_row,
-    certificate_values,
+    certificate_rows,
+    check_sharing,
     secret_context,
     the_certificate,
 )
 from forcegate.stores.sqlite_db import SqliteDatabase, is_duplicate
 from forcegate.stores.values import (
+    ORG_COLUMN_COUNT,
     ORG_COLUMNS,
     canonical_org_id,
     check_consumer_key,
@@ -52,12 +55,12 @@ __all__ = ["SqliteTrustStore"]
 
 _MAX_PAGE = 1000
 # The interpolated names are the module's constants, never input.
-_INSERT_ORG = f"INSERT INTO orgs ({ORG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_INSERT_ORG = f"INSERT INTO orgs ({ORG_COLUMNS}) VALUES ({', '.join('?' * ORG_COLUMN_COUNT)})"  # noqa: S608
 _SELECT_ORG = f"SELECT {ORG_COLUMNS} FROM orgs WHERE org_id = ?"  # noqa: S608
 _LIST_ORGS = f"SELECT {ORG_COLUMNS} FROM orgs WHERE org_id > ? ORDER BY org_id LIMIT ?"  # noqa: S608
 _SELECT_APP = f"SELECT {APP_COLUMNS} FROM apps"  # noqa: S608
 _INSERT_APP = f"INSERT INTO apps ({APP_COLUMNS}) VALUES (?, ?, ?, ?)"  # noqa: S608
-_INSERT_CERT = f"INSERT INTO certificates ({NEW_CERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_INSERT_CERT = f"INSERT INTO certificates ({NEW_CERT_COLUMNS}) VALUES ({', '.join('?' * NEW_CERT_COLUMN_COUNT)})"  # noqa: S608
 
 
 def _bump(conn: sqlite3.Connection) -> None:
@@ -195,11 +198,18 @@ class SqliteTrustStore:
         issuers: Sequence[str] | object = UNSET,
         subjects: Sequence[str] | object | None = UNSET,
         scopes: Sequence[str] | object = UNSET,
+        algorithms: Sequence[str] | object = UNSET,
         policy: OrgPolicy | object = UNSET,
     ) -> Org:
         oid = canonical_org_id(org_id)
         changes = org_changes(
-            name=name, enabled=enabled, issuers=issuers, subjects=subjects, scopes=scopes, policy=policy
+            name=name,
+            enabled=enabled,
+            issuers=issuers,
+            subjects=subjects,
+            scopes=scopes,
+            algorithms=algorithms,
+            policy=policy,
         )
         # Column names are org_changes' fixed keys, never the caller's.
         assignments = ", ".join(f"{column} = ?" for column in changes)
@@ -222,23 +232,47 @@ class SqliteTrustStore:
     # --- certificates ---------------------------------------------------------------------------------
 
     async def add_certificate(
-        self, org_id: str, certificate: x509.Certificate, *, label: str = ""
+        self, org_id: str, certificate: x509.Certificate, *, label: str = "", shared: bool = False
     ) -> CertificateRecord:
+        (record,) = await self.add_certificates(org_id, [(certificate, label)], shared=shared)
+        return record
+
+    async def add_certificates(
+        self, org_id: str, certificates: Sequence[tuple[x509.Certificate, str]], *, shared: bool = False
+    ) -> Sequence[CertificateRecord]:
         oid = canonical_org_id(org_id)
-        label = check_text(label, "certificate label")
-        values = certificate_values(oid, label, certificate, time.time())
-        fingerprint = values[3]
+        new = certificate_rows(oid, certificates, time.time(), shared=check_flag(shared, "shared"))
+        added: list[CertificateRecord] = []
         with self._db.transaction() as conn:
             if conn.execute("SELECT 1 FROM orgs WHERE org_id = ?", (oid,)).fetchone() is None:
                 raise NotFound(f"org {oid} is not registered")
-            try:
-                cursor = conn.execute(_INSERT_CERT, values)
-            except sqlite3.IntegrityError as exc:
-                if not is_duplicate(exc):
-                    raise
-                raise AlreadyExists(f"certificate {fingerprint[:16]}… is already registered for org {oid}") from None
+            for values in new:
+                fingerprint = values[3]
+                others = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT org_id FROM certificates WHERE sha256_fingerprint = ? AND org_id <> ?",
+                        (fingerprint, oid),
+                    )
+                ]
+                check_sharing(fingerprint, oid, others, shared=shared)
+                try:
+                    cursor = conn.execute(_INSERT_CERT, values)
+                except sqlite3.IntegrityError as exc:
+                    if not is_duplicate(exc):
+                        raise
+                    raise AlreadyExists(f"certificate {fingerprint} is already registered for org {oid}") from None
+                if others:
+                    conn.execute("UPDATE certificates SET shared = 1 WHERE sha256_fingerprint = ?", (fingerprint,))
+                added.append(certificate_from_row((cursor.lastrowid, *values)))
             _bump(conn)
-        return certificate_from_row((cursor.lastrowid, *values))
+        return added
+
+    async def certificate_holders(self, fingerprint: str) -> Sequence[str]:
+        rows = self._db.read_all(
+            "SELECT org_id FROM certificates WHERE sha256_fingerprint = ? ORDER BY org_id", (fingerprint,)
+        )
+        return [row[0] for row in rows]
 
     async def list_certificates(self, org_id: str, *, include_retired: bool = True) -> Sequence[CertificateRecord]:
         """The org's certificates, newest first (the one a rotation just added is tried first)."""

@@ -6,6 +6,7 @@ normalised to the canonical 18-character form (:class:`InvalidSalesforceId` othe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import string
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from forcegate.core import ids
 from forcegate.errors import ConfigurationError, RegistryError
-from forcegate.stores.models import CONSUMER_KEY_PATTERN, CertificateState, Org, OrgPolicy
+from forcegate.stores.models import CONSUMER_KEY_PATTERN, DEFAULT_ORG_ALGORITHMS, CertificateState, Org, OrgPolicy
 from forcegate.stores.protocols import UNSET
 
 if TYPE_CHECKING:
@@ -26,8 +27,11 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "MAX_POLICY_SECONDS",
     "ORG_COLUMNS",
+    "ORG_COLUMN_COUNT",
+    "POLICY_COLUMNS",
     "Row",
     "canonical_org_id",
+    "check_algorithms",
     "check_consumer_key",
     "check_fingerprint_prefix",
     "check_flag",
@@ -54,9 +58,16 @@ MAX_NAME_LENGTH = 255
 #: How many older consumer secrets a rotation may keep active beside the new one.
 MAX_KEEP_PREVIOUS = 100
 _HEX = frozenset(string.hexdigits.lower())
-ORG_COLUMNS = (
-    "org_id, name, enabled, issuers, subjects, scopes, max_assertion_lifetime, token_lifetime, created_at, updated_at"
+#: The per-org overrides, one column each, named as the fields of :class:`OrgPolicy`: a new
+#: override is a field there, a migration, and (for callers) a field of the registry's input model.
+POLICY_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(OrgPolicy))
+_ORG_COLUMN_NAMES = (
+    *("org_id", "name", "enabled", "issuers", "subjects", "scopes", "algorithms"),
+    *POLICY_COLUMNS,
+    *("created_at", "updated_at"),
 )
+ORG_COLUMNS = ", ".join(_ORG_COLUMN_NAMES)
+ORG_COLUMN_COUNT = len(_ORG_COLUMN_NAMES)
 
 
 def canonical_org_id(value: str) -> str:
@@ -125,7 +136,7 @@ MAX_POLICY_SECONDS = 365 * 24 * 3600
 def check_policy(value: object) -> OrgPolicy:
     if not isinstance(value, OrgPolicy):
         raise ConfigurationError(f"policy must be an OrgPolicy, not {type(value).__name__}")
-    for field in ("max_assertion_lifetime", "token_lifetime"):
+    for field in POLICY_COLUMNS:
         seconds = getattr(value, field)
         if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0):
             raise ConfigurationError(f"policy {field} must be a positive number of seconds or None")
@@ -157,8 +168,17 @@ def check_org(org: Org) -> Org:
         issuers=check_strings(org.issuers, "issuers"),
         subjects=None if org.subjects is None else check_strings(org.subjects, "subjects"),
         scopes=check_strings(org.scopes, "scopes", no_spaces=True),
+        algorithms=check_algorithms(org.algorithms),
         policy=check_policy(org.policy),
     )
+
+
+def check_algorithms(value: object) -> tuple[str, ...]:
+    """At least one algorithm name (which names the registry accepts is its policy, not the store's)."""
+    algorithms = check_strings(value, "algorithms", no_spaces=True)
+    if not algorithms:
+        raise ConfigurationError("algorithms must name at least one algorithm")
+    return algorithms
 
 
 def check_state(value: object) -> CertificateState:
@@ -190,8 +210,8 @@ def org_values(org: Org, now: float) -> tuple[object, ...]:
         dump_strings(org.issuers),
         dump_strings(org.subjects),
         dump_strings(org.scopes),
-        org.policy.max_assertion_lifetime,
-        org.policy.token_lifetime,
+        dump_strings(org.algorithms),
+        *(getattr(org.policy, column) for column in POLICY_COLUMNS),
         now,
         now,
     )
@@ -204,6 +224,7 @@ def org_changes(
     issuers: object = UNSET,
     subjects: object = UNSET,
     scopes: object = UNSET,
+    algorithms: object = UNSET,
     policy: object = UNSET,
 ) -> dict[str, object]:
     """Column -> new value for the fields given to ``TrustStore.update_org`` (checked), ``updated_at`` included.
@@ -221,10 +242,12 @@ def org_changes(
         changes["subjects"] = None if subjects is None else dump_strings(check_strings(subjects, "subjects"))
     if scopes is not UNSET:
         changes["scopes"] = dump_strings(check_strings(scopes, "scopes", no_spaces=True))
+    if algorithms is not UNSET:
+        changes["algorithms"] = dump_strings(check_algorithms(algorithms))
     if policy is not UNSET:
         checked = check_policy(policy)
-        changes["max_assertion_lifetime"] = checked.max_assertion_lifetime
-        changes["token_lifetime"] = checked.token_lifetime
+        for column in POLICY_COLUMNS:
+            changes[column] = getattr(checked, column)
     changes["updated_at"] = time.time()
     return changes
 
@@ -250,7 +273,7 @@ def load_strings(text: str | None) -> tuple[str, ...] | None:
 
 def org_from_row(row: Row) -> Org:
     """An :class:`Org` from a row of ``ORG_COLUMNS``."""
-    (oid, name, enabled, issuers, subjects, scopes, max_lifetime, token_lifetime, created_at, updated_at) = row
+    oid, name, enabled, issuers, subjects, scopes, algorithms, *policy, created_at, updated_at = row
     return Org(
         org_id=oid,
         name=name,
@@ -258,7 +281,8 @@ def org_from_row(row: Row) -> Org:
         issuers=load_strings(issuers) or (),
         subjects=load_strings(subjects),
         scopes=load_strings(scopes) or (),
-        policy=OrgPolicy(max_assertion_lifetime=max_lifetime, token_lifetime=token_lifetime),
+        algorithms=load_strings(algorithms) or DEFAULT_ORG_ALGORITHMS,
+        policy=OrgPolicy(**dict(zip(POLICY_COLUMNS, policy, strict=True))),
         created_at=created_at,
         updated_at=updated_at,
     )

@@ -1,0 +1,40 @@
+"""The trust registry's application layer: one service owns every registry read and write, and its policy.
+
+:class:`RegistryService` is what the CLI, the admin API and the console call; the input models of
+:mod:`forcegate.registry.inputs` say what each call accepts (and give the OpenAPI schemas), and
+:mod:`forcegate.registry.policy` what may become trusted. The stores below only store.
+"""
+
+from forcegate.registry.inputs import (
+    AppInput,
+    CertificateInput,
+    CertificateStateInput,
+    OrgChanges,
+    OrgInput,
+    SecretInput,
+)
+from forcegate.registry.service import (
+    Actor,
+    AddedCertificates,
+    AppDetails,
+    KeyRotation,
+    OrgDetails,
+    RegistryService,
+    certificates_in,
+)
+
+__all__ = [
+    "Actor",
+    "AddedCertificates",
+    "AppDetails",
+    "AppInput",
+    "CertificateInput",
+    "CertificateStateInput",
+    "KeyRotation",
+    "OrgChanges",
+    "OrgDetails",
+    "OrgInput",
+    "RegistryService",
+    "SecretInput",
+    "certificates_in",
+]

@@ -1,0 +1,82 @@
+"""JSON views of registry records and audit events, shared by the admin API, the CLI's ``--json``
+and the console.
+
+Secrets never appear: an app shows how many secrets are active and when each was created. Weaker
+trust is flagged where it is shown: an app that accepts any org (``any_org``), a certificate trusted
+for several orgs (``shared``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from forcegate.stores.models import App, AppSecret, AuditEvent, CertificateRecord, Org
+from forcegate.stores.values import POLICY_COLUMNS
+
+__all__ = ["app_view", "audit_view", "certificate_view", "iso", "org_view"]
+
+
+def iso(moment: float) -> str:
+    """Epoch seconds as an ISO 8601 UTC timestamp with second precision."""
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def app_view(app: App, secrets: Sequence[AppSecret] = ()) -> dict[str, Any]:
+    return {
+        "consumer_key": app.consumer_key,
+        "name": app.name,
+        "any_org": app.any_org,
+        "created_at": iso(app.created_at),
+        "active_secrets": [{"id": s.id, "created_at": iso(s.created_at)} for s in secrets],
+    }
+
+
+def certificate_view(record: CertificateRecord) -> dict[str, Any]:
+    return {
+        "sha256_fingerprint": record.sha256_fingerprint,
+        "x5t#S256": record.x5t_s256,
+        "label": record.label,
+        "subject": record.subject,
+        "not_before": iso(record.not_before),
+        "not_after": iso(record.not_after),
+        "state": record.state,
+        "shared": record.shared,
+        "created_at": iso(record.created_at),
+    }
+
+
+def org_view(org: Org, certificates: Sequence[CertificateRecord] | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "org_id": org.org_id,
+        "name": org.name,
+        "enabled": org.enabled,
+        "issuers": sorted(org.allowed_issuers),
+        "subjects": None if org.subjects is None else list(org.subjects),
+        "scopes": list(org.scopes),
+        "algorithms": list(org.algorithms),
+        **{name: getattr(org.policy, name) for name in POLICY_COLUMNS},
+        "created_at": iso(org.created_at),
+        "updated_at": iso(org.updated_at),
+    }
+    if certificates is not None:
+        view["certificates"] = [certificate_view(c) for c in certificates]
+    return view
+
+
+def audit_view(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": iso(event.at),
+        "endpoint": event.endpoint,
+        "credential": event.credential,
+        "result": event.result,
+        "code": event.code,
+        "detail": event.detail,
+        "org_id": event.org_id,
+        "user_id": event.user_id,
+        "subject": event.subject,
+        "issuer": event.issuer,
+        "client": event.client,
+    }

@@ -1,0 +1,31 @@
+"""The Starlette routes: every endpoint but the two hot ones, which the application dispatches itself."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from forcegate.server.endpoints import admin, canvas, discovery, oauth
+from forcegate.settings import Settings
+
+__all__ = ["routes"]
+
+
+def routes(settings: Settings) -> list[Route]:
+    """The routes for ``settings`` (the Canvas landing page lives where the settings say)."""
+    table = [
+        Route("/canvas", canvas.post_canvas, methods=["POST"]),
+        Route("/canvas", canvas.get_canvas, methods=["GET"]),
+        # Before /canvas/{consumer_key}: the default landing page would otherwise be an app's key.
+        Route(settings.canvas_landing_path, canvas.landing, methods=["GET"]),
+        Route("/canvas/{consumer_key}", canvas.post_canvas, methods=["POST"]),
+        Route("/canvas/{consumer_key}", canvas.get_canvas, methods=["GET"]),
+        Route("/oauth2/introspect", oauth.introspect, methods=["POST"]),
+        Route("/oauth2/revoke", oauth.revoke, methods=["POST"]),
+        Route("/.well-known/jwks.json", discovery.jwks, methods=["GET"]),
+        Route("/.well-known/oauth-authorization-server", discovery.metadata, methods=["GET"]),
+        Route("/healthz", discovery.healthz, methods=["GET"]),
+        Route("/readyz", discovery.readyz, methods=["GET"]),
+        Route("/openapi.json", discovery.openapi, methods=["GET"]),
+    ]
+    table += [Route(admin.PREFIX + path, handler, methods=[method]) for path, handler, method in admin.ROUTES]
+    return table

@@ -1,0 +1,38 @@
+"""What an endpoint needs, found in the request's scope: the services of this process and the settings.
+
+:class:`~forcegate.server.app.ForcegateApp` builds one :class:`Runtime` at start and puts it in every
+request's scope under ``"forcegate"`` (mounted in another application too), so endpoints are plain
+module-level functions rather than closures over a service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from forcegate.errors import StoreUnavailable
+from forcegate.registry.service import RegistryService
+from forcegate.server._asgi import Scope
+from forcegate.service.authentication import AuthenticationService
+from forcegate.settings import Settings
+
+__all__ = ["SCOPE_KEY", "Runtime", "runtime"]
+
+SCOPE_KEY = "forcegate"
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    service: AuthenticationService
+    registry: RegistryService
+    openapi: dict[str, Any]
+
+
+def runtime(scope: Scope) -> Runtime:
+    """The runtime of the application serving this request."""
+    found = scope.get(SCOPE_KEY)
+    if not isinstance(found, Runtime):
+        # Only when a server skipped the lifespan protocol: refuse rather than guess.
+        raise StoreUnavailable("forcegate has not started (the ASGI lifespan did not run)")
+    return found

@@ -1,0 +1,458 @@
+"""The authentication service: the request logic of every entry point, independent of HTTP.
+
+The service's endpoints, the Starlette/FastAPI dependency and (later) other framework integrations
+call into one :class:`AuthenticationService` per process. It composes the protocol core
+(:mod:`forcegate.core`) with the stores and the registry cache, and it audits every decision itself,
+so no adapter can forget to: an adapter reads the request (:class:`Credentials`, a form), calls one
+method, and renders what comes back or what is raised.
+
+Every request path starts with :meth:`AuthenticationService.refresh`: one read of the registry
+generation, which every registry write and every signing-key change bumps. When it moved, the
+registry cache is dropped and the signing keys are reloaded, BEFORE any access token is verified or
+issued: a token signed with a key another worker just rotated to verifies here on this worker's very
+next request, and a token of a retired key is refused as soon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import secrets
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from forcegate.clock import Clock, SystemClock
+from forcegate.core import ids
+from forcegate.core.access_token import AccessTokenIssuer, AccessTokenVerifier, VerifiedAccessToken
+from forcegate.core.assertion import AssertionVerifier
+from forcegate.core.canvas_request import CanvasRequest
+from forcegate.core.form import required
+from forcegate.core.grant import TokenGrant, TokenRequest, prepare_grant, token_request
+from forcegate.core.identity import Identity
+from forcegate.errors import (
+    AuthenticationRequired,
+    CanvasOrgRefused,
+    ForcegateError,
+    InsufficientScope,
+    InvalidAccessToken,
+    NoCredentials,
+    OrgDisabled,
+    RateLimited,
+    TokenRevoked,
+    UnknownApp,
+)
+from forcegate.service.audit import AuditWriter
+from forcegate.service.canvas_liveness import CanvasLivenessCheck
+from forcegate.service.claimed import NOTHING_CLAIMED, claimed_identity, looks_like_access_token
+from forcegate.service.credentials import SESSION_COOKIE, Credentials
+from forcegate.service.registry_cache import RegistryCache
+from forcegate.service.signing import SigningState, signing_state
+from forcegate.settings import Settings
+from forcegate.stores.bundle import Stores
+from forcegate.stores.models import AuditEvent, Session
+from forcegate.stores.protocols import ReplayCache
+
+__all__ = [
+    "RATE_WINDOW",
+    "SESSION_COOKIE",
+    "TOKEN_ENDPOINT",
+    "AuthenticationService",
+    "CanvasLogin",
+    "Form",
+    "session_digest",
+]
+
+log = logging.getLogger("forcegate.service")
+
+#: The fixed window of ``token_rate_limit`` (seconds).
+RATE_WINDOW = 60
+TOKEN_ENDPOINT = "/oauth2/token"  # noqa: S105 - a path, not a secret
+
+#: How the HTTP adapter reads the request's form, called inside the service: a request refused while
+#: its form is read (wrong content type, too large, malformed) is audited like any other refusal, and
+#: a request refused before (a wrong credential) has its body left unread.
+Form = Callable[[], Awaitable[Mapping[str, str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasLogin:
+    session_id: str
+    identity: Identity
+    request: CanvasRequest
+
+
+def session_digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
+class AuthenticationService:
+    """Everything a request needs, built once per process from the settings and the stores."""
+
+    def __init__(self, settings: Settings, stores: Stores, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.stores = stores
+        self.clock = clock if clock is not None else SystemClock()
+        self.registry = RegistryCache(stores.trust)
+        self.audit = AuditWriter(stores.audit, clock=self.clock)
+        self.assertions = AssertionVerifier(
+            directory=self.registry,
+            audiences=settings.audiences,
+            leeway=settings.leeway,
+            max_assertion_lifetime=settings.max_assertion_lifetime,
+            clock=self.clock,
+        )
+        self._replay = _ClockedReplay(stores.replay, self.clock)
+        self.canvas_liveness = CanvasLivenessCheck() if settings.canvas_liveness_check else None
+        self._signing: SigningState | None = None
+        # The registry generation the loaded keys are at least as new as (None: not loaded yet).
+        self._keys_generation: int | None = None
+        self._keys_lock = asyncio.Lock()
+
+    # --- the service's signing keys -------------------------------------------------------------------
+
+    @property
+    def issuer(self) -> AccessTokenIssuer | None:
+        return None if self._signing is None else self._signing.issuer
+
+    @property
+    def access(self) -> AccessTokenVerifier | None:
+        return None if self._signing is None else self._signing.verifier
+
+    @property
+    def jwks(self) -> dict[str, object]:
+        return {"keys": []} if self._signing is None else self._signing.jwks
+
+    async def load_signing_keys(self) -> None:
+        """Load the service's signing keys: the newest active one signs, all of them verify."""
+        # The generation first: keys read after it are at least as new as it says.
+        generation = await self.stores.trust.generation()
+        self._install_signing_keys(await self.stores.keys.signing_keys())
+        self._keys_generation = generation
+
+    async def refresh(self) -> None:
+        """Bring the registry cache and the signing keys up to date; every request path calls this first.
+
+        One generation read when nothing changed; the keys are reloaded only when it moved.
+        """
+        generation = await self.registry.refresh()
+        if generation == self._keys_generation:
+            return
+        # Concurrent requests that see the move wait for the one reload rather than verify against
+        # keys another coroutine is still loading.
+        async with self._keys_lock:
+            if generation != self._keys_generation:
+                self._install_signing_keys(await self.stores.keys.signing_keys())
+                self._keys_generation = generation
+
+    def _install_signing_keys(self, records: Any) -> None:
+        if self._signing is not None and tuple((r.kid, r.active) for r in records) == self._signing.loaded:
+            return  # a registry change that left the keys alone keeps the verifier and its cache
+        self._signing = signing_state(records, self.settings, self.clock)
+
+    # --- token endpoint -------------------------------------------------------------------------------
+
+    async def exchange(self, form: Form, *, client: str | None) -> dict[str, Any]:
+        """``POST /oauth2/token``: read the form, grant the token, and return the RFC 6749 §5.1 body.
+
+        A refusal is audited (filed under the org the assertion claims) before it is raised; if the
+        audit store cannot take it, its error is raised instead (the request fails closed).
+        """
+        request: TokenRequest | None = None
+        try:
+            request = token_request(await form())
+            return (await self.token(request, client=client)).response
+        except ForcegateError as exc:
+            claimed = claimed_identity(None if request is None else request.assertion)
+            event = self.audit.event(
+                endpoint=TOKEN_ENDPOINT,
+                credential="jwt-bearer",
+                error=exc,
+                client=client,
+                org_id=claimed.org_id,
+                issuer=claimed.issuer,
+                subject=claimed.subject,
+            )
+            await self._write_refusal(event)
+            raise
+
+    async def token(self, request: TokenRequest, *, client: str | None) -> TokenGrant:
+        """RFC 7523 §2.1: verify the assertion, claim it once, issue the access token, and record it
+        and its audit event before it is returned."""
+        await self.refresh()
+        assert self.issuer is not None
+        grant = await prepare_grant(request, verifier=self.assertions, issuer=self.issuer)
+        identity = grant.identity
+        # After the signature (a forged assertion cannot spend another org's budget), before the
+        # claim (a refused assertion stays unused, for a retry in the next window).
+        await self._spend_rate(identity.org_id)
+        event = self.audit.event(
+            endpoint=TOKEN_ENDPOINT,
+            credential="jwt-bearer",
+            org_id=identity.org_id,
+            user_id=identity.user_id,
+            subject=identity.username,
+            issuer=identity.issuer,
+            client=client,
+        )
+        # The single-use claim, the token's record and its audit row in one atomic write (one
+        # transaction on SQL, shared with concurrent requests): a token never leaves without its rows.
+        won = await self.stores.grants.record_grant(
+            replay_key=grant.assertion.replay_key,
+            replay_until=grant.assertion.replay_until,
+            token=grant.record,
+            event=event,
+            now=self.clock.now(),
+        )
+        if not won:
+            raise grant.assertion.replayed()
+        return grant
+
+    # --- credentials at a protected resource ----------------------------------------------------------
+
+    async def authorize(
+        self, credentials: Credentials, *, endpoint: str, client: str | None, scopes: Collection[str] = ()
+    ) -> Identity:
+        """The identity behind ``credentials``, with ``scopes`` enforced, and the decision audited.
+
+        A refusal is queued (and raised); a direct JWT, which consumed a single-use assertion, is
+        written before returning; other credentials are queued. No credential at all
+        (:class:`NoCredentials`) is not audited: it is every anonymous request.
+        """
+        try:
+            identity, credential = await self.authenticate(credentials)
+            if not identity.has_scopes(scopes):
+                raise InsufficientScope(f"missing scope(s): {' '.join(sorted(set(scopes) - identity.scopes))}")
+        except NoCredentials:
+            raise
+        except ForcegateError as exc:
+            token = credentials.authorization.partition(" ")[2].strip() if credentials.authorization else None
+            claimed = claimed_identity(token) if token else NOTHING_CLAIMED
+            self.audit.enqueue(
+                self.audit.event(
+                    endpoint=endpoint,
+                    credential="bearer" if credentials.authorization is not None else "session",
+                    error=exc,
+                    client=client,
+                    org_id=claimed.org_id,
+                    issuer=claimed.issuer,
+                    subject=claimed.subject,
+                )
+            )
+            raise
+        event = self.audit.event(
+            endpoint=endpoint,
+            credential=credential,
+            org_id=identity.org_id,
+            user_id=identity.user_id,
+            subject=identity.username,
+            issuer=identity.issuer,
+            client=client,
+        )
+        if credential == "jwt":
+            await self.audit.write(event)
+        else:
+            self.audit.enqueue(event)
+        return identity
+
+    async def authenticate(self, credentials: Credentials) -> tuple[Identity, str]:
+        """Identity and credential kind: the bearer token when one is sent, else the Canvas session."""
+        token = credentials.bearer()
+        if token is not None:
+            return await self.authenticate_bearer(token)
+        if credentials.session is not None:
+            return await self.authenticate_session(credentials.session), "session"
+        raise NoCredentials("no bearer token and no session cookie")
+
+    async def authenticate_bearer(self, token: str) -> tuple[Identity, str]:
+        """The identity behind ``Authorization: Bearer <token>`` and the credential kind.
+
+        An access token of ours carries ``typ: at+jwt``; anything else is treated as an Apex-signed
+        JWT sent directly, held to the token endpoint's rules, single use included.
+        """
+        await self.refresh()
+        assert self._signing is not None
+        if token.startswith(self._signing.prefixes) or looks_like_access_token(token):
+            return (await self._verify_access_token(token)).identity, "access-token"
+        # AssertionVerifier.verify, with the rate limit between the checks and the claim (as at the
+        # token endpoint): counted only for a verified assertion, and a refused one stays unused.
+        verified = await self.assertions.check(token, source="jwt")
+        await self._spend_rate(verified.org.org_id)
+        if not await self._replay.claim(verified.replay_key, verified.replay_until):
+            raise verified.replayed()
+        return verified.identity, "jwt"
+
+    async def verify_access_token(self, token: str) -> VerifiedAccessToken:
+        """An access token this service issued, not revoked, for an org still enabled."""
+        await self.refresh()
+        return await self._verify_access_token(token)
+
+    async def verify_token_signature(self, token: str) -> VerifiedAccessToken:
+        """Only that ``token`` is an access token of ours (signature, expiry) under the current keys."""
+        await self.refresh()
+        assert self.access is not None
+        return self.access.verify(token)
+
+    async def _verify_access_token(self, token: str) -> VerifiedAccessToken:
+        """:meth:`verify_access_token` once :meth:`refresh` has run."""
+        assert self.access is not None
+        verified = self.access.verify(token)
+        if await self.stores.tokens.is_revoked(verified.jti):
+            raise TokenRevoked("the access token was revoked")
+        await self._check_org_enabled(verified.identity.org_id, registered_only=True)
+        return verified
+
+    async def authenticate_session(self, session_id: str) -> Identity:
+        session = await self.stores.sessions.get(session_digest(session_id), now=self.clock.now())
+        if session is None:
+            raise AuthenticationRequired("no live session for this cookie")
+        await self.refresh()
+        await self._check_org_enabled(session.identity.org_id, registered_only=False)
+        return session.identity
+
+    async def _spend_rate(self, org_id: str) -> None:
+        """Count one single-use assertion of ``org_id`` in the current minute (the service's clock);
+        :class:`RateLimited` beyond ``token_rate_limit``. A counter store that is down fails closed."""
+        limit = self.settings.token_rate_limit
+        if not limit:
+            return
+        now = self.clock.now()
+        window_start = float(math.floor(now / RATE_WINDOW) * RATE_WINDOW)
+        hits = await self.stores.rates.hit(f"assertions:{org_id}", window_start, RATE_WINDOW, now=now)
+        if hits > limit:
+            raise RateLimited(
+                f"org {org_id} has used its {limit} assertions for this minute",
+                retry_after=max(1, math.ceil(window_start + RATE_WINDOW - now)),
+            )
+
+    async def _check_org_enabled(self, org_id: str, *, registered_only: bool) -> None:
+        org = await self.registry.org(org_id)
+        if org is None:
+            if registered_only:
+                raise InvalidAccessToken(f"org {org_id} is no longer registered")
+            return
+        if not org.enabled:
+            raise OrgDisabled(f"org {org_id} is disabled")
+
+    # --- Canvas ---------------------------------------------------------------------------------------
+
+    async def open_canvas_session(
+        self, form: Form, *, consumer_key: str | None, endpoint: str, client: str | None
+    ) -> CanvasLogin:
+        """``POST /canvas``: verify the form's ``signed_request``, open a session, audit the decision."""
+        try:
+            login = await self.canvas_login(required(dict(await form()), "signed_request"), consumer_key=consumer_key)
+        except ForcegateError as exc:
+            await self._write_refusal(
+                self.audit.event(endpoint=endpoint, credential="canvas", error=exc, client=client)
+            )
+            raise
+        identity = login.identity
+        await self.audit.write(
+            self.audit.event(
+                endpoint=endpoint,
+                credential="canvas",
+                org_id=identity.org_id,
+                user_id=identity.user_id,
+                subject=identity.username,
+                issuer=identity.issuer,
+                client=client,
+            )
+        )
+        return login
+
+    async def canvas_login(self, signed_request: str, *, consumer_key: str | None) -> CanvasLogin:
+        """Verify a signed request against the registered apps' secrets and open a session."""
+        await self.refresh()
+        trust = await self.registry.canvas(consumer_key)
+        if trust.verifier is None:
+            raise UnknownApp(
+                "no registered app" if consumer_key is None else f"no registered app with consumer key {consumer_key!r}"
+            )
+        request = trust.verifier.verify(signed_request)
+        app = trust.apps[request.secret_index]
+        org = await self.registry.org(request.organization_id)
+        if org is None and not app.any_org:
+            raise CanvasOrgRefused(f"org {request.organization_id} is not registered (app {app.consumer_key})")
+        if org is not None and not org.enabled:
+            raise CanvasOrgRefused(f"org {request.organization_id} is disabled")
+        if self.canvas_liveness is not None:
+            # Last, after every local check: a request refused anyway costs no call to Salesforce.
+            await self.canvas_liveness.check(request)
+        environment = request.environment
+        record = environment.record
+        record_id = record.get("Id") if record is not None else None
+        now = self.clock.now()
+        identity = Identity(
+            source="canvas",
+            org_id=request.organization_id,
+            user_id=request.user_id,
+            username=request.user.user_name,
+            instance_url=request.client.instance_url,
+            record_id=ids.to18(record_id) if isinstance(record_id, str) and ids.is_valid(record_id) else None,
+            parameters=environment.parameters,
+            scopes=frozenset() if org is None else org.scopes,
+            issuer=app.consumer_key,
+            expires_at=now + self.settings.session_lifetime,
+        )
+        session_id = secrets.token_urlsafe(32)
+        await self.stores.sessions.create(
+            Session(
+                id_hash=session_digest(session_id),
+                identity=identity,
+                created_at=now,
+                expires_at=now + self.settings.session_lifetime,
+            )
+        )
+        return CanvasLogin(session_id, identity, request)
+
+    # --- the admin credential -------------------------------------------------------------------------
+
+    async def require_admin(self, credentials: Credentials, *, endpoint: str, client: str | None) -> None:
+        """The caller must present the admin token as bearer; a refusal is audited."""
+        try:
+            token = credentials.bearer()
+            if token is None:
+                raise NoCredentials("admin token missing")
+            if not await self.stores.keys.check_admin_token(token):
+                raise AuthenticationRequired("admin token does not match")
+        except ForcegateError as exc:
+            self.audit.enqueue(self.audit.event(endpoint=endpoint, credential="admin", error=exc, client=client))
+            raise
+
+    async def readiness(self) -> tuple[bool, dict[str, str]]:
+        """Whether every store answers and the signing keys are loaded; each store's check (``ok`` or why not)."""
+        try:
+            checks = dict(await self.stores.check())
+        except ForcegateError as exc:
+            # A backend that cannot even run its check is not ready: say so in the same shape.
+            checks = {"stores": exc.reason}
+        except Exception as exc:
+            checks = {"stores": type(exc).__name__}
+        return all(value == "ok" for value in checks.values()) and self.issuer is not None, checks
+
+    async def is_admin(self, token: str) -> bool:
+        return await self.stores.keys.check_admin_token(token)
+
+    async def _write_refusal(self, event: AuditEvent) -> None:
+        """Write a refusal before it is answered; an audit store that cannot take it fails the request."""
+        try:
+            await self.audit.write(event)
+        except ForcegateError as audit_exc:
+            log.error("audit store refused a %s event: %s", event.endpoint, audit_exc)
+            raise audit_exc from None
+
+
+class _ClockedReplay:
+    """The replay store, judging lapsed claims by the service's clock (the verifier's), not the wall clock."""
+
+    __slots__ = ("_clock", "_store")
+
+    def __init__(self, store: ReplayCache, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def claim(self, key: str, expires_at: float) -> bool:
+        return await self._store.claim(key, expires_at, now=self._clock.now())

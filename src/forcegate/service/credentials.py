@@ -1,0 +1,63 @@
+"""What a caller presents to authenticate, read the same way at every endpoint and in every framework.
+
+An HTTP adapter (the service's own endpoints, the Starlette/FastAPI dependency, later the Django and
+Flask integrations) only copies two header values into :class:`Credentials`; their grammar is checked
+here, once: ``Authorization`` must be ``Bearer <token>`` (RFC 6750 §2.1: another scheme is the same
+401, a malformed Bearer header the same 400 ``invalid_request``, at every endpoint), and the session
+is the value of the ``forcegate_session`` cookie.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from forcegate.errors import AuthenticationRequired, MalformedCredentials
+
+__all__ = ["SESSION_COOKIE", "Credentials", "bearer_token", "session_from_cookie_header"]
+
+SESSION_COOKIE = "forcegate_session"
+
+# RFC 6750 §2.1 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then any "=" padding.
+_B64TOKEN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/")
+
+
+def bearer_token(authorization: str) -> str:
+    """The token of an ``Authorization: Bearer <token>`` value.
+
+    The scheme is case-insensitive (RFC 9110 §11.1). Another scheme (``Basic …``) is a credential this
+    service does not take: :class:`AuthenticationRequired` (401, with the Bearer challenge). A Bearer
+    header without a token, or whose token is not an RFC 6750 ``b64token``, is
+    :class:`MalformedCredentials` (400 ``invalid_request``).
+    """
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip(" ")
+    if scheme.lower() != "bearer":
+        raise AuthenticationRequired("the Authorization scheme must be Bearer (RFC 6750 §2.1)")
+    if not token:
+        raise MalformedCredentials("the Authorization header must be 'Bearer <token>' (RFC 6750 §2.1)")
+    if not _B64TOKEN.issuperset(token.rstrip("=")):
+        raise MalformedCredentials("the bearer token has characters RFC 6750 §2.1 does not allow")
+    return token
+
+
+def session_from_cookie_header(cookie: str | None) -> str | None:
+    """The value of the session cookie in a ``Cookie`` header, if it carries a non-empty one."""
+    if not cookie:
+        return None
+    for part in cookie.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == SESSION_COOKIE and value:
+            return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """The raw ``Authorization`` header value (None: absent) and the session cookie's value (None: absent)."""
+
+    authorization: str | None = field(default=None, repr=False)
+    session: str | None = field(default=None, repr=False)
+
+    def bearer(self) -> str | None:
+        """The bearer token, if an ``Authorization`` header was sent; a malformed one raises."""
+        return None if self.authorization is None else bearer_token(self.authorization)

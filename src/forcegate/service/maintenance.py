@@ -1,0 +1,39 @@
+"""Periodic upkeep of the stores: forget what has expired, purge audit events past retention."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from forcegate.clock import Clock
+from forcegate.settings import Settings
+from forcegate.stores.bundle import Stores
+
+__all__ = ["purge_expired"]
+
+log = logging.getLogger("forcegate.service")
+
+
+async def purge_expired(stores: Stores, settings: Settings, clock: Clock) -> dict[str, int]:
+    """Forget what has expired (claims, rate counters, tokens, sessions) and audit events past the retention limit.
+
+    Every worker runs this periodically; the deletes are idempotent, so workers running it at the
+    same time only repeat each other. A store that is down is skipped until the next round.
+    """
+    now = clock.now()
+    retention_days = settings.audit_retention_days
+    jobs: dict[str, Callable[[], Awaitable[int]]] = {
+        "replay": lambda: stores.replay.purge(now),
+        "rates": lambda: stores.rates.purge(now),
+        "tokens": lambda: stores.tokens.purge(now),
+        "sessions": lambda: stores.sessions.purge(now),
+    }
+    if retention_days:
+        jobs["audit"] = lambda: stores.audit.purge(now - retention_days * 86_400)
+    purged: dict[str, int] = {}
+    for name, job in jobs.items():
+        try:
+            purged[name] = await job()
+        except Exception as exc:
+            log.warning("purge of expired %s failed: %s", name, exc)
+    return purged
