@@ -2,7 +2,7 @@
 
 One verifier serves both JWT paths: the token endpoint (RFC 7523 §3, ``source="jwt-bearer"``) and
 an Apex JWT sent directly as the bearer credential (``source="jwt"``). The order is fixed (after
-fosite's RFC 7523 handler, DESIGN.md), each step raising its own error:
+fosite's RFC 7523 handler; docs/architecture.md), each step raising its own error:
 
 1. size, then parse (:meth:`JWSVerifier.parse`, :func:`loads_claims`), once;
 2. header ``alg`` in the verifier's allow-list (part of parsing; asymmetric algorithms only);

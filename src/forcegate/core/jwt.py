@@ -1,6 +1,6 @@
 """JWT verification with a strict, declarative policy — the checks an Apex-signed JWT must pass.
 
-Order (after fosite's RFC 7523 handler, see DESIGN.md), each step raising its own error:
+Order (after fosite's RFC 7523 handler; docs/architecture.md), each step raising its own error:
 
 1. size limit, then parse (three strict base64url segments, JSON header and claims);
 2. header ``alg`` in the policy's allow-list, no ``crit``;

@@ -12,7 +12,7 @@ Key Management page". Both classes have ``clone``; ``Auth.JWS`` has ``getCompact
 Pages: developer.salesforce.com/docs/atlas.en-us.apexref.meta/apexref/apex_class_Auth_JWT.htm and
 ``apex_class_Auth_JWS.htm`` beside it.
 
-What the reference leaves open, and what this emulator decides (see DESIGN.md "Apex JWT"):
+What the reference leaves open, and what this emulator decides (docs/migrating-from-canvas.md describes Apex's side):
 
 * The header is exactly ``{"alg":"RS256"}``; Apex offers no way to add ``kid``, ``typ`` or ``x5t``.
 * The default validity length is not documented. We use 300 s.

@@ -14,7 +14,7 @@ docs/atlas.en-us.apexref.meta/apexref/apex_class_Auth_JWTBearerTokenExchange.htm
   282513), i.e. an exception that carries the status and body.
 
 The request is the RFC 7523 §2.1 grant with nothing else: form fields ``grant_type`` and
-``assertion``, no client credentials and no ``Authorization`` header (DESIGN.md "Apex JWT").
+``assertion``, no client credentials and no ``Authorization`` header (Apex Reference, ``Auth.JWTBearerTokenExchange``).
 Redirects are not followed.
 
 Choices where Apex differs or is unclear: :meth:`JWTBearerTokenExchange.http_response` returns the

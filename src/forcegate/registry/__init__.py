@@ -13,15 +13,8 @@ from forcegate.registry.inputs import (
     OrgInput,
     SecretInput,
 )
-from forcegate.registry.service import (
-    Actor,
-    AddedCertificates,
-    AppDetails,
-    KeyRotation,
-    OrgDetails,
-    RegistryService,
-    certificates_in,
-)
+from forcegate.registry.results import Actor, AddedCertificates, AppDetails, KeyRotation, OrgDetails, certificates_in
+from forcegate.registry.service import RegistryService
 
 __all__ = [
     "Actor",

@@ -18,7 +18,6 @@ import dataclasses
 import hashlib
 import secrets
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -28,7 +27,7 @@ from forcegate.clock import Clock, SystemClock
 from forcegate.core.access_token import new_signing_key
 from forcegate.core.ids import ORG_PREFIX, validate
 from forcegate.errors import AlreadyExists, ConfigurationError, InvalidInput, KeyMaterialError, NotFound
-from forcegate.keys import Keystore, check_key_strength, load_keystore
+from forcegate.keys import check_key_strength, load_keystore
 from forcegate.keys.model import certificate_public_key
 from forcegate.registry.inputs import (
     AppInput,
@@ -39,10 +38,10 @@ from forcegate.registry.inputs import (
     SecretInput,
 )
 from forcegate.registry.policy import check_certificate
+from forcegate.registry.results import Actor, AddedCertificates, AppDetails, KeyRotation, OrgDetails, certificates_in
 from forcegate.settings import Settings
 from forcegate.stores.bundle import Stores
 from forcegate.stores.models import (
-    App,
     AppSecret,
     AuditEvent,
     CertificateRecord,
@@ -53,79 +52,9 @@ from forcegate.stores.models import (
 )
 from forcegate.stores.values import POLICY_COLUMNS
 
-__all__ = [
-    "Actor",
-    "AddedCertificates",
-    "AppDetails",
-    "KeyRotation",
-    "OrgDetails",
-    "RegistryService",
-    "certificates_in",
-]
+__all__ = ["RegistryService"]
 
 _PAGE = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who asks, for the audit log: the entry (``cli``, an admin API path) and the credential used."""
-
-    entry: str = "cli"
-    credential: str = "local"
-    client: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AppDetails:
-    app: App
-    secrets: Sequence[AppSecret]
-
-
-@dataclass(frozen=True, slots=True)
-class OrgDetails:
-    org: Org
-    certificates: Sequence[CertificateRecord]
-
-
-@dataclass(frozen=True, slots=True)
-class AddedCertificates:
-    """What :meth:`RegistryService.add_certificates` registered, and what the operator should know."""
-
-    records: Sequence[CertificateRecord]
-    warnings: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRotation:
-    """A signing-key change: the key concerned, the keys before it (newest first), and from when
-    tokens signed by earlier keys can no longer be live (epoch seconds; None: no earlier key)."""
-
-    kid: str
-    earlier: Sequence[SigningKey]
-    earlier_tokens_dead_after: float | None
-    #: The longest access-token lifetime (the service's or an org's) and the leeway, which make it.
-    longest_token_lifetime: int
-    leeway: int
-
-
-def certificates_in(keystore: Keystore, *, alias: str | None = None) -> list[tuple[str, x509.Certificate]]:
-    """(default label, certificate) of each keystore entry holding one, each certificate once.
-
-    The CA certificates of a key's chain are not included: Salesforce and forcegate trust the
-    signing certificate itself. No certificate at all is :class:`KeyMaterialError`.
-    """
-    entries = [keystore.get(alias)] if alias else list(keystore.entries)
-    found: dict[bytes, tuple[str, x509.Certificate]] = {}
-    for entry in entries:
-        if entry.certificate is not None:
-            found.setdefault(entry.certificate.public_bytes(Encoding.DER), (entry.alias, entry.certificate))
-    if not found:
-        where = f"entry {alias!r}" if alias else "the keystore"
-        raise KeyMaterialError(
-            f"{where} holds no certificate: Salesforce and forcegate trust certificates, not bare keys "
-            "(download the certificate from Setup > Certificate and Key Management)"
-        )
-    return list(found.values())
 
 
 def _fingerprint(certificate: x509.Certificate) -> str:

@@ -26,12 +26,18 @@ def header(scope: Scope, name: bytes) -> bytes | None:
 
 
 def credentials(scope: Scope) -> Credentials:
-    """The ``Authorization`` header and the session cookie, as sent (checked by the service)."""
-    authorization = header(scope, b"authorization")
-    cookie = header(scope, b"cookie")
+    """The first ``Authorization`` header and the session cookie, as sent (checked by the service)."""
+    authorization: bytes | None = None
+    cookie: bytes | None = None
+    for key, value in scope["headers"]:  # one pass: this runs on every API call
+        if key == b"authorization":
+            if authorization is None:
+                authorization = value
+        elif key == b"cookie" and cookie is None:
+            cookie = value
     return Credentials(
-        authorization=None if authorization is None else authorization.decode("latin-1"),
-        session=session_from_cookie_header(None if cookie is None else cookie.decode("latin-1")),
+        authorization=None if authorization is None else bytes(authorization).decode("latin-1"),
+        session=None if cookie is None else session_from_cookie_header(bytes(cookie).decode("latin-1")),
     )
 
 

@@ -6,8 +6,9 @@ service's own endpoints, the Starlette/FastAPI dependency and the CLI share it w
 server package. The trust registry it reads is managed by :mod:`forcegate.registry`.
 """
 
-from forcegate.service.authentication import AuthenticationService, CanvasLogin
+from forcegate.service.authentication import AuthenticationService
 from forcegate.service.bootstrap import BootstrapResult, bootstrap
+from forcegate.service.canvas import CanvasLogin
 from forcegate.service.credentials import SESSION_COOKIE, Credentials
 
 __all__ = ["SESSION_COOKIE", "AuthenticationService", "BootstrapResult", "CanvasLogin", "Credentials", "bootstrap"]

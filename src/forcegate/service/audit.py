@@ -14,6 +14,7 @@ import contextlib
 import logging
 
 from forcegate.clock import Clock
+from forcegate.core.identity import Identity
 from forcegate.errors import ForcegateError
 from forcegate.stores.models import AuditEvent
 from forcegate.stores.protocols import AuditLog
@@ -59,6 +60,18 @@ class AuditWriter:
             user_id=user_id,
             subject=subject,
             issuer=issuer,
+            client=client,
+        )
+
+    def allowed(self, identity: Identity, *, endpoint: str, credential: str, client: str | None) -> AuditEvent:
+        """The event for a credential accepted as ``identity``."""
+        return self.event(
+            endpoint=endpoint,
+            credential=credential,
+            org_id=identity.org_id,
+            user_id=identity.user_id,
+            subject=identity.username,
+            issuer=identity.issuer,
             client=client,
         )
 

@@ -19,22 +19,16 @@ import asyncio
 import hashlib
 import logging
 import math
-import secrets
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from forcegate.clock import Clock, SystemClock
-from forcegate.core import ids
 from forcegate.core.access_token import AccessTokenIssuer, AccessTokenVerifier, VerifiedAccessToken
 from forcegate.core.assertion import AssertionVerifier
-from forcegate.core.canvas_request import CanvasRequest
-from forcegate.core.form import required
 from forcegate.core.grant import TokenGrant, TokenRequest, prepare_grant, token_request
 from forcegate.core.identity import Identity
 from forcegate.errors import (
     AuthenticationRequired,
-    CanvasOrgRefused,
     ForcegateError,
     InsufficientScope,
     InvalidAccessToken,
@@ -42,7 +36,6 @@ from forcegate.errors import (
     OrgDisabled,
     RateLimited,
     TokenRevoked,
-    UnknownApp,
 )
 from forcegate.service.audit import AuditWriter
 from forcegate.service.canvas_liveness import CanvasLivenessCheck
@@ -52,7 +45,7 @@ from forcegate.service.registry_cache import RegistryCache
 from forcegate.service.signing import SigningState, signing_state
 from forcegate.settings import Settings
 from forcegate.stores.bundle import Stores
-from forcegate.stores.models import AuditEvent, Session
+from forcegate.stores.models import AuditEvent
 from forcegate.stores.protocols import ReplayCache
 
 __all__ = [
@@ -60,7 +53,6 @@ __all__ = [
     "SESSION_COOKIE",
     "TOKEN_ENDPOINT",
     "AuthenticationService",
-    "CanvasLogin",
     "Form",
     "session_digest",
 ]
@@ -75,13 +67,6 @@ TOKEN_ENDPOINT = "/oauth2/token"  # noqa: S105 - a path, not a secret
 #: its form is read (wrong content type, too large, malformed) is audited like any other refusal, and
 #: a request refused before (a wrong credential) has its body left unread.
 Form = Callable[[], Awaitable[Mapping[str, str]]]
-
-
-@dataclass(frozen=True, slots=True)
-class CanvasLogin:
-    session_id: str
-    identity: Identity
-    request: CanvasRequest
 
 
 def session_digest(session_id: str) -> str:
@@ -175,7 +160,7 @@ class AuthenticationService:
                 issuer=claimed.issuer,
                 subject=claimed.subject,
             )
-            await self._write_refusal(event)
+            await self.write_refusal(event)
             raise
 
     async def token(self, request: TokenRequest, *, client: str | None) -> TokenGrant:
@@ -188,15 +173,7 @@ class AuthenticationService:
         # After the signature (a forged assertion cannot spend another org's budget), before the
         # claim (a refused assertion stays unused, for a retry in the next window).
         await self._spend_rate(identity.org_id)
-        event = self.audit.event(
-            endpoint=TOKEN_ENDPOINT,
-            credential="jwt-bearer",
-            org_id=identity.org_id,
-            user_id=identity.user_id,
-            subject=identity.username,
-            issuer=identity.issuer,
-            client=client,
-        )
+        event = self.audit.allowed(identity, endpoint=TOKEN_ENDPOINT, credential="jwt-bearer", client=client)
         # The single-use claim, the token's record and its audit row in one atomic write (one
         # transaction on SQL, shared with concurrent requests): a token never leaves without its rows.
         won = await self.stores.grants.record_grant(
@@ -242,15 +219,7 @@ class AuthenticationService:
                 )
             )
             raise
-        event = self.audit.event(
-            endpoint=endpoint,
-            credential=credential,
-            org_id=identity.org_id,
-            user_id=identity.user_id,
-            subject=identity.username,
-            issuer=identity.issuer,
-            client=client,
-        )
+        event = self.audit.allowed(identity, endpoint=endpoint, credential=credential, client=client)
         if credential == "jwt":
             await self.audit.write(event)
         else:
@@ -336,78 +305,6 @@ class AuthenticationService:
         if not org.enabled:
             raise OrgDisabled(f"org {org_id} is disabled")
 
-    # --- Canvas ---------------------------------------------------------------------------------------
-
-    async def open_canvas_session(
-        self, form: Form, *, consumer_key: str | None, endpoint: str, client: str | None
-    ) -> CanvasLogin:
-        """``POST /canvas``: verify the form's ``signed_request``, open a session, audit the decision."""
-        try:
-            login = await self.canvas_login(required(dict(await form()), "signed_request"), consumer_key=consumer_key)
-        except ForcegateError as exc:
-            await self._write_refusal(
-                self.audit.event(endpoint=endpoint, credential="canvas", error=exc, client=client)
-            )
-            raise
-        identity = login.identity
-        await self.audit.write(
-            self.audit.event(
-                endpoint=endpoint,
-                credential="canvas",
-                org_id=identity.org_id,
-                user_id=identity.user_id,
-                subject=identity.username,
-                issuer=identity.issuer,
-                client=client,
-            )
-        )
-        return login
-
-    async def canvas_login(self, signed_request: str, *, consumer_key: str | None) -> CanvasLogin:
-        """Verify a signed request against the registered apps' secrets and open a session."""
-        await self.refresh()
-        trust = await self.registry.canvas(consumer_key)
-        if trust.verifier is None:
-            raise UnknownApp(
-                "no registered app" if consumer_key is None else f"no registered app with consumer key {consumer_key!r}"
-            )
-        request = trust.verifier.verify(signed_request)
-        app = trust.apps[request.secret_index]
-        org = await self.registry.org(request.organization_id)
-        if org is None and not app.any_org:
-            raise CanvasOrgRefused(f"org {request.organization_id} is not registered (app {app.consumer_key})")
-        if org is not None and not org.enabled:
-            raise CanvasOrgRefused(f"org {request.organization_id} is disabled")
-        if self.canvas_liveness is not None:
-            # Last, after every local check: a request refused anyway costs no call to Salesforce.
-            await self.canvas_liveness.check(request)
-        environment = request.environment
-        record = environment.record
-        record_id = record.get("Id") if record is not None else None
-        now = self.clock.now()
-        identity = Identity(
-            source="canvas",
-            org_id=request.organization_id,
-            user_id=request.user_id,
-            username=request.user.user_name,
-            instance_url=request.client.instance_url,
-            record_id=ids.to18(record_id) if isinstance(record_id, str) and ids.is_valid(record_id) else None,
-            parameters=environment.parameters,
-            scopes=frozenset() if org is None else org.scopes,
-            issuer=app.consumer_key,
-            expires_at=now + self.settings.session_lifetime,
-        )
-        session_id = secrets.token_urlsafe(32)
-        await self.stores.sessions.create(
-            Session(
-                id_hash=session_digest(session_id),
-                identity=identity,
-                created_at=now,
-                expires_at=now + self.settings.session_lifetime,
-            )
-        )
-        return CanvasLogin(session_id, identity, request)
-
     # --- the admin credential -------------------------------------------------------------------------
 
     async def require_admin(self, credentials: Credentials, *, endpoint: str, client: str | None) -> None:
@@ -436,8 +333,9 @@ class AuthenticationService:
     async def is_admin(self, token: str) -> bool:
         return await self.stores.keys.check_admin_token(token)
 
-    async def _write_refusal(self, event: AuditEvent) -> None:
-        """Write a refusal before it is answered; an audit store that cannot take it fails the request."""
+    async def write_refusal(self, event: AuditEvent) -> None:
+        """Write a refusal before it is answered; an audit store that cannot take it fails the request
+        (its error is raised in place of the refusal)."""
         try:
             await self.audit.write(event)
         except ForcegateError as audit_exc:

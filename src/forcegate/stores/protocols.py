@@ -1,4 +1,4 @@
-"""The narrow storage interfaces the service depends on (see DESIGN.md, "forcegate.stores").
+"""The narrow storage interfaces the service depends on (see docs/architecture.md).
 
 Each is a :class:`typing.Protocol` of a few async methods. The embedded default implements them on
 SQLite (:mod:`forcegate.stores.sqlite`); the scale-out backends implement the same Protocols and

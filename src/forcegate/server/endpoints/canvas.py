@@ -17,6 +17,7 @@ from forcegate.errors import NoCredentials, SignedRequestTooLarge
 from forcegate.server.pages import error_page, landing_page
 from forcegate.server.request import client_address, credentials, local_path, read_form
 from forcegate.server.runtime import runtime
+from forcegate.service.canvas import open_canvas_session
 from forcegate.service.credentials import SESSION_COOKIE
 from forcegate.settings import Settings
 
@@ -45,7 +46,8 @@ async def post_canvas(request: Request) -> Response:
     form = functools.partial(
         read_form, request.scope, request.receive, limit=MAX_CANVAS_BODY, too_large=SignedRequestTooLarge
     )
-    login = await found.service.open_canvas_session(
+    login = await open_canvas_session(
+        found.service,
         form,
         consumer_key=request.path_params.get("consumer_key"),
         endpoint=local_path(request.scope),
