@@ -1,7 +1,12 @@
-"""The ``--frameworks`` mode of benchmarks/bench_http.py: what the ASGI framework and server cost.
+"""The ``--frameworks`` and ``--protocols`` modes of benchmarks/bench_http.py: what the framework and server cost.
 
-The baseline's request (read the body, 1 RS256 verify, small JSON) under raw ASGI, Starlette (body,
-form) on uvicorn, and raw ASGI on granian; see docs/decisions/0008-service-framework.md.
+The baseline's request (read the body, 1 RS256 verify, small JSON), interleaved over contenders:
+
+* ``--frameworks``: raw ASGI, Starlette (body, form) on uvicorn, and raw ASGI on granian; see
+  docs/decisions/0008-service-framework.md;
+* ``--protocols``: raw ASGI on uvicorn with its httptools protocol, forcegate's limited httptools
+  protocol, and its h11 protocol; on granian (with its header deadline and buffer cap set) and on
+  hypercorn when installed; see docs/decisions/0012-connection-limits.md.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 from _http_load import (
@@ -22,39 +28,73 @@ from _http_load import (
     say,
     uneven,
 )
-from _http_servers import Server, Servers, baseline_server, granian_server
+from _http_servers import Server, Servers, baseline_server, granian_server, hypercorn_server, protocol_server
+
+# One worker count's contenders, started (the first is the reference of the "vs raw" column).
+Contenders = Callable[[Servers, Path, int], list[tuple[str, Server]]]
 
 
 def main_frameworks(args: argparse.Namespace, workdir: Path, servers: Servers) -> int:
     """Raw ASGI vs Starlette (body / form) on uvicorn, and raw ASGI on granian: the framework's cost."""
+    # Starlette parses forms with python-multipart (module python_multipart, formerly multipart).
+    has_multipart = any(importlib.util.find_spec(name) for name in ("python_multipart", "multipart"))
+    if not has_multipart:
+        say("python-multipart is not installed: the starlette-form contender is skipped")
+
+    def contenders(servers: Servers, workdir: Path, workers: int) -> list[tuple[str, Server]]:
+        started: list[tuple[str, Server]] = []
+        for mode in ("raw", "starlette-body", "starlette-form"):
+            if mode == "starlette-form" and not has_multipart:
+                continue
+            started.append((f"uvicorn {mode}", servers.start(baseline_server(workdir, workers, mode))))
+        granian = granian_server(workdir, workers)
+        if granian is None:
+            say("granian is not installed: the granian contender is skipped")
+        else:
+            started.append(("granian raw", servers.start(granian)))
+        return started
+
+    return _compare(args, workdir, servers, contenders)
+
+
+def main_protocols(args: argparse.Namespace, workdir: Path, servers: Servers) -> int:
+    """Raw ASGI under each HTTP/1.1 implementation: what a protocol with connection limits costs."""
+
+    def contenders(servers: Servers, workdir: Path, workers: int) -> list[tuple[str, Server]]:
+        started = [("uvicorn raw", servers.start(baseline_server(workdir, workers)))]
+        for http in ("httptools", "limited", "h11"):
+            started.append((f"uvicorn {http}", servers.start(protocol_server(workdir, workers, http))))
+        for label, server in (
+            ("granian limits", granian_server(workdir, workers, limits=True)),
+            ("hypercorn", hypercorn_server(workdir, workers)),
+        ):
+            if server is None:
+                say(f"{label.split()[0]} is not installed: that contender is skipped")
+            else:
+                started.append((label, servers.start(server)))
+        return started
+
+    return _compare(args, workdir, servers, contenders)
+
+
+def _compare(args: argparse.Namespace, workdir: Path, servers: Servers, contenders: Contenders) -> int:
+    """Interleaved rounds of the baseline's request over each worker count's contenders; the table."""
     from _baseline_app import fixed_token
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     sample = fixed_token(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     bench = Bench(workdir, seconds=args.seconds, connections=args.connections, verbose=args.verbose)
     script = bench.script(baseline_script(sample))
-    # Starlette parses forms with python-multipart (module python_multipart, formerly multipart).
-    has_multipart = any(importlib.util.find_spec(name) for name in ("python_multipart", "multipart"))
-    if not has_multipart:
-        say("python-multipart is not installed: the starlette-form contender is skipped")
     runs: list[Run] = []
     for workers in args.workers:
         say(f"--- {workers} worker(s) ---")
-        contenders: list[tuple[str, Server]] = []
+        started: list[tuple[str, Server]] = []
         try:
-            for mode in ("raw", "starlette-body", "starlette-form"):
-                if mode == "starlette-form" and not has_multipart:
-                    continue
-                contenders.append((f"uvicorn {mode}", servers.start(baseline_server(workdir, workers, mode))))
-            granian = granian_server(workdir, workers)
-            if granian is None:
-                say("granian is not installed: the granian contender is skipped")
-            else:
-                contenders.append(("granian raw", servers.start(granian)))
-            for _, server in contenders:
+            started = contenders(servers, workdir, workers)
+            for _, server in started:
                 bench.wrk(server, "/oauth2/token", script, seconds=1)  # warm-up
             for round_ in range(args.rounds):
-                for label, server in contenders:
+                for label, server in started:
                     for attempt in range(2):
                         result, cpu = bench.measure(server, "/oauth2/token", script)
                         say(f"round {round_ + 1}, {label}: {describe(result)}; server CPU % {cpu_text(cpu)}")
@@ -63,7 +103,7 @@ def main_frameworks(args: argparse.Namespace, workdir: Path, servers: Servers) -
                         say("one worker took all of wrk's connections: again (this run is discarded)")
                     runs.append(Run(label, workers, result, server, cpu))
         finally:
-            for _, server in contenders:
+            for _, server in started:
                 servers.stop(server)
 
     print()
@@ -78,7 +118,7 @@ def main_frameworks(args: argparse.Namespace, workdir: Path, servers: Servers) -
     for workers in args.workers:
         mine = [r for r in runs if r.workers == workers]
         labels = list(dict.fromkeys(r.label for r in mine))
-        base = [r.result.rps for r in mine if r.label == "uvicorn raw"]
+        base = [r.result.rps for r in mine if r.label == labels[0]]
         for label in labels:
             own = [r for r in mine if r.label == label]
             rps = statistics.median(r.result.rps for r in own)

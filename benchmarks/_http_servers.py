@@ -166,8 +166,27 @@ def baseline_server(workdir: Path, workers: int, mode: str = "raw") -> Server:
     )
 
 
-def granian_server(workdir: Path, workers: int) -> Server | None:
-    granian = shutil.which("granian", path=str(Path(sys.executable).parent)) or shutil.which("granian")
+def protocol_server(workdir: Path, workers: int, http: str) -> Server:
+    """The baseline app under uvicorn with protocol ``http`` (benchmarks/_protocol_server.py)."""
+    port = free_port()
+    argv = [sys.executable, str(BENCHMARKS / "_protocol_server.py"), "--app", "baseline", "--http", http]
+    return Server(
+        name=f"baseline raw (uvicorn {http}, {workers} worker(s))",
+        argv=[*argv, "--port", str(port), "--workers", str(workers)],
+        port=port,
+        log_path=workdir / f"baseline-{http}-{workers}.log",
+        workers=workers,
+    )
+
+
+def _tool(name: str) -> str | None:
+    """An executable from this interpreter's environment, else from PATH (e.g. a separate venv's bin)."""
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+
+
+def granian_server(workdir: Path, workers: int, *, limits: bool = False) -> Server | None:
+    """The baseline app under granian; ``limits``: its header deadline and buffer cap set as forcegate's."""
+    granian = _tool("granian")
     if granian is None:
         return None
     port = free_port()
@@ -181,6 +200,9 @@ def granian_server(workdir: Path, workers: int) -> Server | None:
         f"--host={HOST}",
         f"--port={port}",
         "--no-access-log",
+        # granian's own header deadline (default 30 s) and buffer cap (which bounds a head), at
+        # forcegate's defaults: 10 s and the smallest buffer it allows above 32 KiB.
+        *(["--http1-header-read-timeout=10000", "--http1-buffer-size=32768"] if limits else []),
         "--factory",
         f"--working-dir={BENCHMARKS}",
         "_baseline_app:create_app",
@@ -193,6 +215,26 @@ def granian_server(workdir: Path, workers: int) -> Server | None:
         log_path=workdir / f"granian-{workers}.log",
         env=env,
         ready_marker="Started worker-",
+        workers=workers,
+    )
+
+
+def hypercorn_server(workdir: Path, workers: int) -> Server | None:
+    """The baseline app under hypercorn (h11, uvloop), heads capped at 32 KiB, reads timed out after 10 s."""
+    hypercorn = _tool("hypercorn")
+    if hypercorn is None:
+        return None
+    port = free_port()
+    argv = [hypercorn, "--worker-class=uvloop", f"--workers={workers}", f"--bind={HOST}:{port}"]
+    argv += ["--read-timeout=10", "--log-level=info", "_baseline_app:create_app()"]
+    # hypercorn's h11_max_incomplete_size (default 16 KiB) is a config-file setting only; kept.
+    return Server(
+        name=f"baseline raw (hypercorn, {workers} worker(s))",
+        argv=argv,
+        port=port,
+        log_path=workdir / f"hypercorn-{workers}.log",
+        env={**os.environ, "FORCEGATE_BENCH_MODE": "raw"},
+        ready_marker=None,  # ready when it answers
         workers=workers,
     )
 
@@ -229,14 +271,25 @@ class Forcegate:
             )
         return completed.stdout
 
-    def server(self, workdir: Path, workers: int) -> Server:
-        argv = [sys.executable, "-m", "forcegate.cli", "serve", "--host", HOST, "--port", str(self.port)]
-        argv += ["--data-dir", str(self.data_dir), "--public-url", self.public_url, "--workers", str(workers)]
+    def server(self, workdir: Path, workers: int, http: str = "serve", *, port: int | None = None) -> Server:
+        """``forcegate serve``; or, with ``http`` a protocol of _protocol_server.py, the service under it.
+
+        ``port``: another port than the instance's (a second server beside it); the public URL stays.
+        """
+        port = port or self.port
+        if http == "serve":
+            argv = [sys.executable, "-m", "forcegate.cli", "serve", "--host", HOST, "--port", str(port)]
+            argv += ["--data-dir", str(self.data_dir), "--public-url", self.public_url, "--workers", str(workers)]
+            name = f"forcegate serve ({workers} worker(s))"
+        else:
+            argv = [sys.executable, str(BENCHMARKS / "_protocol_server.py"), "--app", "forcegate", "--http", http]
+            argv += ["--host", HOST, "--port", str(port), "--workers", str(workers)]
+            name = f"forcegate under uvicorn {http} ({workers} worker(s))"
         return Server(
-            name=f"forcegate serve ({workers} worker(s))",
+            name=name,
             argv=[*argv, "--log-level", "info"],
-            port=self.port,
-            log_path=workdir / f"forcegate-{workers}.log",
+            port=port,
+            log_path=workdir / f"forcegate-{http}-{workers}.log",
             env=self.env,
             workers=workers,
         )

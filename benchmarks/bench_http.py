@@ -28,6 +28,12 @@ with * if it happens again), since it measured one worker, not two.
 
     .venv/bin/python benchmarks/bench_http.py [--seconds 8] [--quick] [--workers 1,2] [--connections 32]
     .venv/bin/python benchmarks/bench_http.py --frameworks   # raw ASGI vs Starlette body/form vs granian
+    .venv/bin/python benchmarks/bench_http.py --protocols    # raw ASGI under each HTTP protocol / server
+    .venv/bin/python benchmarks/bench_http.py --http h11     # the service under another uvicorn protocol
+
+``--http`` (decision 0012) runs the service under benchmarks/_protocol_server.py with uvicorn's
+``httptools`` (as before the connection limits), forcegate's ``limited`` protocol or ``h11``, instead
+of ``forcegate serve``; the baseline stays uvicorn's httptools.
 
 wrk comes from the distribution (``apt-get install wrk``); it is not part of CI.
 """
@@ -48,7 +54,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _http_frameworks import main_frameworks
+from _http_frameworks import main_frameworks, main_protocols
 from _http_load import (
     Bench,
     Minter,
@@ -74,8 +80,10 @@ from _http_servers import (
     Servers,
     baseline_server,
     forcegate_instance,
+    free_port,
     http_exchange,
 )
+from _protocol_server import PROTOCOLS
 from _wrk import WrkMissing, wrk_path
 
 ACCESS_TOKEN_CACHE = 10_000  # AccessTokenVerifier's default cache_size (per worker process)
@@ -94,12 +102,24 @@ def measure_workers(
     many_tokens: int,
     max_assertions: int,
     state: dict[str, object],
+    https: Sequence[str] = ("serve",),
+    rounds: int = 1,
 ) -> list[Run]:
-    """Start both servers with ``workers`` workers, warm up, calibrate, measure (interleaved), stop."""
+    """Start the servers with ``workers`` workers, warm up, calibrate, measure (interleaved), stop.
+
+    ``https``: one service per entry (``serve`` or a protocol of _protocol_server.py), all on the same
+    data folder and public URL, each on its own port; their runs are interleaved endpoint by endpoint.
+    ``rounds``: the whole sequence that many times (the table shows each row's median).
+    """
     say(f"--- {workers} worker(s) ---")
     baseline = servers.start(baseline_server(bench.workdir, workers))
-    service = servers.start(forcegate.server(bench.workdir, workers))
+    services: dict[str, Server] = {}
     try:
+        for n, http in enumerate(https):
+            services[http] = servers.start(
+                forcegate.server(bench.workdir, workers, http, port=free_port() if n else None)
+            )
+        service = services[https[0]]
         tokens = state.get("tokens")
         fetched_at = state.get("tokens_at")
         if not isinstance(tokens, list) or not isinstance(fetched_at, float) or time.monotonic() - fetched_at > 300:
@@ -121,7 +141,8 @@ def measure_workers(
         calibration = bench.wrk(service, "/oauth2/token", token_script(bench, minter.mint(3000 * warm)), seconds=warm)
         rate = max(pool_rate(calibration), 100.0)
         say(f"calibration, POST /oauth2/token: {rate:,.0f} req/s with fresh assertions")
-        bench.wrk(service, "/api/v1/me", one_script, seconds=1)
+        for warming in services.values():
+            bench.wrk(warming, "/api/v1/me", one_script, seconds=1)
         token_seconds = bench.seconds
         needed = math.ceil(rate * token_seconds * 1.5)
         if needed > max_assertions:
@@ -158,15 +179,23 @@ def measure_workers(
         def base() -> Path:
             return base_script
 
-        measure("baseline", baseline, "/oauth2/token", base)
-        measure("POST /oauth2/token", service, "/oauth2/token", fresh_assertions, token_seconds)
-        measure("baseline", baseline, "/oauth2/token", base)
-        measure("GET /api/v1/me (1 token)", service, "/api/v1/me", lambda: one_script)
-        measure(f"GET /api/v1/me ({len(tokens):,} tokens)", service, "/api/v1/me", lambda: many_script)
-        measure("baseline", baseline, "/oauth2/token", base)
+        def each(label: str) -> list[tuple[str, Server]]:
+            return [(label if len(services) == 1 else f"{label} [{http}]", server) for http, server in services.items()]
+
+        for _ in range(rounds):
+            measure("baseline", baseline, "/oauth2/token", base)
+            for label, server in each("POST /oauth2/token"):
+                measure(label, server, "/oauth2/token", fresh_assertions, token_seconds)
+            measure("baseline", baseline, "/oauth2/token", base)
+            for label, server in each("GET /api/v1/me (1 token)"):
+                measure(label, server, "/api/v1/me", lambda: one_script)
+            for label, server in each(f"GET /api/v1/me ({len(tokens):,} tokens)"):
+                measure(label, server, "/api/v1/me", lambda: many_script)
+            measure("baseline", baseline, "/oauth2/token", base)
         return runs
     finally:
-        servers.stop(service)
+        for server in services.values():
+            servers.stop(server)
         servers.stop(baseline)
 
 
@@ -182,7 +211,7 @@ def _verdict(label: str) -> float | None:
 
 
 def print_table(runs: Sequence[Run], *, cache_note: Callable[[str, int], str]) -> None:
-    """One row per run; the baseline row is the median of its interleaved runs."""
+    """One row per label: the median run of its interleaved runs (by req/s), the baseline's included."""
     print(
         f"  {'target':<36} {'workers':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU %':>7} "
         f"{'µs/req':>7} "
@@ -203,17 +232,19 @@ def print_table(runs: Sequence[Run], *, cache_note: Callable[[str, int], str]) -
             f"{cpu_text(middle.cpu) + flag:>7} {cpu_us_text(middle):>7} "
             f"{'100%':>12} {'':>7}  median of {runs_text}"
         )
-        for run in mine:
-            if run.label == "baseline":
-                continue
+        for label in dict.fromkeys(r.label for r in mine if r.label != "baseline"):
+            own = [r for r in mine if r.label == label]
+            run = sorted(own, key=lambda r: r.result.rps)[len(own) // 2]
             result, target = run.result, _verdict(run.label)
+            errors = sum(r.result.errors for r in own)
             ratio = result.rps / reference
-            verdict = "" if target is None else ("PASS" if ratio >= target and result.errors == 0 else "MISS")
+            verdict = "" if target is None else ("PASS" if ratio >= target and errors == 0 else "MISS")
             flag = "*" if uneven(run.cpu) else ""
+            rounds = "" if len(own) == 1 else "  median of " + " / ".join(f"{r.result.rps:,.0f}" for r in own)
             print(
                 f"  {run.label:<36} {workers:>7} {result.rps:>9,.0f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f} "
-                f"{result.errors:>7} {cpu_text(run.cpu) + flag:>7} {cpu_us_text(run):>7} {ratio:>12.0%} "
-                f"{'' if target is None else f'>={target:.0%}':>7}  {verdict}" + cache_note(run.label, workers)
+                f"{errors:>7} {cpu_text(run.cpu) + flag:>7} {cpu_us_text(run):>7} {ratio:>12.0%} "
+                f"{'' if target is None else f'>={target:.0%}':>7}  {verdict}" + cache_note(run.label, workers) + rounds
             )
     print(
         "  CPU %: each server worker's CPU time over the run's wall time (wrk shares the same cores); "
@@ -258,6 +289,8 @@ def main_service(args: argparse.Namespace, workdir: Path, servers: Servers) -> i
                 many_tokens=args.many_tokens,
                 max_assertions=args.max_assertions,
                 state=state,
+                https=args.http,
+                rounds=args.rounds,
             )
 
     def cache_note(label: str, workers: int) -> str:
@@ -273,6 +306,7 @@ def main_service(args: argparse.Namespace, workdir: Path, servers: Servers) -> i
     print(
         f"HTTP on loopback, wrk 1 thread x {args.connections} connections, {args.seconds} s per run, "
         f"{os.cpu_count()} cores shared by wrk and the server"
+        + ("" if args.http == ["serve"] else f"; the service as {' / '.join(args.http)} (--http)")
     )
     print_table(runs, cache_note=cache_note)
     if not report_errors(runs):
@@ -284,6 +318,14 @@ def main_service(args: argparse.Namespace, workdir: Path, servers: Servers) -> i
         for line in denied[:10]:
             print("    " + line)
     return 1
+
+
+def _https(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(names) - {"serve", *PROTOCOLS})
+    if not names or unknown or len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"{text!r}: distinct names among serve, {', '.join(PROTOCOLS)}")
+    return names
 
 
 def _worker_counts(text: str) -> list[int]:
@@ -318,15 +360,34 @@ def main() -> int:
         "--max-assertions", type=int, default=60_000, help="cap on assertions minted for one token run (default 60,000)"
     )
     parser.add_argument("--frameworks", action="store_true", help="measure raw ASGI vs Starlette vs granian instead")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds in --frameworks mode (default 2)")
+    parser.add_argument(
+        "--protocols",
+        action="store_true",
+        help="measure raw ASGI under uvicorn httptools / limited / h11, granian, hypercorn instead",
+    )
+    parser.add_argument(
+        "--http",
+        type=_https,
+        default=["serve"],
+        help="run the service as `forcegate serve` (default) or under these uvicorn protocols, comma-separated "
+        f"({', '.join(PROTOCOLS)}; _protocol_server.py), runs interleaved",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="interleaved rounds (default 2 in --frameworks/--protocols mode, else 1)",
+    )
     parser.add_argument("--verbose", action="store_true", help="print wrk's own report of every run")
     args = parser.parse_args()
     if args.quick:
         args.seconds = 2
         args.many_tokens = min(args.many_tokens, 3_000)
         args.rounds = 1
-    if args.seconds < 1 or args.connections < 1:
-        parser.error("--seconds and --connections must be at least 1")
+    if args.rounds is None:
+        args.rounds = 2 if args.frameworks or args.protocols else 1
+    if args.seconds < 1 or args.connections < 1 or args.rounds < 1:
+        parser.error("--seconds, --connections and --rounds must be at least 1")
 
     try:
         wrk_path()
@@ -344,7 +405,11 @@ def main() -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, terminate)
-    mode: Callable[[argparse.Namespace, Path, Servers], int] = main_frameworks if args.frameworks else main_service
+    mode: Callable[[argparse.Namespace, Path, Servers], int] = main_service
+    if args.frameworks:
+        mode = main_frameworks
+    elif args.protocols:
+        mode = main_protocols
     with tempfile.TemporaryDirectory(prefix="forcegate-bench-http-") as tmp:
         try:
             return mode(args, Path(tmp), servers)

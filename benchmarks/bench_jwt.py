@@ -46,7 +46,9 @@ def apex_shaped_token(private_key: rsa.RSAPrivateKey, now: int) -> str:
         "instance_url": "https://example.my.salesforce.com",
         "params": {"recordId": "0015g00000XyZabAAF", "mode": "edit"},
     }
-    signing_input = b64url_encode(b'{"alg":"RS256"}') + "." + b64url_encode(json.dumps(claims).encode())
+    # Compact, as Auth.JWT.toJSONString() writes it (see forcegate.devtools.apex_jwt): no spaces.
+    payload = json.dumps(claims, separators=(",", ":")).encode()
+    signing_input = b64url_encode(b'{"alg":"RS256"}') + "." + b64url_encode(payload)
     signature = private_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return signing_input + "." + b64url_encode(signature)
 

@@ -43,8 +43,9 @@ PUBLIC = {
     "forcegate.settings": ["ENV_PREFIX", "Settings", "load_settings"],
     "forcegate.server": ["Forcegate", "ForcegateApp", "ForcegateRefusal", "create_app"],
     "forcegate.registry": [
-        "Actor", "AddedCertificates", "AppDetails", "AppInput", "CertificateInput", "CertificateStateInput",
-        "KeyRotation", "OrgChanges", "OrgDetails", "OrgInput", "RegistryService", "SecretInput", "certificates_in",
+        "Actor", "AddedCertificates", "AppChanges", "AppDetails", "AppInput", "CertificateInput",
+        "CertificateStateInput", "KeyRotation", "OrgChanges", "OrgDetails", "OrgInput", "RegistryService",
+        "SecretInput", "certificates_in",
     ],
     "forcegate.service": [
         "SESSION_COOKIE", "AuthenticationService", "BootstrapResult", "CanvasLogin", "Credentials", "bootstrap",

@@ -25,12 +25,14 @@ The tree::
     │   ├── CanvasSignatureInvalid
     │   ├── UnknownApp                /canvas/{consumer_key} names no registered app
     │   ├── CanvasOrgRefused          the envelope's org is not registered or is disabled
+    │   ├── CanvasOriginRefused       a cross-site POST: the page is not Salesforce's (login CSRF)
     │   └── CanvasSessionNotLive      liveness check: userinfo refused client.oauthToken or named another user
     ├── TokenError                    JWS / JWT verification (oauth: invalid_grant)
     │   ├── MalformedToken
     │   ├── TokenTooLarge
     │   ├── UnsupportedAlgorithm
     │   ├── UnsupportedCriticalHeader
+    │   ├── UnexpectedTokenType       a token of another type (an access token, ``typ: at+jwt``) as an assertion
     │   ├── UnknownIssuer
     │   ├── KeyNotFound
     │   ├── InvalidSignature
@@ -90,6 +92,7 @@ __all__ = [
     "CanvasAlgorithmMismatch",
     "CanvasError",
     "CanvasOrgRefused",
+    "CanvasOriginRefused",
     "CanvasSessionNotLive",
     "CanvasSignatureInvalid",
     "CertificateExpired",
@@ -142,6 +145,7 @@ __all__ = [
     "TokenNotYetValid",
     "TokenRevoked",
     "TokenTooLarge",
+    "UnexpectedTokenType",
     "UnknownApp",
     "UnknownIssuer",
     "UnsupportedAlgorithm",
@@ -153,11 +157,17 @@ __all__ = [
 
 
 class ForcegateError(Exception):
-    """Base of every error forcegate raises on purpose."""
+    """Base of every error forcegate raises on purpose.
+
+    ``verified``: the refused credential's signature (or HMAC) had verified before this check failed,
+    so the org it names really sent it. False (the default) for a refusal of something anyone could
+    have sent: the audit log marks it unverified, and bounds how many such rows one client can write.
+    """
 
     code: ClassVar[str] = "forcegate_error"
     oauth_error: ClassVar[str] = "invalid_request"
     status: ClassVar[int] = 400
+    verified: bool = False
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -228,6 +238,15 @@ class CanvasOrgRefused(CanvasError):
 
     code = "canvas_org_refused"
     status = 403
+    verified = True
+
+
+class CanvasOriginRefused(CanvasError):
+    """The browser says the POST came from a page that is not Salesforce's (its ``Origin``): someone
+    else's page may not sign a user in with a signed request it holds (login CSRF)."""
+
+    code = "canvas_origin_refused"
+    status = 403
 
 
 class CanvasSessionNotLive(CanvasError):
@@ -238,6 +257,7 @@ class CanvasSessionNotLive(CanvasError):
     """
 
     code = "canvas_session_not_live"
+    verified = True
 
 
 # --- JWS / JWT --------------------------------------------------------------------------------------
@@ -264,6 +284,12 @@ class UnsupportedAlgorithm(TokenError):
 
 class UnsupportedCriticalHeader(TokenError):
     code = "unsupported_crit"
+
+
+class UnexpectedTokenType(TokenError):
+    """RFC 8725 §3.11: the header's ``typ`` names another kind of token (one of our access tokens)."""
+
+    code = "unexpected_token_type"
 
 
 class UnknownIssuer(TokenError):
@@ -326,6 +352,7 @@ class AssertionReplayed(TokenError):
     """The single-use key of this assertion was already claimed: a replay, or a retry of a used one."""
 
     code = "assertion_replayed"
+    verified = True
 
 
 class InvalidAccessToken(TokenError):
@@ -450,6 +477,7 @@ class RateLimited(ForcegateError):
     code = "rate_limited"
     oauth_error = "slow_down"
     status = 429
+    verified = True
 
     def __init__(self, reason: str, *, retry_after: int) -> None:
         super().__init__(reason)

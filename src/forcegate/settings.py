@@ -7,6 +7,7 @@ field names below (``public_url = "https://…"``). Environment variables win ov
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from forcegate.core.claim_profile import is_loopback_host
+from forcegate.core.instance_url import InstanceDomains
 from forcegate.errors import ConfigurationError
 
 __all__ = ["ENV_PREFIX", "Settings", "load_settings"]
@@ -26,6 +28,15 @@ MAX_POOL_SIZE = 1000
 # Far above any real org's minting rate; only stops a typo from meaning "no limit" silently.
 MAX_RATE_LIMIT = 1_000_000
 POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
+# Connection limits (decision 0012): a head needs a second or two even over a poor link, and one of a
+# few KiB even with Salesforce's bearer tokens and cookies; the bounds only catch a typo.
+MAX_HEADER_READ_TIMEOUT = 300
+MAX_BODY_READ_TIMEOUT = 3600
+MIN_HEADER_BYTES = 1024
+MAX_HEADER_BYTES = 1024 * 1024
+MAX_CONNECTIONS = 1_000_000
+#: Each is an HMAC over the whole request; beyond this the cost of one unsigned request is the attacker's lever.
+MAX_CANVAS_SECRETS = 64
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,8 +60,28 @@ class Settings:
     ``canvas_liveness_check``: accept a Canvas signed request only when Salesforce's userinfo, called
     with the envelope's ``client.oauthToken``, confirms the same org and user (fails closed: 503 when
     Salesforce cannot be reached).
+    ``canvas_max_secrets``: how many consumer secrets one Canvas request may be checked against (each
+    an HMAC over the whole request). A request to ``/canvas/{consumer_key}`` is checked against that
+    app's; one to ``/canvas`` against the app its envelope names (the app's ``canvas_name``), or,
+    when it names none, against the apps without one — refused when those hold more secrets.
+    ``canvas_instance_domains``: where else that check may call: domain suffixes (``sf.example.com``,
+    every rule of Salesforce's own domains applies) or exact origins (``http://127.0.0.1:8443``, an
+    emulator on loopback); see :mod:`forcegate.core.instance_url`.
     ``token_rate_limit``: how many single-use assertions (token requests and direct-JWT calls) one
     org may spend per minute, counted after signature verification (0: no limit); beyond it, 429.
+    ``failure_rate_limit``: how many refused attempts (token requests, API calls, Canvas posts, admin
+    calls) one client address may make per minute for one claimed org; beyond it, its refusals are
+    answered 429 (0: no limit). A credential that verifies always passes, so a verified org is never
+    throttled by its (shared) address; admin calls beyond it are refused before the token is compared.
+    ``audit_unverified_limit``: unverified refusals written to the audit log per client address and
+    refusal code per minute; beyond it they are counted and summarised in one row (0: no bound).
+    ``trusted_proxies``: addresses or networks (CIDR) of the reverse proxies in front of the service;
+    only from those is the client address read from ``X-Forwarded-For`` / ``Forwarded``.
+    ``header_read_timeout``, ``body_read_timeout``, ``max_header_bytes``, ``max_connections``
+    (``forcegate serve``, decision 0012): a request's line and headers must arrive within
+    ``header_read_timeout`` seconds and its body within ``body_read_timeout`` more (else the connection
+    is closed), its head take at most ``max_header_bytes`` (else 431); a worker closes new connections
+    beyond ``max_connections`` open ones (0: as many as its open-file limit allows, minus its own reserve).
     """
 
     public_url: str = "http://127.0.0.1:8000"
@@ -62,6 +93,9 @@ class Settings:
     migrate: bool = False
     audit_retention_days: int = 365
     token_rate_limit: int = 3000
+    failure_rate_limit: int = 120
+    audit_unverified_limit: int = 60
+    trusted_proxies: tuple[str, ...] = ()
     encryption_key: str | None = field(default=None, repr=False)
     token_lifetime: int = 600
     leeway: int = 60
@@ -70,10 +104,16 @@ class Settings:
     session_lifetime: int = 3600
     canvas_landing_path: str = "/canvas/app"
     canvas_liveness_check: bool = False
+    canvas_instance_domains: tuple[str, ...] = ()
+    canvas_max_secrets: int = 8
     development: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    header_read_timeout: int = 10
+    body_read_timeout: int = 30
+    max_header_bytes: int = 32 * 1024
+    max_connections: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
@@ -94,10 +134,22 @@ class Settings:
             raise ConfigurationError(f"leeway must be between 0 and {MAX_LEEWAY} seconds")
         if not self.canvas_landing_path.startswith("/") or self.canvas_landing_path.startswith("//"):
             raise ConfigurationError("canvas_landing_path must be a path on this service, starting with one '/'")
+        if not 1 <= self.canvas_max_secrets <= MAX_CANVAS_SECRETS:
+            raise ConfigurationError(f"canvas_max_secrets must be between 1 and {MAX_CANVAS_SECRETS}")
         if not 0 < self.port < 65536:
             raise ConfigurationError("port must be between 1 and 65535")
         if self.workers < 1:
             raise ConfigurationError("workers must be at least 1")
+        if not 1 <= self.header_read_timeout <= MAX_HEADER_READ_TIMEOUT:
+            raise ConfigurationError(f"header_read_timeout must be between 1 and {MAX_HEADER_READ_TIMEOUT} seconds")
+        if not 1 <= self.body_read_timeout <= MAX_BODY_READ_TIMEOUT:
+            raise ConfigurationError(f"body_read_timeout must be between 1 and {MAX_BODY_READ_TIMEOUT} seconds")
+        if not MIN_HEADER_BYTES <= self.max_header_bytes <= MAX_HEADER_BYTES:
+            raise ConfigurationError(f"max_header_bytes must be between {MIN_HEADER_BYTES} and {MAX_HEADER_BYTES}")
+        if not 0 <= self.max_connections <= MAX_CONNECTIONS:
+            raise ConfigurationError(
+                f"max_connections must be 0 (as the open-file limit allows) or up to {MAX_CONNECTIONS}"
+            )
         if self.database_url is not None and not self.database_url:
             object.__setattr__(self, "database_url", None)
         if self.redis_url is not None and not self.redis_url:
@@ -122,6 +174,19 @@ class Settings:
             raise ConfigurationError(f"token_rate_limit must be 0 (no limit) or up to {MAX_RATE_LIMIT} per minute")
         if not self.redis_prefix or any(c.isspace() for c in self.redis_prefix):
             raise ConfigurationError("redis_prefix must be a non-empty string without spaces")
+        for name in ("failure_rate_limit", "audit_unverified_limit"):
+            if not 0 <= getattr(self, name) <= MAX_RATE_LIMIT:
+                raise ConfigurationError(f"{name} must be 0 (no limit) or up to {MAX_RATE_LIMIT} per minute")
+        try:
+            self.proxy_networks  # noqa: B018 - parsed here to refuse a bad entry at start
+        except ValueError as exc:
+            raise ConfigurationError(f"trusted_proxies: {exc}") from None
+        InstanceDomains.parse(self.canvas_instance_domains)  # a bad entry names itself here, not at a login
+
+    @property
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """``trusted_proxies`` parsed."""
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies)
 
     @property
     def token_endpoint(self) -> str:

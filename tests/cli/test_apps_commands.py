@@ -38,7 +38,10 @@ def test_add_from_env_then_show(forcegate: Runner) -> None:
     added = forcegate("apps", "add", KEY, "--name", "Acme Canvas", "--secret-env", "FG_TEST_SECRET")
     assert added.code == 0, added.err
     assert added.out == KEY + "\n"
-    assert added.err == ""
+    assert added.err == (
+        f"forcegate: note: app {KEY} opens Canvas sessions only for the orgs bound to it: "
+        f"forcegate orgs add ORG_ID --app {KEY} (or orgs update ORG_ID --app …)\n"
+    )
     shown = forcegate("apps", "show", KEY, "--json")
     assert shown.code == 0, shown.err
     view = json.loads(shown.out)
@@ -110,7 +113,7 @@ def test_any_org_warns_and_is_recorded(forcegate: Runner) -> None:
     assert "Weaker" in help_text
     outcome = forcegate("apps", "add", KEY, "--any-org", "--secret-env", "FG_TEST_SECRET")
     assert outcome.code == 0, outcome.err
-    assert "any org" in outcome.err
+    assert "any-org (weaker, legacy" in outcome.err
     assert json.loads(forcegate("apps", "show", KEY, "--json").out)["any_org"] is True
 
 
@@ -119,7 +122,7 @@ def test_list_human_and_json(forcegate: Runner) -> None:
     assert forcegate("apps", "add", "zeta", "--name", "Z", "--secret-env", "FG_TEST_SECRET").code == 0
     assert forcegate("apps", "add", "alpha", "--any-org", "--secret-env", "FG_TEST_OTHER_SECRET").code == 0
     lines = forcegate("apps", "list").out.splitlines()
-    assert lines == ["alpha  secrets=1  any-org  -", "zeta  secrets=1  registered-orgs  Z"]
+    assert lines == ["alpha  secrets=1  any-org  -", "zeta  secrets=1  orgs=0  Z"]
     listed = json.loads(forcegate("apps", "list", "--json").out)
     assert [app["consumer_key"] for app in listed] == ["alpha", "zeta"]
     assert [app["any_org"] for app in listed] == [True, False]
@@ -196,3 +199,38 @@ def test_secrets_never_appear_in_output_or_in_the_database(forcegate: Runner, da
     at_rest = b"".join(path.read_bytes() for path in data_dir.iterdir() if path.is_file())
     assert SECRET.encode() not in at_rest
     assert OTHER_SECRET.encode() not in at_rest
+
+
+def test_the_canvas_name_is_set_at_add_and_changed_by_update(forcegate: Runner) -> None:
+    added = forcegate("apps", "add", KEY, "--secret-env", "FG_TEST_SECRET", "--canvas-name", "acme__Orders")
+    assert added.code == 0, added.err
+    assert "canvas_name: acme__Orders" in forcegate("apps", "show", KEY).out.splitlines()
+    before = generation()
+    updated = forcegate("apps", "update", KEY, "--canvas-name", "Orders_V2")
+    assert updated.code == 0, updated.err
+    assert updated.out == f"app {KEY}: canvas_name Orders_V2\n"
+    assert generation() > before  # a running server routes by the new name on its next request
+    forgotten = forcegate("apps", "update", KEY, "--no-canvas-name")
+    assert forgotten.out == f"app {KEY}: canvas_name -\n"
+    assert json.loads(forcegate("apps", "show", KEY, "--json").out)["canvas_name"] is None
+
+
+@pytest.mark.parametrize(
+    ("arguments", "code", "message"),
+    [
+        (["--canvas-name", "two words"], 1, "canvas_name must be a Salesforce developer name"),
+        (["--canvas-name", "A", "--no-canvas-name"], 2, "exclude each other"),
+        ([], 2, "nothing to change"),
+    ],
+)
+def test_update_refuses_what_it_cannot_do(forcegate: Runner, arguments: list[str], code: int, message: str) -> None:
+    assert forcegate("apps", "add", KEY, "--secret-env", "FG_TEST_SECRET").code == 0
+    outcome = forcegate("apps", "update", KEY, *arguments)
+    assert outcome.code == code
+    assert message in outcome.err
+
+
+def test_update_of_an_unknown_app(forcegate: Runner) -> None:
+    outcome = forcegate("apps", "update", "nope", "--canvas-name", "X")
+    assert outcome.code == 1
+    assert "no app with consumer key 'nope'" in outcome.err

@@ -153,3 +153,22 @@ def test_a_consumer_secret_in_the_file_is_ignored_with_a_warning(forcegate: Runn
     assert "consumerSecret: it was ignored" in outcome.err
     assert "FILE-SECRET" not in outcome.out + outcome.err
     assert _secrets() == [SECRET]
+
+
+@pytest.mark.parametrize(("options", "expected"), [([], "Acme_Orders"), (["--namespace", "acme"], "acme__Acme_Orders")])
+def test_the_canvas_name_comes_from_the_file_name(
+    forcegate: Runner, tmp_path: Path, options: list[str], expected: str
+) -> None:
+    file = _write(tmp_path, connected_app_xml())
+    outcome = forcegate("apps", "import-metadata", file, "--secret-env", "FG_TEST_SECRET", *options)
+    assert outcome.code == 0, outcome.err
+    assert f"canvas name: {expected}" in outcome.out.splitlines()
+    assert json.loads(forcegate("apps", "show", CONSUMER_KEY, "--json").out)["canvas_name"] == expected
+
+
+def test_a_file_name_that_is_no_developer_name_leaves_the_canvas_name_unset(forcegate: Runner, tmp_path: Path) -> None:
+    file = _write(tmp_path, connected_app_xml(), name="acme-orders.xml")
+    outcome = forcegate("apps", "import-metadata", file, "--secret-env", "FG_TEST_SECRET")
+    assert outcome.code == 0, outcome.err
+    assert "acme-orders is not a developer name" in outcome.err
+    assert json.loads(forcegate("apps", "show", CONSUMER_KEY, "--json").out)["canvas_name"] is None

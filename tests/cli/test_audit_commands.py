@@ -106,6 +106,7 @@ def test_json_is_a_complete_array(forcegate: Runner) -> None:
         "subject": "admin@acme.example",
         "issuer": ORG18,
         "client": "3MVG9_x",
+        "verified": True,
     }
     assert isinstance(record["id"], int)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,3 +102,27 @@ def test_status_and_upgrade_on_postgresql(forcegate: Runner) -> None:
         == f"applied migration(s) {', '.join(map(str, range(3, LATEST + 1)))}; schema version is now {LATEST}"
     )
     assert _status(forcegate)["status"] == "up to date"
+
+
+def test_upgrading_to_6_binds_each_canvas_app_to_the_orgs_it_could_reach(
+    forcegate: Runner, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Upgrades must not cut a working deployment off: before version 6 an app's secret reached every
+    registered org; after it, exactly those orgs are bound, and apps bound to several are named."""
+    assert forcegate("db", "upgrade", "--to", "5").code == 0
+    # A deployment at version 5 (the commands refuse an outdated schema: written as version 5 would).
+    with sqlite3.connect(data_dir / "forcegate.db") as conn:
+        for org in ("00D5g000004ABCDEA4", "00D5g000004XYZWEA4"):
+            conn.execute("INSERT INTO orgs (org_id, created_at, updated_at) VALUES (?, 0, 0)", (org,))
+        conn.execute("INSERT INTO apps (consumer_key, name, created_at) VALUES ('3MVG9_a', '', 0)")
+    upgraded = forcegate("db", "upgrade")
+    assert upgraded.code == 0, upgraded.err
+    assert "Canvas app 3MVG9_a is bound to 2 orgs" in upgraded.err
+    shown = json.loads(forcegate("apps", "show", "3MVG9_a", "--json").out)
+    assert shown["bound_orgs"] == 2
+    # A new org trusts no app until it is bound explicitly.
+    assert forcegate("orgs", "add", "00D5g000004QQQQ").code == 0
+    assert json.loads(forcegate("orgs", "show", "00D5g000004QQQQ", "--json").out)["apps"] == []
+    monkeypatch.setenv("FG_SECRET_B", "canvas-consumer-secret-b")
+    assert forcegate("apps", "add", "3MVG9_b", "--secret-env", "FG_SECRET_B").code == 0
+    assert json.loads(forcegate("apps", "show", "3MVG9_b", "--json").out)["bound_orgs"] == 0

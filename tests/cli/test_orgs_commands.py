@@ -90,7 +90,7 @@ def test_add_with_every_option_then_show_json_is_complete(
     assert forcegate("certs", "add", ORG18, str(pem), "--label", "2025 signing").code == 0
     view = show(forcegate, ORG15)
     assert set(view) == {
-        "org_id", "name", "enabled", "issuers", "subjects", "scopes", "algorithms", "max_assertion_lifetime",
+        "org_id", "name", "enabled", "issuers", "subjects", "scopes", "algorithms", "apps", "max_assertion_lifetime",
         "token_lifetime", "created_at", "updated_at", "certificates",
     }  # fmt: skip
     assert view["algorithms"] == ["RS256", "RS512"]

@@ -13,7 +13,7 @@ from forcegate.clock import FixedClock
 from forcegate.core.assertion import AssertionVerifier
 from forcegate.core.trust import OrgTrust
 from forcegate.core.trusted_key import TrustedKey
-from forcegate.errors import ConfigurationError, KeyNotFound, UnsupportedAlgorithm
+from forcegate.errors import ConfigurationError, KeyNotFound, UnexpectedTokenType, UnsupportedAlgorithm
 from helpers import make_jws, self_signed
 
 CLAIMS: dict[str, Any] = {"iss": ORG, "sub": USERNAME, "aud": AUD, "exp": NOW + 120, "nbf": NOW - 5}
@@ -96,3 +96,13 @@ def test_a_certificate_starting_within_the_leeway_verifies(ed_key: ed25519.Ed255
     start = dt.datetime.fromtimestamp(NOW, dt.UTC) + dt.timedelta(seconds=LEEWAY - 30)
     org = _org(ed_key, algorithms={"EdDSA"}, start=start)
     assert run(_verifier(org), make_jws(CLAIMS, ed_key, alg="EdDSA")).identity.org_id == ORG
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "AT+JWT", "application/at+jwt"])
+def test_an_access_token_type_is_never_an_assertion(rsa_key: rsa.RSAPrivateKey, typ: str) -> None:
+    """RFC 8725 §3.11: a JWT of another type must not be accepted where an assertion is expected."""
+    org = _org(rsa_key, algorithms={"RS256"})
+    token = make_jws(CLAIMS, rsa_key, alg="RS256", header={"alg": "RS256", "typ": typ})
+    with pytest.raises(UnexpectedTokenType):
+        run(_verifier(org), token)
+    assert run(_verifier(org), make_jws(CLAIMS, rsa_key, alg="RS256", header={"alg": "RS256", "typ": "JWT"}))

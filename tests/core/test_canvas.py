@@ -212,13 +212,15 @@ def test_algorithm_is_pinned_by_configuration(verifier: CanvasVerifier) -> None:
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
-        (b"not json", "not valid JSON"),
+        (b"not json", "not acceptable JSON"),
         (b"[1, 2, 3]", "payload JSON is list, expected an object"),
         (b'"HMACSHA256"', "payload JSON is str"),
-        (b'{"algorithm": NaN}', "not valid JSON"),
+        (b'{"algorithm": NaN}', "not acceptable JSON"),
         (b"\xff\xfe{}", "not UTF-8"),
-        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-        (b'{"a": ' + b"9" * 5000 + b"}", "not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "not acceptable JSON: depth limit exceeded"),
+        (b'{"a": ' + b"9" * 5000 + b"}", "not acceptable JSON"),
+        (b'{"a": 1, "a": 2}', "duplicate JSON member 'a'"),
+        (b'{"context": {"organization": {"organizationId": "x", "organizationId": "y"}}}', "duplicate JSON member"),
     ],
 )
 def test_undecodable_payloads(payload: bytes, reason: str) -> None:

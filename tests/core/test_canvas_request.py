@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from forcegate.core import canvas_request
+from forcegate.core._json import MAX_DEPTH
 from forcegate.core.canvas import CanvasVerifier
 from forcegate.core.canvas_request import (
     CanvasApplication,
@@ -333,6 +334,60 @@ def test_frozen_view_equals_its_source(value: Any) -> None:
     wrapped = FrozenJSONObject({"v": value})
     assert wrapped == {"v": value}
     assert wrapped.to_dict() == {"v": value}
+
+
+def _depth(value: Any) -> int:
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return 1 + max(map(_depth, children), default=0) if isinstance(value, dict | list) else 0
+
+
+def _deepest_envelope(levels: int) -> dict[str, Any]:
+    """An envelope nested ``levels`` deep, by an array in ``parameters`` (envelope, context, environment
+    and parameters are the first four levels)."""
+    deep: list[Any] = [1]
+    for _ in range(levels - 5):
+        deep = [deep]
+    envelope = base()
+    envelope["context"]["environment"]["parameters"] = {"deep": deep}
+    assert _depth(envelope) == levels
+    return envelope
+
+
+def test_views_of_the_deepest_envelope_accepted_cannot_fail() -> None:
+    # An array nested about 240 deep made FrozenJSONArray == list raise RecursionError (several
+    # Python frames per level; fuzz/crashes/canvas/parameters-array-250-deep-eq), and to_list()
+    # copied recursively: the module promises that reading a verified envelope cannot fail.
+    request = verify(_deepest_envelope(MAX_DEPTH))
+    deep = request.parameters["deep"]
+    copied = deep.to_list()
+    assert copied == deep
+    assert deep == copied
+    assert deep == FrozenJSONArray(copied)
+    assert request.raw.to_dict() == request.raw
+    assert request.parameters == request.environment.parameters
+    assert "<redacted>" in repr(request.raw)
+    innermost = copied
+    while isinstance(innermost[0], list):
+        innermost = innermost[0]
+    innermost.append(2)  # a deep copy all the way down: the view is untouched
+    assert deep != copied
+
+
+def test_an_envelope_nested_deeper_than_the_decoder_reads_is_malformed() -> None:
+    # orjson.dumps's TypeError escaped the verifier here (fuzz/crashes/canvas/envelope-nested-255-deep).
+    with pytest.raises(MalformedSignedRequest) as refused:
+        verify(_deepest_envelope(MAX_DEPTH + 1))
+    assert refused.value.reason == f"payload is not acceptable JSON: JSON is nested more than {MAX_DEPTH} levels deep"
+
+
+def test_an_array_equals_a_list_with_the_same_content_and_a_tuple_of_equal_items() -> None:
+    view = FrozenJSONArray([1, [2, [3]], {"a": [4]}])
+    assert view == [1, [2, [3]], {"a": [4]}]
+    assert view == (1, (2, (3,)), {"a": [4]})
+    assert view == [1, FrozenJSONArray([2, [3]]), FrozenJSONObject({"a": [4]})]
+    assert view != [1, [2, [3]], {"a": [5]}]
+    assert view != (1, (2, (4,)), {"a": [4]})
+    assert view != [1, (2, (3,)), {"a": [4]}]  # inside a list, list equality: a tuple is not an array
 
 
 def test_views_are_built_once_and_compare_by_content() -> None:

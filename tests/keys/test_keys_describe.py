@@ -3,12 +3,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from forcegate.core._b64 import b64url_encode
+from forcegate.errors import KeyMaterialError
 from forcegate.keys import KeyEntry, describe_entry, key_from_jwk, public_jwk, rfc7638_thumbprint
-from keys.keys_support import NOW, Chain
+from keys.keys_support import NOW, Chain, odd_certificate_der, unvetted_certificate
 
 
 def test_certificate_facts(rsa_entry: KeyEntry) -> None:
@@ -90,3 +92,20 @@ def test_secret_bytes_never_appear() -> None:
     assert secret.hex() not in text
     assert "jwk_thumbprint" not in info  # a hash of the secret is not shown either
     assert "secret=" not in repr(entry)
+
+
+def test_a_certificate_the_loaders_refuse_is_refused_here_too(ec_entry: KeyEntry) -> None:
+    # An entry built by hand skips the loaders' vetting; describing it must not fail halfway with
+    # whatever cryptography raises for the unreadable name (or warn about the serial).
+    assert ec_entry.private_key is not None
+    for der, message in [
+        (odd_certificate_der(ec_entry.private_key, serial=0), "certificate serial number is not positive"),
+        (
+            odd_certificate_der(ec_entry.private_key, subject_cn=b"\x0c\x07\xff\xfe\xfd\xfc\xfb\xfa\xf9"),
+            "certificate subject name does not parse",
+        ),
+    ]:
+        certificate = unvetted_certificate(der)
+        entry = KeyEntry(alias="odd", kind="certificate", source_format="der", certificate=certificate)
+        with pytest.raises(KeyMaterialError, match=message):
+            describe_entry(entry, now=NOW)

@@ -4,6 +4,7 @@ import hashlib
 import struct
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Literal
 
 import pytest
 from cryptography import x509
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from forcegate.errors import KeyMaterialError, KeystorePasswordError
 from forcegate.keys import KeyEntry, read_jks, write_jks
 from forcegate.keys._jks import decode_modified_utf8, encode_modified_utf8
+from keys.keys_support import WARNING_FILTERS, odd_certificate_der, unvetted_certificate, warnings_filter
 
 PASSWORD = b"changeit"
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
@@ -224,3 +226,19 @@ def test_damaged_keystores_without_password_raise_only_key_material_errors(
     except KeyMaterialError:
         return
     assert all(entry.private_key is None for entry in keystore.entries)
+
+
+@pytest.mark.parametrize("action", WARNING_FILTERS)
+def test_a_certificate_forcegate_refuses_is_named_by_its_entry(
+    ec_entry: KeyEntry, action: Literal["error", "ignore"]
+) -> None:
+    assert ec_entry.private_key is not None
+    negative = unvetted_certificate(odd_certificate_der(ec_entry.private_key, serial=-1))
+    unreadable = unvetted_certificate(odd_certificate_der(ec_entry.private_key, subject_cn=b"\x03\x07\x00subjec"))
+    for certificate, message in [
+        (negative, "JKS entry 'partner': certificate serial number is not positive"),
+        (unreadable, "JKS entry 'partner': certificate subject name has a BIT STRING attribute"),
+    ]:
+        truststore = write_jks([_certificate_entry("partner", certificate)], password=PASSWORD)
+        with warnings_filter(action), pytest.raises(KeyMaterialError, match=message):
+            read_jks(truststore, password=None)

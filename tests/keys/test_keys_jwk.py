@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -17,6 +17,7 @@ from forcegate.errors import ConfigurationError, KeyMaterialError, WeakKeyError
 from forcegate.keys import KeyEntry, key_from_jwk, load_jwks, public_jwk, rfc7638_thumbprint
 from forcegate.keys.model import same_public_key
 from helpers import VECTORS
+from keys.keys_support import WARNING_FILTERS, odd_certificate_der, warnings_filter
 
 COOKBOOK = VECTORS / "jose" / "ietf-jose-cookbook" / "jwk"
 
@@ -264,3 +265,19 @@ def test_arbitrary_jwks_raise_only_key_material_errors(jwk: dict[str, Any]) -> N
     except KeyMaterialError:
         return
     assert entry.kind in ("public_key", "private_key", "secret_key")
+
+
+@pytest.mark.parametrize("action", WARNING_FILTERS)
+def test_an_x5c_certificate_forcegate_refuses(ec_entry: KeyEntry, action: Literal["error", "ignore"]) -> None:
+    assert ec_entry.private_key is not None
+    assert ec_entry.public_key is not None
+    for der, message in [
+        (odd_certificate_der(ec_entry.private_key, serial=-1), "JWK x5c: certificate serial number is not positive"),
+        (
+            odd_certificate_der(ec_entry.private_key, issuer_cn=b"\x0c\x06\xff\xfe\xfd\xfc\xfb\xfa"),
+            "JWK x5c: certificate issuer name does not parse",
+        ),
+    ]:
+        jwk = {**public_jwk(ec_entry.public_key), "x5c": [base64.b64encode(der).decode()]}
+        with warnings_filter(action), pytest.raises(KeyMaterialError, match=message):
+            key_from_jwk(jwk)

@@ -4,6 +4,7 @@ import base64
 import json
 import textwrap
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from cryptography.hazmat.primitives.serialization import (
@@ -27,7 +28,15 @@ from forcegate.keys import (
     write_pkcs12,
 )
 from forcegate.keys.model import same_public_key
-from keys.keys_support import PASSWORD, Chain
+from keys.keys_support import (
+    PASSWORD,
+    WARNING_FILTERS,
+    Chain,
+    as_pem,
+    odd_certificate_der,
+    odd_name_der,
+    warnings_filter,
+)
 
 
 def _cert_pem(entry: KeyEntry) -> bytes:
@@ -277,3 +286,68 @@ def test_a_certificate_with_an_impossible_version_is_key_material_error(rsa_entr
     for data in (damaged, pem):
         with pytest.raises(KeyMaterialError):
             load_keystore(data)
+
+
+# --- certificates forcegate refuses (fuzzing findings, fuzz/crashes/keystore/) ----------------------
+
+
+def _forms(der: bytes) -> list[tuple[bytes, str]]:
+    """The certificate as DER, as PEM, as the bare base64 of ConnectedApp metadata; each refusal's prefix."""
+    return [(der, ""), (as_pem(der), "PEM block #1: "), (base64.b64encode(der), "")]
+
+
+@pytest.mark.parametrize("action", WARNING_FILTERS)
+@pytest.mark.parametrize("serial", [0, -1])
+def test_a_certificate_whose_serial_is_not_positive_is_refused(
+    ec_entry: KeyEntry, action: Literal["error", "ignore"], serial: int
+) -> None:
+    # RFC 5280 §4.1.2.2; cryptography only warns (an error under pytest), and says it will refuse later.
+    assert ec_entry.private_key is not None
+    for data, prefix in _forms(odd_certificate_der(ec_entry.private_key, serial=serial)):
+        with warnings_filter(action), pytest.raises(KeyMaterialError) as refused:
+            load_keystore(data)
+        assert (
+            refused.value.reason
+            == f"{prefix}certificate serial number is not positive (RFC 5280 §4.1.2.2 requires a positive integer)"
+        )
+
+
+@pytest.mark.parametrize(
+    ("which", "cn", "message"),
+    [
+        (
+            "subject",
+            b"\x0c\x07\xff\xfe\xfd\xfc\xfb\xfa\xf9",
+            "certificate subject name does not parse: an attribute value has a type names do not use, "
+            "or is not valid for its string type (such as a UTF8String that is not UTF-8)",
+        ),
+        (
+            "issuer",
+            b"\x0c\x06\xff\xfe\xfd\xfc\xfb\xfa",
+            "certificate issuer name does not parse: an attribute value has a type names do not use, "
+            "or is not valid for its string type (such as a UTF8String that is not UTF-8)",
+        ),
+        (
+            "subject",
+            b"\x03\x07\x00subjec",
+            "certificate subject name has a BIT STRING attribute that is not an x500UniqueIdentifier",
+        ),
+    ],
+)
+def test_a_certificate_whose_name_does_not_parse_is_refused(
+    ec_entry: KeyEntry, which: Literal["subject", "issuer"], cn: bytes, message: str
+) -> None:
+    # cryptography parses names lazily: these loaded, then failed with ValueError / TypeError where
+    # the name was first read (the alias, describe_entry), a 500 at the admin API.
+    assert ec_entry.private_key is not None
+    for data, prefix in _forms(odd_name_der(ec_entry.private_key, which, cn)):
+        with pytest.raises(KeyMaterialError) as refused:
+            load_keystore(data)
+        assert refused.value.reason == prefix + message
+
+
+def test_a_refused_certificate_beside_its_key_names_its_pem_block(ec_entry: KeyEntry) -> None:
+    assert ec_entry.private_key is not None
+    odd = as_pem(odd_certificate_der(ec_entry.private_key, serial=-1))
+    with pytest.raises(KeyMaterialError, match="PEM block #2: certificate serial number is not positive"):
+        load_keystore(_key(ec_entry, PrivateFormat.PKCS8) + odd)

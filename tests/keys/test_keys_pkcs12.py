@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 
 from forcegate.errors import KeyMaterialError, KeystorePasswordError
 from forcegate.keys import KeyEntry, read_pkcs12, write_pkcs12
-from keys.keys_support import PASSWORD, Chain
+from keys.keys_support import (
+    PASSWORD,
+    WARNING_FILTERS,
+    Chain,
+    odd_certificate_der,
+    unvetted_certificate,
+    warnings_filter,
+)
 
 
 def _leaf_entry(chain: Chain, *, with_chain: bool) -> KeyEntry:
@@ -70,3 +79,19 @@ def test_writer_needs_key_and_certificate(chain: Chain) -> None:
 def test_not_pkcs12() -> None:
     with pytest.raises(KeyMaterialError, match="not a PKCS#12"):
         read_pkcs12(b"\x30\x03\x02\x01\x03", password=PASSWORD)
+
+
+@pytest.mark.parametrize("action", WARNING_FILTERS)
+def test_a_certificate_whose_serial_is_not_positive_is_refused(
+    ec_entry: KeyEntry, action: Literal["error", "ignore"]
+) -> None:
+    # cryptography's parser warns inside load_pkcs12; where warnings are errors that is the only sign.
+    assert ec_entry.private_key is not None
+    negative = unvetted_certificate(odd_certificate_der(ec_entry.private_key, serial=0))
+    for certificates in ([negative], [pkcs12.PKCS12Certificate(negative, b"partner")]):
+        data = pkcs12.serialize_key_and_certificates(None, None, None, certificates, BestAvailableEncryption(PASSWORD))
+        with (
+            warnings_filter(action),
+            pytest.raises(KeyMaterialError, match="PKCS#12 file: certificate serial number is not positive"),
+        ):
+            read_pkcs12(data, password=PASSWORD)

@@ -107,7 +107,10 @@ def start_server(
     app = create_app(
         settings, clock=clock, stores=None if stores is None or wrap_stores is None else wrap_stores(stores)
     )
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", loop="asyncio")
+    # As forcegate serve runs it: forwarded headers are forcegate's to judge (trusted_proxies), not uvicorn's.
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", loop="asyncio", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -24,16 +24,23 @@ OTHER_SECRET = "other-consumer-secret"
 XSS = "<script>alert('x')</script>"
 
 
-def _add_app(server: LiveServer, key: str = CONSUMER_KEY, secret: str = CONSUMER_SECRET, **extra: Any) -> None:
+def _add_app(
+    server: LiveServer, key: str = CONSUMER_KEY, secret: str = CONSUMER_SECRET, *, bind: str | None = None, **extra: Any
+) -> None:
+    """Register an app; ``bind``: an org whose Canvas requests it may open sessions for."""
     with server.admin() as admin:
         response = admin.post("/admin/api/v1/apps", json={"consumer_key": key, "secret": secret, **extra})
-    assert response.status_code == 201, response.text
+        assert response.status_code == 201, response.text
+        if bind is not None:
+            apps = admin.get(f"/admin/api/v1/orgs/{bind}").json()["apps"]
+            bound = admin.patch(f"/admin/api/v1/orgs/{bind}", json={"apps": [*apps, key]})
+            assert bound.status_code == 200, bound.text
 
 
 @pytest.fixture
 def app(live_server: LiveServer, registered: Org) -> Org:
-    """The Canvas app registered with its consumer secret, and the org registered."""
-    _add_app(live_server)
+    """The Canvas app registered with its consumer secret, and the org registered and bound to it."""
+    _add_app(live_server, bind=registered.org_id)
     return registered
 
 
@@ -138,7 +145,7 @@ def test_landing_page_without_a_session(live_server: LiveServer) -> None:
 
 
 def test_pinned_consumer_key(live_server: LiveServer, app: Org) -> None:
-    _add_app(live_server, OTHER_KEY, OTHER_SECRET)
+    _add_app(live_server, OTHER_KEY, OTHER_SECRET, bind=app.org_id)
     assert _post(live_server, _signed(app.org_id), f"/canvas/{CONSUMER_KEY}").status_code == 303
     # Signed with the first app's secret, but posted to the other app's URL.
     _assert_refused(_post(live_server, _signed(app.org_id), f"/canvas/{OTHER_KEY}"), 401)

@@ -86,6 +86,7 @@ def test_admin_request_bodies_say_what_the_admin_api_accepts() -> None:
         "subjects",
         "scopes",
         "algorithms",
+        "apps",
         "max_assertion_lifetime",
         "token_lifetime",
     }

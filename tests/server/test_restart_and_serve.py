@@ -65,6 +65,7 @@ def test_state_survives_a_restart(tmp_path: Path, clock: FixedClock, rsa_key: rs
             assert cert.status_code == 201
             app = admin.post("/admin/api/v1/apps", json={"consumer_key": CONSUMER_KEY, "secret": CONSUMER_SECRET})
             assert app.status_code == 201
+            assert admin.patch(f"/admin/api/v1/orgs/{org.org_id}", json={"apps": [CONSUMER_KEY]}).status_code == 200
         used = org.assertion(first.token_endpoint)
         kept = exchange(first, used).json()["access_token"]
         revoked = exchange(first, org.assertion(first.token_endpoint)).json()["access_token"]

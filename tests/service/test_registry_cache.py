@@ -76,10 +76,10 @@ def test_orgs_load_once_until_the_registry_changes(stores: Stores, rsa_key: rsa.
 def test_canvas_secrets_follow_rotation(stores: Stores) -> None:
     cache = RegistryCache(stores.trust)
     run(cache.refresh())
-    assert run(cache.canvas(None)).verifier is None
+    assert run(cache.canvas_routes()).everything.verifier is None
     run(stores.trust.add_app(consumer_key="ck1", name="one", secret="first"))
     run(cache.refresh())
-    trust = run(cache.canvas(None))
+    trust = run(cache.canvas_routes()).everything
     assert trust.verifier is not None
     assert trust.verifier.secret_count == 1
     run(stores.trust.add_app_secret("ck1", "second"))

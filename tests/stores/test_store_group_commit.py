@@ -17,7 +17,7 @@ INSERT = "INSERT INTO t (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING"
 @pytest.fixture
 def db(tmp_path: Path) -> SqliteDatabase:
     database = SqliteDatabase.open(str(tmp_path / "g.db"))
-    database.execute(SCHEMA)
+    database.connection.execute(SCHEMA)
     return database
 
 

@@ -42,6 +42,7 @@ TABLES = {
     "apps",
     "app_secrets",
     "orgs",
+    "org_apps",
     "certificates",
     "replay",
     "issued_tokens",

@@ -165,7 +165,7 @@ def test_concurrent_requests_after_dropped_connections_recover_together(pg_url: 
             )
 
         first = run(burst())
-        assert all(result is True or isinstance(result, StoreUnavailable) for result in first)
+        assert all(result is True or isinstance(result, StoreUnavailable) for result in first), first
         # What the first burst claimed stays claimed; what it failed to write was not written.
         assert run(burst()) == [result is not True for result in first]
 

@@ -23,6 +23,22 @@ def test_each_hit_counts_one_more(stores: Stores) -> None:
     assert [hit(stores) for _ in range(5)] == [1, 2, 3, 4, 5]
 
 
+def test_a_refund_takes_back_one_hit_of_its_window_only(stores: Stores) -> None:
+    assert [hit(stores) for _ in range(3)] == [1, 2, 3]
+    assert hit(stores, "assertions:b") == 1
+    run(stores.rates.refund("assertions:a", START))
+    assert hit(stores) == 3  # 3 - 1 + 1
+    assert hit(stores, "assertions:b") == 2  # another key untouched
+
+
+def test_a_refund_never_goes_below_zero_nor_creates_a_counter(stores: Stores) -> None:
+    run(stores.rates.refund("assertions:never-hit", START))
+    assert hit(stores, "assertions:never-hit") == 1
+    run(stores.rates.refund("assertions:never-hit", START))
+    run(stores.rates.refund("assertions:never-hit", START))
+    assert hit(stores, "assertions:never-hit") == 1
+
+
 def test_keys_and_windows_count_apart(stores: Stores) -> None:
     assert hit(stores, "assertions:a") == 1
     assert hit(stores, "assertions:a") == 2

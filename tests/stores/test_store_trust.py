@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Awaitable, Callable
 
@@ -94,6 +95,23 @@ def test_app_round_trip(stores: Stores) -> None:
     assert run(stores.trust.get_app("ck-b")) == app
     assert [a.consumer_key for a in run(stores.trust.list_apps())] == ["ck-a", "ck-b"]
     assert run(stores.trust.get_app("missing")) is None
+
+
+def test_the_canvas_name_is_stored_changed_and_forgotten(stores: Stores) -> None:
+    added = run(stores.trust.add_app(consumer_key="ck", name="App", secret="s1", canvas_name="acme__Orders"))
+    assert added.canvas_name == "acme__Orders"
+    assert run(stores.trust.get_app("ck")) == added
+    generation = run(stores.trust.generation())
+    renamed = run(stores.trust.set_canvas_name("ck", "Orders"))
+    assert renamed.canvas_name == "Orders"
+    assert run(stores.trust.generation()) > generation  # caches reload: routing follows the new name
+    assert run(stores.trust.set_canvas_name("ck", None)).canvas_name is None
+    assert run(stores.trust.get_app("ck")) == dataclasses.replace(added, canvas_name=None)
+    with pytest.raises(NotFound):
+        run(stores.trust.set_canvas_name("missing", "X"))
+    with pytest.raises(ConfigurationError, match="developer name"):
+        run(stores.trust.set_canvas_name("ck", "no spaces allowed"))
+    assert run(stores.trust.get_app("ck")).canvas_name is None  # type: ignore[union-attr]
 
 
 def test_duplicate_app_is_already_exists(stores: Stores) -> None:

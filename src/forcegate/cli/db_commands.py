@@ -11,7 +11,8 @@ import asyncio
 
 import click
 
-from forcegate.cli._stores import echo_json
+from forcegate.cli._stores import echo_json, run_with_registry
+from forcegate.registry import RegistryService
 from forcegate.settings import load_settings
 from forcegate.stores.rekey import rekey
 from forcegate.stores.schema import schema_state, upgrade_schema
@@ -52,6 +53,27 @@ def db_upgrade(target: int | None) -> None:
         click.echo(f"applied migration(s) {', '.join(map(str, applied))}; schema version is now {state.current}")
     else:
         click.echo(f"nothing to do; schema version is {state.current}")
+    if CANVAS_BINDING_MIGRATION in applied:
+        _warn_about_shared_canvas_apps()
+
+
+#: The migration that bound every Canvas app to every org registered at the time.
+CANVAS_BINDING_MIGRATION = 6
+
+
+def _warn_about_shared_canvas_apps() -> None:
+    """Migration 6 bound each app to every org (what it could reach before); say which now vouch for several."""
+
+    async def action(registry: RegistryService) -> dict[str, int]:
+        return await registry.apps_bound_to_several_orgs()
+
+    for key, count in sorted(run_with_registry(action).items()):
+        click.echo(
+            f"forcegate: warning: Canvas app {key} is bound to {count} orgs (what it could reach before this "
+            "version): its one consumer secret opens sessions for each of them. Keep only the orgs that use "
+            f"it (forcegate orgs update ORG_ID --app …; forcegate apps show {key} lists them)",
+            err=True,
+        )
 
 
 @db.command("rekey")

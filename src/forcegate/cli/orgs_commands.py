@@ -14,7 +14,7 @@ import click
 from forcegate.cli._stores import clean, echo_json, run_with_registry
 from forcegate.cli.certs_commands import certificate_line
 from forcegate.registry import OrgChanges, OrgDetails, OrgInput, RegistryService
-from forcegate.registry.views import iso, org_view
+from forcegate.registry.views import iso, org_details_view, org_view
 from forcegate.stores.models import Org
 
 __all__ = ["orgs"]
@@ -56,6 +56,14 @@ def _trust_options(function: F) -> F:
             multiple=True,
             metavar="S",
             help="Accepted sub value (username or user id); repeatable. Default: any subject.",
+        ),
+        click.option(
+            "--app",
+            "apps",
+            multiple=True,
+            metavar="CONSUMER_KEY",
+            help="A Connected App whose Canvas signed requests may open sessions for this org; repeatable. "
+            "Without one, only apps registered with --any-org can (the weaker legacy model).",
         ),
         click.option(
             "--algorithm",
@@ -102,6 +110,7 @@ def orgs_add(
     issuers: tuple[str, ...],
     scopes: tuple[str, ...],
     subjects: tuple[str, ...],
+    apps: tuple[str, ...],
     algorithms: tuple[str, ...],
     max_assertion_lifetime: int | None,
     token_lifetime: int | None,
@@ -115,6 +124,7 @@ def orgs_add(
         issuers=issuers,
         subjects=subjects or None,
         scopes=scopes,
+        apps=apps,
         **({"algorithms": algorithms} if algorithms else {}),
         max_assertion_lifetime=max_assertion_lifetime,
         token_lifetime=token_lifetime,
@@ -166,7 +176,7 @@ def orgs_show(org: str, as_json: bool) -> None:
     details, shared = run_with_registry(action)
     record, certificates = details.org, details.certificates
     if as_json:
-        echo_json(org_view(record, certificates))
+        echo_json(org_details_view(details))
         return
     policy = record.policy
     lines = {
@@ -177,6 +187,7 @@ def orgs_show(org: str, as_json: bool) -> None:
         "subjects": "(any)" if record.subjects is None else " ".join(clean(s) for s in record.subjects),
         "scopes": " ".join(record.scopes) or "(none)",
         "algorithms": " ".join(record.algorithms),
+        "apps": " ".join(details.apps) or "(none: only any-org apps reach it through Canvas)",
         "max_assertion_lifetime": policy.max_assertion_lifetime or "(service default)",
         "token_lifetime": policy.token_lifetime or "(service default)",
         "created_at": iso(record.created_at),
@@ -223,6 +234,7 @@ def orgs_disable(org: str) -> None:
 @_trust_options
 @click.option("--no-issuers", is_flag=True, help="Clear the issuers: accept the org id only.")
 @click.option("--no-scopes", is_flag=True, help="Clear the scopes.")
+@click.option("--no-apps", is_flag=True, help="Unbind every Canvas app: only any-org apps still reach the org.")
 @click.option("--any-subject", is_flag=True, help="Accept any subject.")
 @click.pass_context
 def orgs_update(
@@ -232,15 +244,17 @@ def orgs_update(
     issuers: tuple[str, ...],
     scopes: tuple[str, ...],
     subjects: tuple[str, ...],
+    apps: tuple[str, ...],
     algorithms: tuple[str, ...],
     max_assertion_lifetime: int | None,
     token_lifetime: int | None,
     no_issuers: bool,
     no_scopes: bool,
+    no_apps: bool,
     any_subject: bool,
 ) -> None:
     """Change some fields of an org; the others stay as they are. Lists given replace the org's."""
-    for many, none, flag in ((issuers, no_issuers, "issuer"), (scopes, no_scopes, "scope")):
+    for many, none, flag in ((issuers, no_issuers, "issuer"), (scopes, no_scopes, "scope"), (apps, no_apps, "app")):
         if many and none:
             raise click.UsageError(f"--{flag} and --no-{flag}s exclude each other")
     if subjects and any_subject:
@@ -254,6 +268,8 @@ def orgs_update(
         changes["scopes"] = scopes
     if subjects or any_subject:
         changes["subjects"] = subjects or None
+    if apps or no_apps:
+        changes["apps"] = apps
     if algorithms:
         changes["algorithms"] = algorithms
     for option, value in (("max_assertion_lifetime", max_assertion_lifetime), ("token_lifetime", token_lifetime)):

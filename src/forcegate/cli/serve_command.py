@@ -3,6 +3,10 @@
 Before any worker starts, the parent process brings the data folder up to date (schema, signing
 key, admin token) — see :mod:`forcegate.service.bootstrap` — then hands the settings to the workers
 through ``FORCEGATE_*`` environment variables, the same way the registry commands read them.
+
+Each worker serves with :class:`forcegate.server.protocol.LimitedHttpToolsProtocol`: uvicorn's
+httptools protocol with a deadline and a size cap for request heads and a cap on open connections
+(decision 0012), checked against the open-file limit, which ``serve`` first raises as far as allowed.
 """
 
 from __future__ import annotations
@@ -10,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from forcegate.cli._extras import require_extra
 from forcegate.settings import ENV_PREFIX, Settings, load_settings
+
+if TYPE_CHECKING:  # the server stack is imported only when serve runs
+    from forcegate.server.limits import ConnectionLimits
 
 __all__ = ["serve"]
 
@@ -54,10 +61,13 @@ def serve(
     access_log: bool,
 ) -> None:
     """Run the forcegate service (SQLite in the data folder unless --database-url says otherwise)."""
-    # The service is the `server` extra; without it, say so before anything is set up.
-    require_extra("serve", "server", "uvicorn", "starlette", "httpx")
+    # The service is the `server` extra; without it, say so before anything is set up. httptools:
+    # the connection limits are built on uvicorn's httptools protocol (uvicorn[standard] brings it).
+    require_extra("serve", "server", "uvicorn", "starlette", "httpx", "httptools")
     import uvicorn
 
+    from forcegate.server.limits import connection_limits, raise_open_file_limit
+    from forcegate.server.protocol import http_protocol
     from forcegate.service.bootstrap import bootstrap
 
     overrides: dict[str, Any] = {
@@ -70,6 +80,8 @@ def serve(
         "migrate": migrate,
     }
     settings = load_settings(None, **overrides)
+    # Before anything is created: a cap that does not fit the open-file limit refuses the start.
+    limits = connection_limits(settings, raise_open_file_limit())
     result = asyncio.run(bootstrap(settings))
     where = _describe_stores(settings)
     click.echo(f"forcegate: serving {settings.public_url} from the {where}")
@@ -78,6 +90,7 @@ def serve(
     if result.admin_token:
         click.echo("forcegate: admin token (shown once; `forcegate admin rotate-token` makes a new one):")
         click.echo(result.admin_token)
+    click.echo(f"forcegate: {_describe_limits(limits)}")
     # Workers are separate processes: they read the same settings from the environment. Exported
     # only now, once the settings proved usable, so a refused start leaves the environment alone.
     for name, value in overrides.items():
@@ -94,6 +107,16 @@ def serve(
         access_log=access_log,
         proxy_headers=False,
         server_header=False,
+        # A factory, pickled into each worker with the limits (uvicorn only calls what it is given).
+        http=http_protocol(limits),
+    )
+
+
+def _describe_limits(limits: ConnectionLimits) -> str:
+    cap = f"at most {limits.max_connections:,} open" if limits.max_connections else "no cap on open connections"
+    return (
+        f"request heads within {limits.header_read_timeout:g} s and {limits.max_header_bytes:,} bytes, "
+        f"bodies within {limits.body_read_timeout:g} s more; {cap} per worker"
     )
 
 

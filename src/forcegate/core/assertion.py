@@ -5,7 +5,8 @@ an Apex JWT sent directly as the bearer credential (``source="jwt"``). The order
 fosite's RFC 7523 handler; docs/architecture.md), each step raising its own error:
 
 1. size, then parse (:meth:`JWSVerifier.parse`, :func:`loads_claims`), once;
-2. header ``alg`` in the verifier's allow-list (part of parsing; asymmetric algorithms only);
+2. header ``alg`` in the verifier's allow-list (part of parsing; asymmetric algorithms only), and
+   no ``typ`` of another kind of token (an access token: RFC 8725 §3.11);
 3. issuer resolution: ``iss`` a registered org id -> that org; else ``iss`` a registered consumer
    key -> the org named by the ``org_id`` claim (required); else :class:`UnknownIssuer`. ``iss``
    must be one of the org's issuers (:class:`IssuerNotAllowed`);
@@ -40,6 +41,7 @@ from forcegate.core.trust import OrgTrust, TrustDirectory
 from forcegate.errors import (
     AssertionReplayed,
     ConfigurationError,
+    ForcegateError,
     InvalidClaim,
     InvalidSalesforceId,
     InvalidScope,
@@ -47,6 +49,7 @@ from forcegate.errors import (
     MissingClaim,
     OrgDisabled,
     SubjectNotAllowed,
+    UnexpectedTokenType,
     UnknownIssuer,
     UnsupportedAlgorithm,
 )
@@ -62,6 +65,8 @@ access token minted from the assertion (which repeats ``sub`` as ``username``) w
 # Distinct per-org (lifetime, algorithms) pairs are few; the bound only stops a pathological registry.
 _MAX_VERIFIERS = 64
 _DEFAULT_ALGORITHMS = frozenset({"RS256"})
+#: ``typ`` values of tokens that must never be taken for an assertion (RFC 9068 §2.1 access tokens).
+_OTHER_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 
 
 class ReplayClaimer(Protocol):
@@ -217,6 +222,10 @@ class AssertionVerifier:
         atomically — with what it records of the grant, as the service does in one transaction —
         on ``replay_key`` until ``replay_until`` before acting on the assertion."""
         jws = self._parser.parse(token)
+        typ = jws.header.get("typ")
+        if isinstance(typ, str) and typ.lower() in _OTHER_TOKEN_TYPES:
+            # RFC 8725 §3.11: an access token (ours, or any RFC 9068 one) is never an assertion.
+            raise UnexpectedTokenType(f"a token of type {typ!r} is not an assertion")
         claims = loads_claims(jws.payload)
         iss = claims.get("iss")
         if not isinstance(iss, str) or not iss:
@@ -237,41 +246,45 @@ class AssertionVerifier:
         text = token if isinstance(token, str) else token.decode("ascii")  # parse() proved it ASCII
         verified = verifier.verify_parsed(text, jws, claims, keys=org.keys)
 
-        sub = claims["sub"]  # present: JWTPolicy requires it
-        if not isinstance(sub, str):
-            raise InvalidClaim(f"claim 'sub' must be a string, not {type(sub).__name__}")
-        if len(sub) > MAX_SUBJECT_LENGTH:
-            raise InvalidClaim(f"claim 'sub' is longer than {MAX_SUBJECT_LENGTH} characters")
-        if org.subjects is not None and sub not in org.subjects:
-            raise SubjectNotAllowed(f"subject {_show(sub)} is not allowed for org {org.org_id}")
+        try:
+            sub = claims["sub"]  # present: JWTPolicy requires it
+            if not isinstance(sub, str):
+                raise InvalidClaim(f"claim 'sub' must be a string, not {type(sub).__name__}")
+            if len(sub) > MAX_SUBJECT_LENGTH:
+                raise InvalidClaim(f"claim 'sub' is longer than {MAX_SUBJECT_LENGTH} characters")
+            if org.subjects is not None and sub not in org.subjects:
+                raise SubjectNotAllowed(f"subject {_show(sub)} is not allowed for org {org.org_id}")
 
-        profile = read_profile(claims)
-        if profile.org_id is not None and profile.org_id != org.org_id:
-            raise InvalidClaim(f"claim 'org_id' names {profile.org_id}, but the assertion is for org {org.org_id}")
-        # A Salesforce username is an email address, never an id: a `sub` that is a valid user id
-        # is the user id (External Credentials can send one) and the identity has no username.
-        user_id = profile.user_id
-        username: str | None = sub
-        if len(sub) in (15, 18) and sub.startswith(ids.USER_PREFIX) and ids.is_valid(sub):
-            username = None
-            if user_id is None:
-                user_id = ids.to18(sub)
-            elif user_id != ids.to18(sub):
-                raise InvalidClaim(f"claim 'user_id' {user_id} is not the user {ids.to18(sub)} named by 'sub'")
+            profile = read_profile(claims)
+            if profile.org_id is not None and profile.org_id != org.org_id:
+                raise InvalidClaim(f"claim 'org_id' names {profile.org_id}, but the assertion is for org {org.org_id}")
+            # A Salesforce username is an email address, never an id: a `sub` that is a valid user id
+            # is the user id (External Credentials can send one) and the identity has no username.
+            user_id = profile.user_id
+            username: str | None = sub
+            if len(sub) in (15, 18) and sub.startswith(ids.USER_PREFIX) and ids.is_valid(sub):
+                username = None
+                if user_id is None:
+                    user_id = ids.to18(sub)
+                elif user_id != ids.to18(sub):
+                    raise InvalidClaim(f"claim 'user_id' {user_id} is not the user {ids.to18(sub)} named by 'sub'")
 
-        if requested_scope:  # RFC 6749 §3.1: a parameter sent without a value is an omitted one
-            if not is_scope(requested_scope):
-                raise InvalidScope("the scope parameter is not space-separated scope tokens (RFC 6749 §3.3)")
-            requested: frozenset[str] | None = split_scope(requested_scope)
-        else:
-            requested = profile.scopes
-        if requested is None:
-            scopes = org.scopes
-        else:
-            refused = requested - org.scopes
-            if refused:
-                raise InvalidScope(f"scopes {sorted(refused)} are not granted to org {org.org_id}")
-            scopes = requested
+            if requested_scope:  # RFC 6749 §3.1: a parameter sent without a value is an omitted one
+                if not is_scope(requested_scope):
+                    raise InvalidScope("the scope parameter is not space-separated scope tokens (RFC 6749 §3.3)")
+                requested: frozenset[str] | None = split_scope(requested_scope)
+            else:
+                requested = profile.scopes
+            if requested is None:
+                scopes = org.scopes
+            else:
+                refused = requested - org.scopes
+                if refused:
+                    raise InvalidScope(f"scopes {sorted(refused)} are not granted to org {org.org_id}")
+                scopes = requested
+        except ForcegateError as exc:
+            exc.verified = True  # after the signature: the org really sent this assertion
+            raise
 
         identity = Identity(
             source=source,

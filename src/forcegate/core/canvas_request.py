@@ -13,7 +13,6 @@ mutate the verified data.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -40,6 +39,30 @@ def _freeze(value: Any) -> Any:
     if type(value) is list:
         return FrozenJSONArray(value)
     return value
+
+
+def _deep_copy(value: Any) -> Any:
+    """A mutable deep copy of decoded JSON, level by level with a stack rather than recursion: the
+    nesting is the sender's choice (up to :data:`forcegate.core._json.MAX_DEPTH`), and
+    ``copy.deepcopy`` spends two Python frames per level of it."""
+    if type(value) is dict:
+        root: Any = dict(value)
+    elif type(value) is list:
+        root = list(value)
+    else:
+        return value
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        for key in node.keys() if type(node) is dict else range(len(node)):
+            child = node[key]
+            if type(child) is dict:
+                node[key] = dict(child)
+                pending.append(node[key])
+            elif type(child) is list:
+                node[key] = list(child)
+                pending.append(node[key])
+    return root
 
 
 def _redacted(value: Any) -> Any:
@@ -86,11 +109,16 @@ class FrozenJSONObject(Mapping[str, Any]):
 
     def to_dict(self) -> dict[str, Any]:
         """A mutable deep copy of the object."""
-        return copy.deepcopy(self._data)
+        copied: dict[str, Any] = _deep_copy(self._data)
+        return copied
 
 
 class FrozenJSONArray(Sequence[Any]):
-    """A read-only view of a decoded JSON array (see :class:`FrozenJSONObject`)."""
+    """A read-only view of a decoded JSON array (see :class:`FrozenJSONObject`).
+
+    It compares equal to a ``list`` with the same content (as list equality has it: a nested tuple
+    is not a nested array) and to a ``tuple`` of equal items.
+    """
 
     __slots__ = ("_data",)
 
@@ -112,6 +140,10 @@ class FrozenJSONArray(Sequence[Any]):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FrozenJSONArray):
             return self._data == other._data
+        if type(other) is list:
+            # Compared in C, one level of recursion per level of nesting; the element-wise loop
+            # below costs several Python frames per level, which a deeply nested array exhausts.
+            return self._data == other
         if isinstance(other, list | tuple):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
@@ -121,7 +153,8 @@ class FrozenJSONArray(Sequence[Any]):
 
     def to_list(self) -> list[Any]:
         """A mutable deep copy of the array."""
-        return copy.deepcopy(self._data)
+        copied: list[Any] = _deep_copy(self._data)
+        return copied
 
 
 _T = TypeVar("_T")

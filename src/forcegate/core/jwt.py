@@ -40,6 +40,7 @@ from forcegate.core.jws import (
 from forcegate.core.trusted_key import TrustedKey
 from forcegate.errors import (
     ConfigurationError,
+    ForcegateError,
     InvalidAudience,
     InvalidClaim,
     LifetimeTooLong,
@@ -222,11 +223,20 @@ class JWTVerifier:
 
         verified = self._verify_signature(jws, keys, now)
 
-        self._check_audience(claims.get("aud"))
-        self._check_times(claims, now)
-        for name in policy.required_claims:
-            if claims.get(name) in (None, ""):
-                raise MissingClaim(f"claim {name!r} is required")
+        try:
+            self._check_audience(claims.get("aud"))
+            self._check_times(claims, now)
+            for name in policy.required_claims:
+                if claims.get(name) in (None, ""):
+                    raise MissingClaim(f"claim {name!r} is required")
+            jti = claims.get("jti")
+            if jti is not None and (type(jti) is not str or not jti):
+                # RFC 7519 §4.1.7: a string. Anything else would fall back to the token's digest as
+                # its single-use key, so two assertions with jti 12345 would both be accepted.
+                raise InvalidClaim("claim 'jti' is not a non-empty string")
+        except ForcegateError as exc:
+            exc.verified = True  # the signature held: the issuer really sent this token
+            raise
         return VerifiedJWT(MappingProxyType(claims), verified.header, verified.algorithm, verified.key, token)
 
     def _verify_signature(self, jws: CompactJWS, keys: Sequence[TrustedKey], now: float) -> VerifiedJWS:

@@ -33,6 +33,8 @@ class OrgTrust:
     scopes: frozenset[str]
     keys: tuple[TrustedKey, ...]
     algorithms: frozenset[str] = frozenset({"RS256"})
+    #: The Connected Apps (consumer keys) whose Canvas signed requests may open sessions for the org.
+    apps: frozenset[str] = frozenset()
     max_assertion_lifetime: int | None = None
     token_lifetime: int | None = None
 

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.serialization import (
 
 from forcegate.errors import KeyMaterialError, KeystorePasswordError
 from forcegate.keys import _der
+from forcegate.keys._util import load_certificate
 from forcegate.keys.model import KeyEntry, Keystore, as_private_key, certificate_public_key, same_public_key
 
 __all__ = ["JCEKS_MAGIC", "JKS_MAGIC", "decode_modified_utf8", "encode_modified_utf8", "read_jks", "write_jks"]
@@ -212,9 +213,11 @@ class _Reader:
             raise KeyMaterialError(f"JKS entry {alias!r}: unsupported certificate type {kind!r}")
         der = self.take(self.u32())
         try:
-            return x509.load_der_x509_certificate(der)
+            return load_certificate(der)
         except (ValueError, x509.InvalidVersion):
             raise KeyMaterialError(f"JKS entry {alias!r}: unreadable certificate") from None
+        except KeyMaterialError as exc:  # a certificate, but one forcegate refuses
+            raise KeyMaterialError(f"JKS entry {alias!r}: {exc.reason}") from None
 
 
 def read_jks(data: bytes, *, password: bytes | None) -> Keystore:

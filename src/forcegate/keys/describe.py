@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import SignatureAlgorithmOID
 
 from forcegate.core.trusted_key import x5t_s256
-from forcegate.keys._util import issued_by
+from forcegate.keys._util import issued_by, vet_certificate
 from forcegate.keys.jwk import rfc7638_thumbprint
 from forcegate.keys.model import KeyEntry
 from forcegate.keys.policy import EC_CURVES
@@ -64,7 +64,8 @@ def describe_entry(entry: KeyEntry, *, now: datetime | None = None) -> dict[str,
     certificate also ``subject``, ``issuer``, ``serial`` (hex), ``not_before``/``not_after``
     (ISO 8601 UTC), ``days_to_expiry`` (negative once expired), ``expired``, ``self_signed``,
     ``sha256_fingerprint``, ``x5t#S256`` and ``chain_length``. Private keys and secrets are
-    reduced to the fact that they are present.
+    reduced to the fact that they are present. A certificate the loaders would refuse (a serial
+    number <= 0, a name that does not parse) raises :class:`~forcegate.errors.KeyMaterialError`.
     """
     moment = now or datetime.now(UTC)
     info: dict[str, Any] = {"alias": entry.alias, "kind": entry.kind, "source_format": entry.source_format}
@@ -84,6 +85,9 @@ def describe_entry(entry: KeyEntry, *, now: datetime | None = None) -> dict[str,
         info["alg"] = entry.jwk_alg
     certificate = entry.certificate
     if certificate is not None:
+        # Loaded entries are vetted already; an entry built by hand is refused the same way rather
+        # than failing halfway through with whatever cryptography raises for an unreadable name.
+        vet_certificate(certificate)
         not_after = certificate.not_valid_after_utc
         remaining = not_after - moment
         info.update(

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from forcegate.core._b64 import b64_encode, b64url_decode, b64url_encode
 from forcegate.core.trusted_key import PublicKey, x5t_s256
 from forcegate.errors import ConfigurationError, KeyMaterialError
+from forcegate.keys._util import load_certificate
 from forcegate.keys.model import (
     KeyEntry,
     Keystore,
@@ -195,9 +196,11 @@ def _certificates(jwk: Mapping[str, Any], key: PublicKey) -> tuple[x509.Certific
         raise KeyMaterialError("JWK x5c is not a non-empty list of strings")
     try:
         # RFC 7517 §4.7: standard base64 DER, not base64url.
-        chain = tuple(x509.load_der_x509_certificate(base64.b64decode(item, validate=True)) for item in x5c)
+        chain = tuple(load_certificate(base64.b64decode(item, validate=True)) for item in x5c)
     except (ValueError, binascii.Error, x509.InvalidVersion):
         raise KeyMaterialError("JWK x5c holds something that is not a base64 DER certificate") from None
+    except KeyMaterialError as exc:  # a certificate, but one forcegate refuses
+        raise KeyMaterialError(f"JWK x5c: {exc.reason}") from None
     if not same_public_key(certificate_public_key(chain[0]), key):
         raise KeyMaterialError("JWK x5c certificate does not hold the JWK's key")
     thumbprint = jwk.get("x5t#S256")

@@ -19,7 +19,7 @@ from forcegate.core._b64 import b64_decode_lenient
 from forcegate.errors import KeyMaterialError, KeystorePasswordError
 from forcegate.keys import _der
 from forcegate.keys._jks import JCEKS_MAGIC, JKS_MAGIC, read_jks
-from forcegate.keys._util import build_chain, common_name, unique_alias
+from forcegate.keys._util import build_chain, common_name, load_certificate, unique_alias
 from forcegate.keys.jwk import key_from_jwk, load_jwks, rfc7638_thumbprint
 from forcegate.keys.model import (
     KeyEntry,
@@ -116,7 +116,7 @@ def _public_entry(key: PublicKey, alias: str, source: SourceFormat) -> KeyEntry:
 
 def _load_der(data: bytes, *, password: bytes | None, stem: str, source: SourceFormat) -> Keystore | None:
     try:
-        certificate = x509.load_der_x509_certificate(data)
+        certificate = load_certificate(data)
     except (ValueError, x509.InvalidVersion):
         pass
     else:
@@ -185,6 +185,13 @@ def _pem_private_key(block: bytes, index: int, *, password: bytes | None) -> Pri
         raise KeyMaterialError(f"PEM block #{index} uses an unsupported key type or cipher") from None
 
 
+def _pem_certificate(block: bytes, index: int) -> x509.Certificate:
+    try:
+        return load_certificate(block, pem=True)
+    except KeyMaterialError as exc:  # a certificate, but one forcegate refuses: say which block
+        raise KeyMaterialError(f"PEM block #{index}: {exc.reason}") from None
+
+
 def _pem_blocks(data: bytes) -> list[tuple[bytes, bytes]]:
     """(label, whole block) for each PEM block; text between blocks is ignored.
 
@@ -214,7 +221,7 @@ def _load_pem(data: bytes, *, password: bytes | None, stem: str) -> Keystore:
     for index, (label, block) in enumerate(_pem_blocks(data), start=1):
         try:
             if label in _CERT_LABELS:
-                certificates.append(x509.load_pem_x509_certificate(block))
+                certificates.append(_pem_certificate(block, index))
             elif label in _PUBLIC_LABELS:
                 public = as_public_key(load_pem_public_key(block))
                 if public is None:
@@ -270,7 +277,7 @@ def _load_bare_base64(text: str, *, stem: str) -> Keystore | None:
     if not der or der[0] != 0x30:
         return None
     try:
-        certificate = x509.load_der_x509_certificate(der)
+        certificate = load_certificate(der)
     except (ValueError, x509.InvalidVersion):
         return None
     alias = common_name(certificate) or stem or "certificate"

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.serialization import PrivateFormat, pkcs12
 
 from forcegate.errors import KeyMaterialError, KeystorePasswordError
 from forcegate.keys import _der
-from forcegate.keys._util import build_chain, unique_alias
+from forcegate.keys._util import build_chain, certificate_parsing, unique_alias, vet_certificate
 from forcegate.keys.model import KeyEntry, Keystore, as_private_key, certificate_public_key, same_public_key
 
 __all__ = ["read_pkcs12", "write_pkcs12"]
@@ -54,11 +54,17 @@ def read_pkcs12(data: bytes, *, password: bytes | None) -> Keystore:
     if not _der.looks_like_pkcs12(data):
         raise KeyMaterialError("not a PKCS#12 file")
     try:
-        parsed = pkcs12.load_pkcs12(data, password)
+        with certificate_parsing():
+            parsed = pkcs12.load_pkcs12(data, password)
+        for bag in (parsed.cert, *parsed.additional_certs):
+            if bag is not None:
+                vet_certificate(bag.certificate)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         if password is None:
             raise KeystorePasswordError("PKCS#12 file is password-protected: a password is required") from None
         raise KeystorePasswordError("PKCS#12 password is wrong, or the file is corrupted") from None
+    except KeyMaterialError as exc:  # a certificate, but one forcegate refuses (found while parsing or after)
+        raise KeyMaterialError(f"PKCS#12 file: {exc.reason}") from None
     others = [(c.certificate, _name(c)) for c in parsed.additional_certs]
     entries: list[KeyEntry] = []
     used: set[str] = set()

@@ -6,6 +6,7 @@
 """
 
 from forcegate.registry.inputs import (
+    AppChanges,
     AppInput,
     CertificateInput,
     CertificateStateInput,
@@ -19,6 +20,7 @@ from forcegate.registry.service import RegistryService
 __all__ = [
     "Actor",
     "AddedCertificates",
+    "AppChanges",
     "AppDetails",
     "AppInput",
     "CertificateInput",

@@ -29,12 +29,13 @@ from forcegate.registry.fields import (
     strings,
 )
 from forcegate.registry.policy import check_consumer_secret
-from forcegate.stores.models import CONSUMER_KEY_PATTERN, DEFAULT_ORG_ALGORITHMS
+from forcegate.stores.models import CANVAS_NAME_PATTERN, CONSUMER_KEY_PATTERN, DEFAULT_ORG_ALGORITHMS
 from forcegate.stores.values import MAX_KEEP_PREVIOUS, MAX_NAME_LENGTH
 
 __all__ = [
     "MAX_ORG_SECONDS",
     "ORG_ID_PATTERN",
+    "AppChanges",
     "AppInput",
     "CertificateInput",
     "CertificateStateInput",
@@ -113,6 +114,15 @@ def _org_fields() -> dict[str, Any]:
             choice("an asymmetric JWS algorithm", sorted(ASSERTION_ALGORITHMS)),
             min_items=1,
         ),
+        "apps": strings(
+            "the Connected Apps (consumer keys) whose Canvas signed requests may open sessions for this org",
+            string(
+                "a consumer key",
+                min_length=1,
+                pattern=CONSUMER_KEY_PATTERN.pattern,
+                explain="1 to 255 letters, digits, '.', '_', '-' or '~'",
+            ),
+        ),
         "max_assertion_lifetime": integer(
             "the longest assertion lifetime accepted from this org, in seconds; null: the service's setting",
             minimum=1,
@@ -129,6 +139,17 @@ def _org_fields() -> dict[str, Any]:
 
 
 _ORG = _org_fields()
+
+
+_CANVAS_NAME = string(
+    "the Canvas app's developer name, `ns__Name` in a managed package, as signed requests name it in "
+    "context.application: requests to the shared /canvas endpoint are checked against this app's "
+    "secrets only; null: not known",
+    max_length=96,
+    pattern=CANVAS_NAME_PATTERN.pattern,
+    explain="a Salesforce developer name (letters, digits, single underscores), optionally as ns__Name",
+    nullable=True,
+)
 
 
 @input_model
@@ -164,6 +185,16 @@ class AppInput(InputModel):
         default=False,
         metadata=spec(boolean("accept Canvas requests from orgs that are not registered (the weaker legacy model)")),
     )
+    canvas_name: str | None = field(default=None, metadata=spec(_CANVAS_NAME))
+
+
+@input_model
+class AppChanges(InputModel):
+    """Some fields of an app to change; the others (left :data:`UNSET`) stay as they are."""
+
+    schema_name = "AppUpdate"
+
+    canvas_name: str | Any | None = field(default=UNSET, metadata=spec(_CANVAS_NAME))
 
 
 @input_model
@@ -208,6 +239,7 @@ class OrgInput(InputModel):
     subjects: tuple[str, ...] | None = field(default=None, metadata=spec(_ORG["subjects"]))
     scopes: tuple[str, ...] = field(default=(), metadata=spec(_ORG["scopes"]))
     algorithms: tuple[str, ...] = field(default=DEFAULT_ORG_ALGORITHMS, metadata=spec(_ORG["algorithms"]))
+    apps: tuple[str, ...] = field(default=(), metadata=spec(_ORG["apps"]))
     max_assertion_lifetime: int | None = field(default=None, metadata=spec(_ORG["max_assertion_lifetime"]))
     token_lifetime: int | None = field(default=None, metadata=spec(_ORG["token_lifetime"]))
 
@@ -224,6 +256,7 @@ class OrgChanges(InputModel):
     subjects: tuple[str, ...] | Any | None = field(default=UNSET, metadata=spec(_ORG["subjects"]))
     scopes: tuple[str, ...] | Any = field(default=UNSET, metadata=spec(_ORG["scopes"]))
     algorithms: tuple[str, ...] | Any = field(default=UNSET, metadata=spec(_ORG["algorithms"]))
+    apps: tuple[str, ...] | Any = field(default=UNSET, metadata=spec(_ORG["apps"]))
     max_assertion_lifetime: int | Any | None = field(default=UNSET, metadata=spec(_ORG["max_assertion_lifetime"]))
     token_lifetime: int | Any | None = field(default=UNSET, metadata=spec(_ORG["token_lifetime"]))
 

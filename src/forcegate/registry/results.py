@@ -26,14 +26,20 @@ class Actor:
 
 @dataclass(frozen=True, slots=True)
 class AppDetails:
+    """An app, its active secrets, and how many orgs it is bound to (``any_org`` apps reach any)."""
+
     app: App
     secrets: Sequence[AppSecret]
+    bound_orgs: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class OrgDetails:
+    """An org, its certificates, and the Canvas apps (consumer keys) bound to it."""
+
     org: Org
     certificates: Sequence[CertificateRecord]
+    apps: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)

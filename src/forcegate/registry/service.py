@@ -30,6 +30,7 @@ from forcegate.errors import AlreadyExists, ConfigurationError, InvalidInput, Ke
 from forcegate.keys import check_key_strength, load_keystore
 from forcegate.keys.model import certificate_public_key
 from forcegate.registry.inputs import (
+    AppChanges,
     AppInput,
     CertificateInput,
     CertificateStateInput,
@@ -86,22 +87,51 @@ class RegistryService:
     # --- apps -----------------------------------------------------------------------------------------
 
     async def list_apps(self) -> list[AppDetails]:
+        apps = await self._trust.list_apps()
+        counts = await self._trust.app_binding_counts()
         return [
-            AppDetails(app, await self._trust.app_secrets(app.consumer_key)) for app in await self._trust.list_apps()
+            AppDetails(app, await self._trust.app_secrets(app.consumer_key), counts.get(app.consumer_key, 0))
+            for app in apps
         ]
 
     async def get_app(self, consumer_key: str) -> AppDetails:
         app = await self._trust.get_app(consumer_key)
         if app is None:
             raise NotFound(f"no app with consumer key {consumer_key!r}")
-        return AppDetails(app, await self._trust.app_secrets(app.consumer_key))
+        counts = await self._trust.app_binding_counts()
+        return AppDetails(app, await self._trust.app_secrets(app.consumer_key), counts.get(app.consumer_key, 0))
+
+    async def app_orgs(self, consumer_key: str, *, limit: int = 1000, after: str | None = None) -> Sequence[str]:
+        """The orgs an app's Canvas requests may open sessions for, by id (paged)."""
+        await self.get_app(consumer_key)
+        return await self._trust.app_orgs(consumer_key, limit=limit, after=after)
+
+    async def apps_bound_to_several_orgs(self) -> dict[str, int]:
+        """Apps whose one consumer secret vouches for more than one org, and for how many."""
+        return {key: count for key, count in (await self._trust.app_binding_counts()).items() if count > 1}
+
+    async def bind_app(self, org_id: str, consumer_key: str) -> None:
+        """Let the app's Canvas requests open sessions for the org (binding twice is not an error)."""
+        await self._trust.bind_app(_org_id(org_id), consumer_key)
 
     async def add_app(self, given: AppInput) -> AppDetails:
         with _store_input():
             app = await self._trust.add_app(
-                consumer_key=given.consumer_key, name=given.name, secret=given.secret, any_org=given.any_org
+                consumer_key=given.consumer_key,
+                name=given.name,
+                secret=given.secret,
+                any_org=given.any_org,
+                canvas_name=given.canvas_name,
             )
         return AppDetails(app, await self._trust.app_secrets(app.consumer_key))
+
+    async def update_app(self, consumer_key: str, changes: AppChanges) -> AppDetails:
+        """Change what ``changes`` sets (today: the Canvas developer name); the app as it now is."""
+        await self.get_app(consumer_key)
+        if "canvas_name" in changes.given():
+            with _store_input():
+                await self._trust.set_canvas_name(consumer_key, changes.canvas_name)
+        return await self.get_app(consumer_key)
 
     async def rotate_secret(self, consumer_key: str, given: SecretInput) -> tuple[AppSecret, AppDetails]:
         """Make ``given.secret`` current; the new secret and the app with its active secrets."""
@@ -122,7 +152,8 @@ class RegistryService:
         label: str = "",
         actor: Actor | None = None,
     ) -> tuple[AppDetails, AddedCertificates | None]:
-        """Register an app from its Connected App metadata, trusting its certificate for ``org_id``.
+        """Register an app from its Connected App metadata, bound to ``org_id`` (its Canvas requests may
+        open sessions there) and trusting the metadata's certificate for it.
 
         Everything is checked before the first write (the org exists, the certificate passes the
         policy and is not trusted for it yet, the app is new); should the certificate's write still be
@@ -154,14 +185,18 @@ class RegistryService:
                 f"app {given.consumer_key} is already registered (rotate its secret with: forcegate apps rotate-secret)"
             )
         details = await self.add_app(given)
-        if trusted_for is None or certificate is None:
+        if org_id is None:
             return details, None
         try:
-            added = await self.add_certificates(trusted_for.org_id, [(label, certificate)], actor=actor)
+            # The org was named: its users' Canvas requests come through this app.
+            await self._trust.bind_app(org_id, given.consumer_key)
+            added = None
+            if trusted_for is not None and certificate is not None:
+                added = await self.add_certificates(trusted_for.org_id, [(label, certificate)], actor=actor)
         except BaseException:
-            await self._trust.delete_app(given.consumer_key)
+            await self._trust.delete_app(given.consumer_key)  # its bindings go with it
             raise
-        return details, added
+        return dataclasses.replace(details, bound_orgs=1), added
 
     # --- orgs -----------------------------------------------------------------------------------------
 
@@ -186,9 +221,11 @@ class RegistryService:
 
     async def get_org(self, org_id: str) -> OrgDetails:
         org = await self.org(org_id)
-        return OrgDetails(org, await self._trust.list_certificates(org.org_id, include_retired=True))
+        certificates = await self._trust.list_certificates(org.org_id, include_retired=True)
+        return OrgDetails(org, certificates, await self._trust.org_apps(org.org_id))
 
     async def add_org(self, given: OrgInput) -> Org:
+        """Register an org, bound to the Canvas apps it lists (each must be registered)."""
         with _store_input():
             return await self._trust.add_org(
                 Org(
@@ -200,7 +237,8 @@ class RegistryService:
                     scopes=given.scopes,
                     algorithms=given.algorithms,
                     policy=OrgPolicy(**{name: getattr(given, name) for name in POLICY_COLUMNS}),
-                )
+                ),
+                apps=given.apps,
             )
 
     async def update_org(self, org_id: str, changes: OrgChanges) -> Org:

@@ -12,10 +12,21 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from forcegate.registry.results import AppDetails, OrgDetails
 from forcegate.stores.models import App, AppSecret, AuditEvent, CertificateRecord, Org
 from forcegate.stores.values import POLICY_COLUMNS
 
-__all__ = ["app_view", "audit_view", "certificate_view", "iso", "org_view"]
+__all__ = [
+    "ANY_ORG_TRUST",
+    "BOUND_TRUST",
+    "app_details_view",
+    "app_view",
+    "audit_view",
+    "certificate_view",
+    "iso",
+    "org_details_view",
+    "org_view",
+]
 
 
 def iso(moment: float) -> str:
@@ -23,14 +34,30 @@ def iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def app_view(app: App, secrets: Sequence[AppSecret] = ()) -> dict[str, Any]:
+#: How an app's Canvas trust reads: bound to the orgs listed, or any org (the weaker legacy model).
+ANY_ORG_TRUST = "any-org (weaker, legacy: the consumer secret alone vouches for every org)"
+BOUND_TRUST = "bound-orgs"
+
+
+def app_view(app: App, secrets: Sequence[AppSecret] = (), *, bound_orgs: int = 0) -> dict[str, Any]:
     return {
         "consumer_key": app.consumer_key,
         "name": app.name,
         "any_org": app.any_org,
+        "canvas_trust": ANY_ORG_TRUST if app.any_org else BOUND_TRUST,
+        "canvas_name": app.canvas_name,
+        "bound_orgs": bound_orgs,
         "created_at": iso(app.created_at),
         "active_secrets": [{"id": s.id, "created_at": iso(s.created_at)} for s in secrets],
     }
+
+
+def app_details_view(details: AppDetails) -> dict[str, Any]:
+    return app_view(details.app, details.secrets, bound_orgs=details.bound_orgs)
+
+
+def org_details_view(details: OrgDetails) -> dict[str, Any]:
+    return org_view(details.org, details.certificates, details.apps)
 
 
 def certificate_view(record: CertificateRecord) -> dict[str, Any]:
@@ -47,7 +74,9 @@ def certificate_view(record: CertificateRecord) -> dict[str, Any]:
     }
 
 
-def org_view(org: Org, certificates: Sequence[CertificateRecord] | None = None) -> dict[str, Any]:
+def org_view(
+    org: Org, certificates: Sequence[CertificateRecord] | None = None, apps: Sequence[str] | None = None
+) -> dict[str, Any]:
     view: dict[str, Any] = {
         "org_id": org.org_id,
         "name": org.name,
@@ -60,6 +89,8 @@ def org_view(org: Org, certificates: Sequence[CertificateRecord] | None = None) 
         "created_at": iso(org.created_at),
         "updated_at": iso(org.updated_at),
     }
+    if apps is not None:
+        view["apps"] = list(apps)
     if certificates is not None:
         view["certificates"] = [certificate_view(c) for c in certificates]
     return view
@@ -79,4 +110,5 @@ def audit_view(event: AuditEvent) -> dict[str, Any]:
         "subject": event.subject,
         "issuer": event.issuer,
         "client": event.client,
+        "verified": event.verified,
     }

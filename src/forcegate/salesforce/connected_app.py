@@ -29,11 +29,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from forcegate.errors import ConnectedAppMetadataError, KeyMaterialError
+from forcegate.keys._util import load_certificate
 
 __all__ = [
     "METADATA_NAMESPACE",
     "CanvasConfig",
     "ConnectedAppMetadata",
+    "api_name",
     "default_app_name",
     "load_connected_app",
     "parse_connected_app",
@@ -117,12 +119,14 @@ def _texts(parent: ET.Element, name: str, namespace: str) -> tuple[str, ...]:
 
 
 def _certificate(text: str) -> x509.Certificate:
+    # load_certificate vets what it loads (a positive serial, names that parse) as every other
+    # certificate reader does, raising KeyMaterialError for what forcegate refuses.
     try:
         if "-----BEGIN" in text:
-            return x509.load_pem_x509_certificate(text.encode("ascii"))
+            return load_certificate(text.encode("ascii"), pem=True)
         # Salesforce writes the DER as bare base64, possibly wrapped over several lines.
         der = base64.b64decode("".join(text.split()), validate=True)
-        return x509.load_der_x509_certificate(der)
+        return load_certificate(der)
     except (ValueError, binascii.Error, UnicodeEncodeError, x509.InvalidVersion):
         raise KeyMaterialError("oauthConfig/certificate is neither a PEM certificate nor base64 of a DER one") from None
 
@@ -179,5 +183,10 @@ def default_app_name(path: Path, metadata: ConnectedAppMetadata) -> str:
     """The metadata's ``label``, else the API name from the file name (``Acme.connectedApp-meta.xml``)."""
     if metadata.label:
         return metadata.label
+    return api_name(path)
+
+
+def api_name(path: Path) -> str:
+    """The Connected App's API (developer) name: its metadata file's name (``Acme.connectedApp-meta.xml``)."""
     name = path.name
     return name[: -len(_SUFFIX)] if name.endswith(_SUFFIX) else path.stem

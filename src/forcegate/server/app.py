@@ -71,7 +71,13 @@ class ForcegateApp:
             if self.runtime is None:
                 # Only when a server skipped the lifespan protocol: refuse rather than guess.
                 unstarted = StoreUnavailable("forcegate has not started (the ASGI lifespan did not run)")
-                await send_error(send, unstarted, self.edge(local_path(scope)), development=self.settings.development)
+                await send_error(
+                    send,
+                    unstarted,
+                    self.edge(local_path(scope)),
+                    development=self.settings.development,
+                    instance_domains=self.settings.canvas_instance_domains,
+                )
                 return
             scope[SCOPE_KEY] = self.runtime
             hot = _HOT.get(local_path(scope))
@@ -86,7 +92,12 @@ class ForcegateApp:
 
     async def _render(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ForcegateError)
-        return error_response(exc, self.edge(local_path(request.scope)), development=self.settings.development)
+        return error_response(
+            exc,
+            self.edge(local_path(request.scope)),
+            development=self.settings.development,
+            instance_domains=self.settings.canvas_instance_domains,
+        )
 
     async def _guarded(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         """Run a raw endpoint: a refusal is rendered for its edge, a bug becomes a logged JSON 500."""
@@ -102,7 +113,13 @@ class ForcegateApp:
         except ForcegateError as exc:
             if started:
                 raise
-            await send_error(send, exc, self.edge(local_path(scope)), development=self.settings.development)
+            await send_error(
+                send,
+                exc,
+                self.edge(local_path(scope)),
+                development=self.settings.development,
+                instance_domains=self.settings.canvas_instance_domains,
+            )
         except Exception:
             log.exception("unexpected error in %s", scope.get("path"))
             if started:
@@ -114,7 +131,9 @@ class ForcegateApp:
         service = AuthenticationService(self.settings, stores, clock=self._clock)
         await service.load_signing_keys()
         registry = RegistryService(stores, settings=self.settings, clock=self._clock)
-        self.runtime = Runtime(self.settings, service, registry, openapi_document(self.settings))
+        self.runtime = Runtime(
+            self.settings, service, registry, openapi_document(self.settings), self.settings.proxy_networks
+        )
         service.audit.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._purge_loop(service)))
 
@@ -165,5 +184,7 @@ def create_app(
 
 
 def create_app_from_environment() -> ForcegateApp:
-    """Factory for ASGI servers (``uvicorn --factory forcegate.server.app:create_app_from_environment``)."""
+    """Factory for ASGI servers: ``uvicorn --factory --no-proxy-headers
+    forcegate.server.app:create_app_from_environment``. Forwarded headers are forcegate's to judge
+    (``FORCEGATE_TRUSTED_PROXIES``); uvicorn's default would trust them from 127.0.0.1."""
     return create_app(load_settings())

@@ -81,12 +81,20 @@ def _no_store() -> dict[str, Any]:
     return {"Cache-Control": _header("`no-store`")}
 
 
-def _rate_limited(*, challenged: bool) -> dict[str, Any]:
-    """A 429 of ``token_rate_limit``: the org's assertions for this minute are spent; the assertion was not used."""
+_FAILURE_LIMIT = "too many refused attempts from this address for the org it claims (`failure_rate_limit`)"
+
+
+def _rate_limited(*, challenged: bool, assertions: bool = True) -> dict[str, Any]:
+    """A 429 (``rate_limited``, OAuth ``slow_down``): ``token_rate_limit`` (the org's assertions for this
+    minute are spent; the assertion was not used) or ``failure_rate_limit`` (refusals only)."""
     headers = {"Retry-After": _header("seconds until the next one-minute window")}
     if challenged:
         headers["WWW-Authenticate"] = _header('RFC 6750 §3: `Bearer realm="forcegate", error="slow_down"`')
-    description = "the org's assertions for this minute are spent (`slow_down`); the assertion is still unused"
+    description = _FAILURE_LIMIT
+    if assertions:
+        description = (
+            f"the org's assertions for this minute are spent (the assertion is still unused), or {description}"
+        )
     return _json(ref("Error"), description, headers)
 
 
@@ -100,6 +108,8 @@ def _admin_error(status: int) -> dict[str, Any]:
         return _challenged("the admin token is missing or wrong")
     if status == 503:
         return _unavailable()
+    if status == 429:
+        return _rate_limited(challenged=False, assertions=False)
     return _error(
         {
             400: "invalid input (`invalid_input`: malformed JSON, an unknown field, a wrong type or value out of "
@@ -122,7 +132,7 @@ def _admin(
     (every operation reads the Authorization header, which may be malformed)."""
     status, response = ok
     responses = {str(status): response}
-    responses |= {str(code): _admin_error(code) for code in sorted({*errors, 400, 401, 503})}
+    responses |= {str(code): _admin_error(code) for code in sorted({*errors, 400, 401, 429, 503})}
     operation: Operation = {"summary": summary, "security": _admin_security(), "responses": responses}
     if query:
         operation["parameters"] = [query_parameter(name) for name in query]
@@ -198,6 +208,7 @@ def _token_paths() -> dict[str, Any]:
                     "200": _json(ref("IntrospectionResponse"), "the token's state", _no_store()),
                     "400": _error("not a form, or no `token`"),
                     "401": _challenged("the admin token is missing or wrong"),
+                    "429": _rate_limited(challenged=False, assertions=False),
                     "503": _unavailable(),
                 },
             }
@@ -211,6 +222,7 @@ def _token_paths() -> dict[str, Any]:
                     "200": {"description": "revoked (for the admin, also: unknown or invalid); empty body"},
                     "400": _error("not a form, or no `token`"),
                     "401": _challenged("neither the admin token nor the token itself"),
+                    "429": _rate_limited(challenged=False, assertions=False),
                     "503": _unavailable(),
                 },
             }
@@ -233,8 +245,12 @@ def _canvas_paths(landing_path: str) -> dict[str, Any]:
         "303": opened,
         "400": _html("not a form, or no `signed_request`"),
         "401": _html("the signed request did not verify"),
-        "403": _html("the org is disabled, or not registered and the app wants registered orgs"),
+        "403": _html(
+            "the org is disabled, or does not trust the app (not bound to it, or not registered), or the POST came "
+            "from a page that is not Salesforce's (`Origin`)"
+        ),
         "413": _html("the signed request is too large"),
+        "429": _html(_FAILURE_LIMIT),
         "503": _html("a store is unavailable"),
     }
     get = {
@@ -257,6 +273,20 @@ def _canvas_paths(landing_path: str) -> dict[str, Any]:
                 "responses": post_responses,
             },
             "get": get,
+        },
+        "/canvas/logout": {
+            "post": {
+                "summary": "ends this browser's Canvas session and removes its cookie",
+                "security": [{"canvasSession": []}, {}],
+                "responses": {
+                    "200": {
+                        "description": "signed out (also when there was no session)",
+                        "headers": {"Set-Cookie": _header("`forcegate_session` removed (Max-Age=0)")},
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    },
+                    "503": _html("a store is unavailable"),
+                },
+            }
         },
         landing_path: {
             "get": {
@@ -323,6 +353,13 @@ def _admin_paths() -> dict[str, Any]:
         },
         f"{prefix}/apps/{{consumer_key}}": {
             "get": _admin("show an app", _ok("App", "the app"), 404),
+            "patch": _admin(
+                "change an app (only the fields given): its Canvas developer name",
+                _ok("App", "the app"),
+                400,
+                404,
+                body="AppUpdate",
+            ),
             "delete": _admin("remove an app and its secrets", _deleted(), 404),
         },
         f"{prefix}/apps/{{consumer_key}}/secrets": {

@@ -15,6 +15,7 @@ from typing import Any
 from forcegate.registry.fields import MAX_JSON_INTEGER
 from forcegate.registry.inputs import (
     ORG_ID_PATTERN,
+    AppChanges,
     AppInput,
     CertificateInput,
     CertificateStateInput,
@@ -68,7 +69,7 @@ def _timestamp(description: str) -> Schema:
 
 # --- request bodies (admin API): the registry's input models say what they accept ------------------
 
-_INPUTS = (AppInput, SecretInput, OrgInput, OrgChanges, CertificateInput, CertificateStateInput)
+_INPUTS = (AppInput, AppChanges, SecretInput, OrgInput, OrgChanges, CertificateInput, CertificateStateInput)
 
 
 # --- responses ---------------------------------------------------------------------------------------
@@ -93,6 +94,15 @@ def _app() -> Schema:
         "consumer_key": _string(),
         "name": _string(),
         "any_org": {"type": "boolean"},
+        "canvas_trust": _string(
+            "bound-orgs: its secret opens Canvas sessions only for the orgs bound to it; "
+            "any-org (weaker, legacy): for every org"
+        ),
+        "canvas_name": {
+            "type": ["string", "null"],
+            "description": "the Canvas app's developer name, which routes requests to /canvas (null: not known)",
+        },
+        "bound_orgs": {"type": "integer", "description": "how many orgs the app is bound to"},
         "created_at": _timestamp("when it was registered"),
         "active_secrets": _array(secret, "the active consumer secrets, newest first (never their value)"),
     }

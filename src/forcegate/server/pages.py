@@ -6,18 +6,48 @@ parameters are arbitrary JSON an org admin can set.
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import json
 from html import escape
 
 from forcegate.core.identity import Identity
+from forcegate.core.instance_url import parse_instance_domains
 
-__all__ = ["error_page", "landing_page"]
+__all__ = ["error_page", "landing_page", "page_headers"]
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#181818}"
     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}"
     "pre{background:#f3f3f3;padding:.8rem;overflow:auto}"
 )
+
+
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode("utf-8")).digest()).decode("ascii")
+
+
+@functools.lru_cache(maxsize=8)
+def page_headers(instance_domains: tuple[str, ...] = ()) -> tuple[tuple[str, str], ...]:
+    """The security headers of every page (``canvas_instance_domains``: where else Salesforce lives).
+
+    The pages run no script and load nothing; the one inline style is allowed by its hash. They are
+    shown inside Salesforce's Canvas iframe, so Salesforce's pages (the liveness check's domains)
+    may frame them, and no one else: a page of another site cannot overlay them (clickjacking).
+    """
+    domains = parse_instance_domains(instance_domains)
+    ancestors = ["'self'", *(f"https://*.{suffix}" for suffix in domains.suffixes)]
+    ancestors += sorted(str(origin) for origin in domains.origins)
+    policy = (
+        f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none'; form-action 'self'; "
+        f"frame-ancestors {' '.join(ancestors)}"
+    )
+    return (
+        ("content-security-policy", policy),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    )
 
 
 def _page(title: str, body: str) -> str:

@@ -7,9 +7,12 @@ these functions, so the same input gets the same answer at every endpoint.
 
 from __future__ import annotations
 
+import ipaddress
+
 from forcegate.core.form import DEFAULT_MAX_FIELDS, parse_form
 from forcegate.errors import ForcegateError, RequestError
 from forcegate.server._asgi import Receive, Scope
+from forcegate.server.runtime import SCOPE_KEY, Runtime
 from forcegate.service.credentials import Credentials, session_from_cookie_header
 
 __all__ = ["FORM", "client_address", "credentials", "header", "local_path", "read_body", "read_form"]
@@ -42,9 +45,70 @@ def credentials(scope: Scope) -> Credentials:
 
 
 def client_address(scope: Scope) -> str | None:
-    """The address of the peer that sent the request."""
+    """The client's address: the peer's, or — only when the peer is one of ``trusted_proxies`` — the
+    nearest address in ``X-Forwarded-For`` (else ``Forwarded``) that is not a trusted proxy itself.
+
+    Read right to left: each trusted proxy appends the address it received from, so the rightmost
+    untrusted entry is the last one no attacker could have written. Without a trusted proxy the
+    headers are ignored, so nobody can forge their way around a rate limit or into another address's
+    audit trail.
+    """
     client = scope.get("client")
-    return str(client[0]) if client else None
+    peer = str(client[0]) if client else None
+    found = scope.get(SCOPE_KEY)
+    proxies = found.proxies if isinstance(found, Runtime) else ()
+    if not proxies or peer is None or not _within(peer, proxies):
+        return peer
+    nearest = peer
+    for entry in reversed(_forwarded_for(scope)):
+        if not _within(entry, proxies):
+            # Only an address is keyed, logged and audited: for "unknown", an obfuscated id or junk,
+            # the client is the proxy that saw it (bounded, and not the sender's to choose).
+            address = _address(entry)
+            return nearest if address is None else address
+        nearest = entry
+    return nearest
+
+
+def _address(text: str) -> str | None:
+    try:
+        return ipaddress.ip_address(text).compressed
+    except ValueError:
+        return None
+
+
+def _within(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def _forwarded_for(scope: Scope) -> list[str]:
+    """The entries of ``X-Forwarded-For`` (else RFC 7239 ``Forwarded: for=``), in order, ports and
+    brackets removed; an entry that is not an address (``unknown``, an obfuscated id) is kept as is."""
+    xff = header(scope, b"x-forwarded-for")
+    if xff is not None:
+        return [_strip_port(entry.strip()) for entry in xff.decode("latin-1").split(",") if entry.strip()]
+    forwarded = header(scope, b"forwarded")
+    if forwarded is None:
+        return []
+    addresses: list[str] = []
+    for element in forwarded.decode("latin-1").split(","):
+        for pair in element.split(";"):
+            name, _, value = pair.strip().partition("=")
+            if name.lower() == "for":
+                addresses.append(_strip_port(value.strip().strip('"')))
+    return addresses
+
+
+def _strip_port(node: str) -> str:
+    if node.startswith("["):  # "[2001:db8::1]:4711"
+        return node[1 : node.find("]")] if "]" in node else node
+    if node.count(":") == 1:  # "192.0.2.60:8080"
+        return node.partition(":")[0]
+    return node
 
 
 def local_path(scope: Scope) -> str:

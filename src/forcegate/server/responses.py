@@ -42,7 +42,7 @@ from forcegate.errors import (
     TokenError,
 )
 from forcegate.server._asgi import JSON_NO_STORE, Send, send_bytes
-from forcegate.server.pages import error_page
+from forcegate.server.pages import error_page, page_headers
 
 __all__ = ["Edge", "RenderedError", "edge_of", "error_response", "render_error", "send_error"]
 
@@ -102,11 +102,13 @@ def _status_and_error(exc: ForcegateError, edge: Edge) -> tuple[int, str]:
     return exc.status, exc.oauth_error
 
 
-def render_error(exc: ForcegateError, edge: Edge, *, development: bool) -> RenderedError:
+def render_error(
+    exc: ForcegateError, edge: Edge, *, development: bool, instance_domains: tuple[str, ...] = ()
+) -> RenderedError:
     """Status, body and headers of the refusal ``exc`` at ``edge`` (see the module docstring)."""
     status, error = _status_and_error(exc, edge)
     if edge is Edge.CANVAS:
-        return _canvas_page(exc, status, development=development)
+        return _canvas_page(exc, status, development=development, instance_domains=instance_domains)
     disclose = development or edge is Edge.ADMIN or isinstance(exc, _HARMLESS)
     body: dict[str, Any] = {"error": error}
     if disclose:
@@ -124,7 +126,9 @@ def render_error(exc: ForcegateError, edge: Edge, *, development: bool) -> Rende
     return RenderedError(status, orjson.dumps(body), headers)
 
 
-def _canvas_page(exc: ForcegateError, status: int, *, development: bool) -> RenderedError:
+def _canvas_page(
+    exc: ForcegateError, status: int, *, development: bool, instance_domains: tuple[str, ...]
+) -> RenderedError:
     if status == 503:
         title, message = "Unavailable", "Try again shortly."
     elif isinstance(exc, AuthenticationRequired | TokenError):
@@ -133,19 +137,26 @@ def _canvas_page(exc: ForcegateError, status: int, *, development: bool) -> Rend
         title, message = "Canvas request refused", "The signed request could not be accepted."
     if development:
         message += f" ({exc.code}: {exc.reason})"
-    headers = [(b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"no-store")]
+    headers = [(b"content-type", b"text/html; charset=utf-8")]
+    headers += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in page_headers(instance_domains)]
+    if isinstance(exc, RateLimited):
+        headers.append((b"retry-after", str(exc.retry_after).encode()))
     return RenderedError(status, error_page(title, message).encode("utf-8"), headers)
 
 
-async def send_error(send: Send, exc: ForcegateError, edge: Edge, *, development: bool) -> None:
+async def send_error(
+    send: Send, exc: ForcegateError, edge: Edge, *, development: bool, instance_domains: tuple[str, ...] = ()
+) -> None:
     """Render ``exc`` onto a raw ASGI ``send``."""
-    rendered = render_error(exc, edge, development=development)
+    rendered = render_error(exc, edge, development=development, instance_domains=instance_domains)
     await send_bytes(send, rendered.status, rendered.body, rendered.headers)
 
 
-def error_response(exc: ForcegateError, edge: Edge, *, development: bool) -> Response:
+def error_response(
+    exc: ForcegateError, edge: Edge, *, development: bool, instance_domains: tuple[str, ...] = ()
+) -> Response:
     """Render ``exc`` as a Starlette response."""
-    rendered = render_error(exc, edge, development=development)
+    rendered = render_error(exc, edge, development=development, instance_domains=instance_domains)
     headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in rendered.headers}
     media_type = headers.pop("content-type")
     return Response(rendered.body, status_code=rendered.status, headers=headers, media_type=media_type)

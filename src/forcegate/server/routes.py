@@ -15,8 +15,9 @@ def routes(settings: Settings) -> list[Route]:
     table = [
         Route("/canvas", canvas.post_canvas, methods=["POST"]),
         Route("/canvas", canvas.get_canvas, methods=["GET"]),
-        # Before /canvas/{consumer_key}: the default landing page would otherwise be an app's key.
+        # Before /canvas/{consumer_key}: the default landing page and the logout would otherwise be apps' keys.
         Route(settings.canvas_landing_path, canvas.landing, methods=["GET"]),
+        Route("/canvas/logout", canvas.logout, methods=["POST"]),
         Route("/canvas/{consumer_key}", canvas.post_canvas, methods=["POST"]),
         Route("/canvas/{consumer_key}", canvas.get_canvas, methods=["GET"]),
         Route("/oauth2/introspect", oauth.introspect, methods=["POST"]),

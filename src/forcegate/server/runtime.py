@@ -7,6 +7,7 @@ module-level functions rather than closures over a service.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,8 @@ class Runtime:
     service: AuthenticationService
     registry: RegistryService
     openapi: dict[str, Any]
+    #: ``settings.trusted_proxies``, parsed once (the client address is read on every request).
+    proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
 
 def runtime(scope: Scope) -> Runtime:

@@ -16,6 +16,7 @@ import logging
 from forcegate.clock import Clock
 from forcegate.core.identity import Identity
 from forcegate.errors import ForcegateError
+from forcegate.service.refusal_budget import RefusalBudget
 from forcegate.stores.models import AuditEvent
 from forcegate.stores.protocols import AuditLog
 
@@ -27,9 +28,18 @@ MAX_QUEUE = 50_000
 
 
 class AuditWriter:
-    def __init__(self, store: AuditLog, *, clock: Clock, flush_interval: float = 0.25, max_batch: int = 1000) -> None:
+    def __init__(
+        self,
+        store: AuditLog,
+        *,
+        clock: Clock,
+        flush_interval: float = 0.25,
+        max_batch: int = 1000,
+        unverified_limit: int = 0,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._budget = RefusalBudget(unverified_limit)
         self._flush_interval = flush_interval
         self._max_batch = max_batch
         self._queue: list[AuditEvent] = []
@@ -56,6 +66,7 @@ class AuditWriter:
             result="allowed" if error is None else "denied",
             code="ok" if error is None else error.code,
             detail="" if error is None else error.reason[:500],
+            verified=error is None or error.verified,
             org_id=org_id,
             user_id=user_id,
             subject=subject,
@@ -76,12 +87,17 @@ class AuditWriter:
         )
 
     async def write(self, event: AuditEvent) -> None:
-        """Write now; a store failure propagates (the caller refuses the request)."""
+        """Write now; a store failure propagates (the caller refuses the request). An unverified
+        refusal past its client's budget is only counted (:class:`RefusalBudget`)."""
+        if not self._budget.admit(event):
+            return
         _log(event)
         await self._store.append([event])
 
     def enqueue(self, event: AuditEvent) -> None:
-        """Queue for the next batch."""
+        """Queue for the next batch (an unverified refusal past its client's budget is only counted)."""
+        if not self._budget.admit(event):
+            return
         _log(event)
         if len(self._queue) >= MAX_QUEUE:
             # The store has been down long enough to fill the queue; keep memory bounded and say so.
@@ -90,6 +106,7 @@ class AuditWriter:
         self._queue.append(event)
 
     async def flush(self) -> None:
+        self._queue.extend(self._budget.summaries(self._clock.now()))
         while self._queue:
             # Taken off the queue before the write, so a flush running beside this one (the batch
             # task and an admin listing) never writes the same events twice; put back on failure.

@@ -27,6 +27,7 @@ from forcegate.core.access_token import AccessTokenIssuer, AccessTokenVerifier, 
 from forcegate.core.assertion import AssertionVerifier
 from forcegate.core.grant import TokenGrant, TokenRequest, prepare_grant, token_request
 from forcegate.core.identity import Identity
+from forcegate.core.trust import OrgTrust
 from forcegate.errors import (
     AuthenticationRequired,
     ForcegateError,
@@ -39,13 +40,15 @@ from forcegate.errors import (
 )
 from forcegate.service.audit import AuditWriter
 from forcegate.service.canvas_liveness import CanvasLivenessCheck
-from forcegate.service.claimed import NOTHING_CLAIMED, claimed_identity, looks_like_access_token
+from forcegate.service.canvas_trust import canvas_refusal
+from forcegate.service.claimed import NOTHING_CLAIMED, ClaimedIdentity, claimed_identity, looks_like_access_token
 from forcegate.service.credentials import SESSION_COOKIE, Credentials
+from forcegate.service.failures import FailureLimiter, counts_as_failure
 from forcegate.service.registry_cache import RegistryCache
 from forcegate.service.signing import SigningState, signing_state
 from forcegate.settings import Settings
 from forcegate.stores.bundle import Stores
-from forcegate.stores.models import AuditEvent
+from forcegate.stores.models import AuditEvent, Session
 from forcegate.stores.protocols import ReplayCache
 
 __all__ = [
@@ -81,7 +84,10 @@ class AuthenticationService:
         self.stores = stores
         self.clock = clock if clock is not None else SystemClock()
         self.registry = RegistryCache(stores.trust)
-        self.audit = AuditWriter(stores.audit, clock=self.clock)
+        self.audit = AuditWriter(stores.audit, clock=self.clock, unverified_limit=settings.audit_unverified_limit)
+        # Shared through Redis when the deployment has it; otherwise each worker counts its own.
+        shared = stores.rates if settings.redis_url is not None else None
+        self.failures = FailureLimiter(settings.failure_rate_limit, clock=self.clock, shared=shared)
         self.assertions = AssertionVerifier(
             directory=self.registry,
             audiences=settings.audiences,
@@ -151,17 +157,21 @@ class AuthenticationService:
             return (await self.token(request, client=client)).response
         except ForcegateError as exc:
             claimed = claimed_identity(None if request is None else request.assertion)
+            refusal = self.failures.instead(exc, client, claimed.org_id)
             event = self.audit.event(
                 endpoint=TOKEN_ENDPOINT,
                 credential="jwt-bearer",
-                error=exc,
+                error=refusal,
                 client=client,
                 org_id=claimed.org_id,
                 issuer=claimed.issuer,
                 subject=claimed.subject,
             )
             await self.write_refusal(event)
-            raise
+            await self.count_failure(exc, client, claimed.org_id)
+            if refusal is exc:
+                raise
+            raise refusal from None
 
     async def token(self, request: TokenRequest, *, client: str | None) -> TokenGrant:
         """RFC 7523 §2.1: verify the assertion, claim it once, issue the access token, and record it
@@ -172,7 +182,7 @@ class AuthenticationService:
         identity = grant.identity
         # After the signature (a forged assertion cannot spend another org's budget), before the
         # claim (a refused assertion stays unused, for a retry in the next window).
-        await self._spend_rate(identity.org_id)
+        spent = await self._spend_rate(identity.org_id)
         event = self.audit.allowed(identity, endpoint=TOKEN_ENDPOINT, credential="jwt-bearer", client=client)
         # The single-use claim, the token's record and its audit row in one atomic write (one
         # transaction on SQL, shared with concurrent requests): a token never leaves without its rows.
@@ -184,6 +194,7 @@ class AuthenticationService:
             now=self.clock.now(),
         )
         if not won:
+            await self._refund_rate(spent)  # a replay must not spend the org's budget
             raise grant.assertion.replayed()
         return grant
 
@@ -205,26 +216,39 @@ class AuthenticationService:
         except NoCredentials:
             raise
         except ForcegateError as exc:
-            token = credentials.authorization.partition(" ")[2].strip() if credentials.authorization else None
-            claimed = claimed_identity(token) if token else NOTHING_CLAIMED
+            claimed = self._claimed_by(credentials)
+            refusal = self.failures.instead(exc, client, claimed.org_id)
+            await self.count_failure(exc, client, claimed.org_id)
             self.audit.enqueue(
                 self.audit.event(
                     endpoint=endpoint,
                     credential="bearer" if credentials.authorization is not None else "session",
-                    error=exc,
+                    error=refusal,
                     client=client,
                     org_id=claimed.org_id,
                     issuer=claimed.issuer,
                     subject=claimed.subject,
                 )
             )
-            raise
+            if refusal is exc:
+                raise
+            raise refusal from None
         event = self.audit.allowed(identity, endpoint=endpoint, credential=credential, client=client)
         if credential == "jwt":
             await self.audit.write(event)
         else:
             self.audit.enqueue(event)
         return identity
+
+    @staticmethod
+    def _claimed_by(credentials: Credentials) -> ClaimedIdentity:
+        token = credentials.authorization.partition(" ")[2].strip() if credentials.authorization else None
+        return claimed_identity(token) if token else NOTHING_CLAIMED
+
+    async def count_failure(self, exc: ForcegateError, client: str | None, org_id: str | None) -> None:
+        """Count a refused attempt of ``client`` for ``org_id`` (see :class:`FailureLimiter`)."""
+        if counts_as_failure(exc):
+            await self.failures.record(client, org_id)
 
     async def authenticate(self, credentials: Credentials) -> tuple[Identity, str]:
         """Identity and credential kind: the bearer token when one is sent, else the Canvas session."""
@@ -248,8 +272,9 @@ class AuthenticationService:
         # AssertionVerifier.verify, with the rate limit between the checks and the claim (as at the
         # token endpoint): counted only for a verified assertion, and a refused one stays unused.
         verified = await self.assertions.check(token, source="jwt")
-        await self._spend_rate(verified.org.org_id)
+        spent = await self._spend_rate(verified.org.org_id)
         if not await self._replay.claim(verified.replay_key, verified.replay_until):
+            await self._refund_rate(spent)
             raise verified.replayed()
         return verified.identity, "jwt"
 
@@ -274,27 +299,60 @@ class AuthenticationService:
         return verified
 
     async def authenticate_session(self, session_id: str) -> Identity:
-        session = await self.stores.sessions.get(session_digest(session_id), now=self.clock.now())
+        """The identity of a live Canvas session whose trust still holds.
+
+        A session lasts while everything that let it open still does: its app is registered and still
+        trusts its org (:func:`canvas_refusal`: bound, or any-org; the org enabled), and the consumer
+        secret that signed its request is still active. When any of that ended (the org or the app was
+        removed or unbound, the secret retired), the session is deleted and refused.
+        """
+        digest = session_digest(session_id)
+        session = await self.stores.sessions.get(digest, now=self.clock.now())
         if session is None:
             raise AuthenticationRequired("no live session for this cookie")
         await self.refresh()
-        await self._check_org_enabled(session.identity.org_id, registered_only=False)
-        return session.identity
+        identity = session.identity
+        org = await self.registry.org(identity.org_id)
+        if org is not None and not org.enabled:
+            raise OrgDisabled(f"org {identity.org_id} is disabled")  # re-enabling the org brings it back
+        ended = await self._session_trust_ended(session, org)
+        if ended is not None:
+            await self.stores.sessions.delete(digest)
+            raise AuthenticationRequired(f"the session ended: {ended}")
+        return identity
 
-    async def _spend_rate(self, org_id: str) -> None:
+    async def _session_trust_ended(self, session: Session, org: OrgTrust | None) -> str | None:
+        app_key = session.identity.issuer
+        trust = await self.registry.canvas(app_key)
+        if trust.verifier is None or not trust.apps:
+            return f"app {app_key} is no longer registered"
+        if session.app_secret_id is not None and session.app_secret_id not in trust.secret_ids:
+            return f"the consumer secret of app {app_key} that opened it was retired"
+        return canvas_refusal(trust.apps[0], org, session.identity.org_id)
+
+    async def _spend_rate(self, org_id: str) -> tuple[str, float] | None:
         """Count one single-use assertion of ``org_id`` in the current minute (the service's clock);
-        :class:`RateLimited` beyond ``token_rate_limit``. A counter store that is down fails closed."""
+        :class:`RateLimited` beyond ``token_rate_limit``. A counter store that is down fails closed.
+        Returns the counter and window hit (for :meth:`_refund_rate`), None when nothing is counted."""
         limit = self.settings.token_rate_limit
         if not limit:
-            return
+            return None
         now = self.clock.now()
         window_start = float(math.floor(now / RATE_WINDOW) * RATE_WINDOW)
-        hits = await self.stores.rates.hit(f"assertions:{org_id}", window_start, RATE_WINDOW, now=now)
+        key = f"assertions:{org_id}"
+        hits = await self.stores.rates.hit(key, window_start, RATE_WINDOW, now=now)
         if hits > limit:
             raise RateLimited(
                 f"org {org_id} has used its {limit} assertions for this minute",
                 retry_after=max(1, math.ceil(window_start + RATE_WINDOW - now)),
             )
+        return key, window_start
+
+    async def _refund_rate(self, spent: tuple[str, float] | None) -> None:
+        """Give back a hit whose assertion proved a replay: whoever holds a used assertion must not
+        be able to spend its org's budget with it."""
+        if spent is not None:
+            await self.stores.rates.refund(*spent)
 
     async def _check_org_enabled(self, org_id: str, *, registered_only: bool) -> None:
         org = await self.registry.org(org_id)
@@ -310,6 +368,7 @@ class AuthenticationService:
     async def require_admin(self, credentials: Credentials, *, endpoint: str, client: str | None) -> None:
         """The caller must present the admin token as bearer; a refusal is audited."""
         try:
+            self.failures.check(client, None)
             token = credentials.bearer()
             if token is None:
                 raise NoCredentials("admin token missing")
@@ -317,6 +376,7 @@ class AuthenticationService:
                 raise AuthenticationRequired("admin token does not match")
         except ForcegateError as exc:
             self.audit.enqueue(self.audit.event(endpoint=endpoint, credential="admin", error=exc, client=client))
+            await self.count_failure(exc, client, None)
             raise
 
     async def readiness(self) -> tuple[bool, dict[str, str]]:

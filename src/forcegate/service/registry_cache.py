@@ -9,15 +9,16 @@ worker, without a restart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from forcegate.core.canvas import CanvasVerifier
 from forcegate.core.trust import OrgTrust
-from forcegate.stores.models import App
+from forcegate.stores.models import App, AppSecret
 from forcegate.stores.protocols import TrustStore
 
-__all__ = ["CanvasTrust", "RegistryCache"]
+__all__ = ["CanvasRoutes", "CanvasTrust", "RegistryCache"]
 
 # Bounds the memory of negative and positive entries; a registry bigger than this still works,
 # it only reloads more often.
@@ -32,6 +33,38 @@ class CanvasTrust:
 
     verifier: CanvasVerifier | None
     apps: tuple[App, ...]  # apps[i] owns the secret verifier index i
+    secret_ids: tuple[int, ...]  # ... and secret_ids[i] is that secret's id
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # ... and secrets[i] its value
+
+    @property
+    def size(self) -> int:
+        """How many secrets a request is checked against."""
+        return len(self.secret_ids)
+
+    def newest(self, limit: int) -> CanvasTrust:
+        """At most ``limit`` secrets: each app's come newest first, so a long rotation loses its oldest."""
+        if self.size <= limit:
+            return self
+        return _trust_of(list(zip(self.apps, self.secrets, self.secret_ids, strict=True))[:limit])
+
+
+@dataclass(frozen=True, slots=True)
+class CanvasRoutes:
+    """Every app's Canvas secrets, and the same split by the developer name a request is routed by."""
+
+    everything: CanvasTrust
+    by_name: Mapping[str, CanvasTrust]  # the app's canvas_name, lowercase
+    unnamed: CanvasTrust  # the apps without a canvas_name
+
+
+def _trust_of(entries: Sequence[tuple[App, str, int]]) -> CanvasTrust:
+    secrets = tuple(secret for _, secret, _ in entries)
+    return CanvasTrust(
+        CanvasVerifier(secrets) if secrets else None,
+        tuple(app for app, _, _ in entries),
+        tuple(secret_id for _, _, secret_id in entries),
+        secrets,
+    )
 
 
 class RegistryCache:
@@ -42,7 +75,8 @@ class RegistryCache:
         self._generation: int | None = None
         self._orgs: dict[str, OrgTrust | None] = {}
         self._apps: dict[str, App | None] = {}
-        self._canvas: dict[str | None, CanvasTrust] = {}
+        self._canvas: dict[str, CanvasTrust] = {}
+        self._routes: CanvasRoutes | None = None
 
     @property
     def generation(self) -> int | None:
@@ -55,6 +89,7 @@ class RegistryCache:
             self._orgs.clear()
             self._apps.clear()
             self._canvas.clear()
+            self._routes = None
             self._generation = generation
         return generation
 
@@ -75,6 +110,7 @@ class RegistryCache:
                 scopes=frozenset(record.scopes),
                 keys=tuple(c.trusted_key() for c in certificates if c.state == "active"),
                 algorithms=frozenset(record.algorithms),
+                apps=frozenset(await self._trust.org_apps(record.org_id)),
                 max_assertion_lifetime=record.policy.max_assertion_lifetime,
                 token_lifetime=record.policy.token_lifetime,
             )
@@ -93,25 +129,40 @@ class RegistryCache:
     async def is_consumer_key(self, issuer: str) -> bool:
         return await self.app(issuer) is not None
 
-    async def canvas(self, consumer_key: str | None) -> CanvasTrust:
-        """Secrets of one app (``consumer_key``) or of every registered app (``None``), current first."""
+    async def canvas(self, consumer_key: str) -> CanvasTrust:
+        """The secrets of the app ``consumer_key`` (current first): a request to ``/canvas/{consumer_key}``."""
         cached = self._canvas.get(consumer_key)
         if cached is not None:
             return cached
-        if consumer_key is None:
-            apps = list(await self._trust.list_apps())
-        else:
-            app = await self.app(consumer_key)
-            apps = [] if app is None else [app]
-        secrets: list[str] = []
+        app = await self.app(consumer_key)
+        trust = _trust_of(await self._secrets_of([] if app is None else [app]))
+        self._remember(self._canvas, consumer_key, trust)
+        return trust
+
+    async def canvas_routes(self) -> CanvasRoutes:
+        """Every app's secrets, grouped by the Canvas developer name: a request to ``/canvas``."""
+        if self._routes is not None:
+            return self._routes
+        entries = await self._secrets_of(list(await self._trust.list_apps()))
+        named: dict[str, list[tuple[App, str, int]]] = {}
+        for entry in entries:
+            if entry[0].canvas_name is not None:
+                named.setdefault(entry[0].canvas_name.lower(), []).append(entry)
+        self._routes = CanvasRoutes(
+            everything=_trust_of(entries),
+            by_name={name: _trust_of(group) for name, group in named.items()},
+            unnamed=_trust_of([entry for entry in entries if entry[0].canvas_name is None]),
+        )
+        return self._routes
+
+    async def _secrets_of(self, apps: Sequence[App]) -> list[tuple[App, str, int]]:
+        secrets: list[AppSecret] = []
         owners: list[App] = []
         for app in apps:
             for secret in await self._trust.app_secrets(app.consumer_key):
-                secrets.append(secret.secret)
+                secrets.append(secret)
                 owners.append(app)
-        trust = CanvasTrust(CanvasVerifier(secrets) if secrets else None, tuple(owners))
-        self._canvas[consumer_key] = trust
-        return trust
+        return [(app, secret.secret, secret.id) for app, secret in zip(owners, secrets, strict=True)]
 
     @staticmethod
     def _remember(cache: dict[str, _V], key: str, value: _V) -> None:

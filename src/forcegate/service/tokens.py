@@ -1,4 +1,5 @@
-"""RFC 7662 introspection and RFC 7009 revocation of the service's access tokens, independent of HTTP."""
+"""RFC 7662 introspection and RFC 7009 revocation of the service's access tokens and Canvas sessions,
+independent of HTTP."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Any
 from forcegate.core.access_token import VerifiedAccessToken
 from forcegate.core.form import required
 from forcegate.errors import AuthenticationRequired, NoCredentials, StoreUnavailable, TokenError
-from forcegate.service.authentication import AuthenticationService, Form
+from forcegate.service.authentication import AuthenticationService, Form, session_digest
 from forcegate.service.credentials import Credentials
 
-__all__ = ["introspect", "revoke"]
+__all__ = ["end_session", "introspect", "revoke"]
 
 
 async def introspect(
@@ -53,13 +54,18 @@ async def revoke(
 ) -> None:
     """RFC 7009: the admin revokes any token; a holder revokes its own by authenticating with it.
 
-    An invalid or unknown token is not an error for the admin (§2.2); the revocation is audited.
+    Access tokens and Canvas sessions both: a session's token is its cookie's value (never a JWT, so
+    never a dot in it), which its holder presents as the session cookie. An invalid or unknown token is
+    not an error for the admin (§2.2); the revocation is audited.
     """
     caller = credentials.bearer()
+    token = required(dict(await form()), "token")
+    admin = caller is not None and await service.is_admin(caller)
+    if "." not in token:
+        await _end_session(service, credentials, token, admin=admin, endpoint=endpoint, client=client)
+        return
     if caller is None:
         raise NoCredentials("revocation needs the admin token or the token itself as bearer")
-    token = required(dict(await form()), "token")
-    admin = await service.is_admin(caller)
     if not admin and caller != token:
         raise AuthenticationRequired("a holder may revoke only the token it authenticates with")
     verified: VerifiedAccessToken
@@ -87,3 +93,40 @@ async def revoke(
             client=client,
         )
     )
+
+
+async def end_session(service: AuthenticationService, session_id: str, *, endpoint: str, client: str | None) -> bool:
+    """Delete the session ``session_id`` (its holder logs out, or it is revoked); audited. Whether it was live."""
+    digest = session_digest(session_id)
+    session = await service.stores.sessions.get(digest, now=service.clock.now())
+    await service.stores.sessions.delete(digest)
+    if session is not None:
+        identity = session.identity
+        await service.audit.write(
+            service.audit.event(
+                endpoint=endpoint,
+                credential="session",
+                org_id=identity.org_id,
+                user_id=identity.user_id,
+                subject=identity.username,
+                issuer=identity.issuer,
+                client=client,
+            )
+        )
+    return session is not None
+
+
+async def _end_session(
+    service: AuthenticationService,
+    credentials: Credentials,
+    session_id: str,
+    *,
+    admin: bool,
+    endpoint: str,
+    client: str | None,
+) -> None:
+    if not admin and credentials.session != session_id:
+        if credentials.session is None and credentials.authorization is None:
+            raise NoCredentials("revoking a session needs the admin token or that session's cookie")
+        raise AuthenticationRequired("a holder may revoke only the session it presents")
+    await end_session(service, session_id, endpoint=endpoint, client=client)

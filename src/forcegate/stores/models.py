@@ -39,6 +39,9 @@ DEFAULT_ORG_ALGORITHMS: tuple[str, ...] = ("RS256",)
 #: A consumer key is a path segment of ``/canvas/{consumer_key}``: RFC 3986 unreserved characters
 #: only. Salesforce's keys are letters, digits, '.' and '_'.
 CONSUMER_KEY_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,255}")
+# A Salesforce developer name (a letter, then letters, digits and single underscores, not ending in
+# one), optionally behind a namespace prefix and its double underscore, as ``ns__Name``.
+CANVAS_NAME_PATTERN = re.compile(r"(?:[A-Za-z][A-Za-z0-9]{0,14}__)?[A-Za-z](?:[A-Za-z0-9]|_(?!_)){0,79}(?<!_)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,12 +51,17 @@ class App:
     ``any_org``: accept Canvas requests from orgs that are not in the registry (the legacy Canvas
     trust model, where the consumer secret alone vouches). Off by default: only registered, enabled
     orgs get in. A registered but disabled org is refused either way.
+
+    ``canvas_name``: the Canvas app's developer name (``ns__Name`` in a managed package), which signed
+    requests name in ``context.application``: a request to the shared ``/canvas`` endpoint is
+    checked against the secrets of the app it names only.
     """
 
     consumer_key: str
     name: str
     any_org: bool = False
     created_at: float = 0.0
+    canvas_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,12 +143,15 @@ class Session:
     """A server-side session opened by a Canvas signed request; the cookie carries only a random id.
 
     ``id_hash`` is the SHA-256 (hex) of that id: the store never holds a usable session credential.
+    ``app_secret_id``: the consumer secret that signed the request it was opened with (retiring that
+    secret ends the session); ``None`` for sessions stored before the schema knew it.
     """
 
     id_hash: str
     identity: Identity
     created_at: float
     expires_at: float
+    app_secret_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,6 +172,8 @@ class AuditEvent:
     ``credential``: ``jwt-bearer`` (token endpoint), ``jwt`` (direct Apex JWT), ``access-token``,
     ``canvas``, ``session``, ``admin``. ``result``: ``allowed`` or ``denied``. ``code``: ``ok`` or the
     stable code of the check that failed; ``detail``: the precise reason (never a secret or token).
+    ``verified``: False for a refusal filed under the org (and issuer, subject) the credential only
+    *claimed*: nothing about it was verified, anyone could have sent it.
     """
 
     at: float
@@ -175,3 +188,4 @@ class AuditEvent:
     issuer: str | None = None
     client: str | None = None
     id: int | None = None
+    verified: bool = True

@@ -46,8 +46,10 @@ _INSERT_GRANTED = (
     "ON CONFLICT (grant_key) DO NOTHING"
 )
 _SELECT_ISSUED = f"SELECT {records.ISSUED_COLUMNS} FROM issued_tokens WHERE jti = $1"  # noqa: S608
-_INSERT_AUDIT = f"INSERT INTO audit_events ({records.AUDIT_COLUMNS}) VALUES ({placeholders(11)})"  # noqa: S608
-_INSERT_SESSION = f"INSERT INTO sessions ({records.SESSION_COLUMNS}) VALUES ({placeholders(4)})"  # noqa: S608
+_AUDIT_VALUES = placeholders(records.AUDIT_COLUMN_COUNT)
+_INSERT_AUDIT = f"INSERT INTO audit_events ({records.AUDIT_COLUMNS}) VALUES ({_AUDIT_VALUES})"  # noqa: S608
+_SESSION_VALUES = placeholders(records.SESSION_COLUMN_COUNT)
+_INSERT_SESSION = f"INSERT INTO sessions ({records.SESSION_COLUMNS}) VALUES ({_SESSION_VALUES})"  # noqa: S608
 _SELECT_SESSION = f"SELECT {records.SESSION_COLUMNS} FROM sessions WHERE id_hash = $1 AND expires_at > $2"  # noqa: S608
 
 
@@ -74,6 +76,13 @@ class PostgresRateCounter:
         async with self._db.connection() as conn:
             hits = await conn.fetchval(_HIT, key, window_start, window_start + window_seconds)
         return int(hits)
+
+    async def refund(self, key: str, window_start: float) -> None:
+        await self._db.execute(
+            "UPDATE rate_counters SET hits = hits - 1 WHERE counter_key = $1 AND window_start = $2 AND hits > 0",
+            key,
+            window_start,
+        )
 
     async def purge(self, now: float) -> int:
         return await self._db.execute("DELETE FROM rate_counters WHERE expires_at < $1", now)

@@ -31,7 +31,7 @@ __all__ = ["PostgresTrustStore"]
 
 _MAX_PAGE = 1000
 # The interpolated names are constants, never input.
-_INSERT_APP = f"INSERT INTO apps ({records.APP_COLUMNS}) VALUES ({placeholders(4)})"  # noqa: S608
+_INSERT_APP = f"INSERT INTO apps ({records.APP_COLUMNS}) VALUES ({placeholders(5)})"  # noqa: S608
 _SELECT_APP = f"SELECT {records.APP_COLUMNS} FROM apps"  # noqa: S608
 _INSERT_ORG = f"INSERT INTO orgs ({values.ORG_COLUMNS}) VALUES ({placeholders(values.ORG_COLUMN_COUNT)})"  # noqa: S608
 _SELECT_ORG = f"SELECT {values.ORG_COLUMNS} FROM orgs WHERE org_id = $1"  # noqa: S608
@@ -43,6 +43,15 @@ _INSERT_CERT = (
 _SELECT_CERTS = f"SELECT {records.CERT_COLUMNS} FROM certificates WHERE org_id = $1"  # noqa: S608
 #: The hot path (every request): one primary-key lookup.
 _GENERATION = "SELECT generation FROM trust_generation WHERE singleton = 1"
+
+
+async def _bind_apps(conn: Connection, org_id: str, apps: Sequence[str], now: float) -> None:
+    for key in apps:
+        if await conn.fetchval("SELECT 1 FROM apps WHERE consumer_key = $1", key) is None:
+            raise NotFound(f"no app with consumer key {key!r}")
+        await conn.execute(
+            "INSERT INTO org_apps (org_id, consumer_key, created_at) VALUES ($1, $2, $3)", org_id, key, now
+        )
 
 
 class PostgresTrustStore:
@@ -67,19 +76,34 @@ class PostgresTrustStore:
 
     # --- apps -----------------------------------------------------------------------------------------
 
-    async def add_app(self, *, consumer_key: str, name: str, secret: str, any_org: bool = False) -> App:
+    async def add_app(
+        self, *, consumer_key: str, name: str, secret: str, any_org: bool = False, canvas_name: str | None = None
+    ) -> App:
         key = values.check_consumer_key(consumer_key)
         name = values.check_text(name, "app name")
         secret = values.check_secret(secret)
         flag = values.check_flag(any_org, "any_org")
+        developer_name = values.check_canvas_name(canvas_name)
         now = time.time()
         async with self._write() as conn:
             try:
-                await conn.execute(_INSERT_APP, key, name, flag, now)
+                await conn.execute(_INSERT_APP, key, name, flag, now, developer_name)
             except asyncpg.UniqueViolationError:
                 raise AlreadyExists(f"an app with consumer key {key!r} is already registered") from None
             await self._insert_secret(conn, key, secret, now)
-        return App(consumer_key=key, name=name, any_org=bool(flag), created_at=now)
+        return App(consumer_key=key, name=name, any_org=bool(flag), created_at=now, canvas_name=developer_name)
+
+    async def set_canvas_name(self, consumer_key: str, canvas_name: str | None) -> App:
+        developer_name = values.check_canvas_name(canvas_name)
+        async with self._write() as conn:
+            row = await conn.fetchrow(
+                f"UPDATE apps SET canvas_name = $1 WHERE consumer_key = $2 RETURNING {records.APP_COLUMNS}",  # noqa: S608
+                developer_name,
+                consumer_key,
+            )
+            if row is None:
+                raise NotFound(f"no app with consumer key {consumer_key!r}")
+        return records.app_from_row(row)
 
     async def get_app(self, consumer_key: str) -> App | None:
         row = await self._db.fetchrow(f"{_SELECT_APP} WHERE consumer_key = $1", consumer_key)
@@ -151,14 +175,16 @@ class PostgresTrustStore:
 
     # --- orgs -----------------------------------------------------------------------------------------
 
-    async def add_org(self, org: Org) -> Org:
+    async def add_org(self, org: Org, *, apps: Sequence[str] = ()) -> Org:
         checked = values.check_org(org)
+        bound = values.check_apps(apps)
         now = time.time()
         async with self._write() as conn:
             try:
                 await conn.execute(_INSERT_ORG, *values.org_values(checked, now))
             except asyncpg.UniqueViolationError:
                 raise AlreadyExists(f"org {checked.org_id} is already registered") from None
+            await _bind_apps(conn, checked.org_id, bound, now)
         return dataclasses.replace(checked, created_at=now, updated_at=now)
 
     async def get_org(self, org_id: str) -> Org | None:
@@ -180,8 +206,10 @@ class PostgresTrustStore:
         scopes: Sequence[str] | object = UNSET,
         algorithms: Sequence[str] | object = UNSET,
         policy: OrgPolicy | object = UNSET,
+        apps: Sequence[str] | object = UNSET,
     ) -> Org:
         oid = values.canonical_org_id(org_id)
+        bound = None if apps is UNSET else values.check_apps(apps)
         changes = values.org_changes(
             name=name,
             enabled=enabled,
@@ -201,7 +229,39 @@ class PostgresTrustStore:
             )
             if row is None:
                 raise NotFound(f"org {oid} is not registered")
+            if bound is not None:
+                await conn.execute("DELETE FROM org_apps WHERE org_id = $1", oid)
+                await _bind_apps(conn, oid, bound, time.time())
         return values.org_from_row(row)
+
+    async def bind_app(self, org_id: str, consumer_key: str) -> None:
+        oid = values.canonical_org_id(org_id)
+        (key,) = values.check_apps((consumer_key,))
+        async with self._write() as conn:
+            if await conn.fetchval("SELECT 1 FROM orgs WHERE org_id = $1", oid) is None:
+                raise NotFound(f"org {oid} is not registered")
+            if await conn.fetchval("SELECT 1 FROM org_apps WHERE org_id = $1 AND consumer_key = $2", oid, key):
+                return
+            await _bind_apps(conn, oid, (key,), time.time())
+
+    async def org_apps(self, org_id: str) -> Sequence[str]:
+        rows = await self._db.fetch(
+            "SELECT consumer_key FROM org_apps WHERE org_id = $1 ORDER BY consumer_key", values.canonical_org_id(org_id)
+        )
+        return [row["consumer_key"] for row in rows]
+
+    async def app_orgs(self, consumer_key: str, *, limit: int = 1000, after: str | None = None) -> Sequence[str]:
+        rows = await self._db.fetch(
+            "SELECT org_id FROM org_apps WHERE consumer_key = $1 AND org_id > $2 ORDER BY org_id LIMIT $3",
+            consumer_key,
+            after or "",
+            max(0, min(limit, _MAX_PAGE)),
+        )
+        return [row["org_id"] for row in rows]
+
+    async def app_binding_counts(self) -> dict[str, int]:
+        rows = await self._db.fetch("SELECT consumer_key, COUNT(*) AS bound FROM org_apps GROUP BY consumer_key")
+        return {row["consumer_key"]: int(row["bound"]) for row in rows}
 
     async def delete_org(self, org_id: str) -> None:
         oid = values.canonical_org_id(org_id)

@@ -61,7 +61,13 @@ class TrustStore(Protocol):
 
     async def generation(self) -> int: ...
 
-    async def add_app(self, *, consumer_key: str, name: str, secret: str, any_org: bool = False) -> App: ...
+    async def add_app(
+        self, *, consumer_key: str, name: str, secret: str, any_org: bool = False, canvas_name: str | None = None
+    ) -> App: ...
+    async def set_canvas_name(self, consumer_key: str, canvas_name: str | None) -> App:
+        """Set (or, with None, forget) the app's Canvas developer name; :class:`NotFound` if no such app."""
+        ...
+
     async def get_app(self, consumer_key: str) -> App | None: ...
     async def list_apps(self) -> Sequence[App]: ...
     async def delete_app(self, consumer_key: str) -> None: ...
@@ -75,7 +81,11 @@ class TrustStore(Protocol):
 
     async def retire_app_secret(self, consumer_key: str, secret_id: int) -> None: ...
 
-    async def add_org(self, org: Org) -> Org: ...
+    async def add_org(self, org: Org, *, apps: Sequence[str] = ()) -> Org:
+        """Register ``org``, bound to the Canvas apps ``apps`` (consumer keys; an unknown one is
+        :class:`NotFound` and nothing is written)."""
+        ...
+
     async def get_org(self, org_id: str) -> Org | None: ...
     async def list_orgs(self, *, limit: int = 1000, after: str | None = None) -> Sequence[Org]:
         """Orgs ordered by id; ``after`` pages."""
@@ -92,7 +102,26 @@ class TrustStore(Protocol):
         scopes: Sequence[str] | object = UNSET,
         algorithms: Sequence[str] | object = UNSET,
         policy: OrgPolicy | object = UNSET,
-    ) -> Org: ...
+        apps: Sequence[str] | object = UNSET,
+    ) -> Org:
+        """Change the given fields; ``apps`` replaces the org's Canvas app bindings. One transaction."""
+        ...
+
+    async def bind_app(self, org_id: str, consumer_key: str) -> None:
+        """Bind one more Canvas app to the org (binding it twice is not an error). One transaction."""
+        ...
+
+    async def org_apps(self, org_id: str) -> Sequence[str]:
+        """The consumer keys of the Canvas apps bound to the org, sorted."""
+        ...
+
+    async def app_orgs(self, consumer_key: str, *, limit: int = 1000, after: str | None = None) -> Sequence[str]:
+        """The orgs bound to the app, by id; ``after`` pages."""
+        ...
+
+    async def app_binding_counts(self) -> dict[str, int]:
+        """How many orgs each app is bound to (apps bound to none are absent)."""
+        ...
 
     async def delete_org(self, org_id: str) -> None: ...
 
@@ -152,6 +181,11 @@ class RateCounter(Protocol):
         window lasts ``window_seconds``; ``now`` (the caller's clock) only sets how long a backend
         that expires entries by itself keeps the counter.
         """
+        ...
+
+    async def refund(self, key: str, window_start: float) -> None:
+        """Take back one hit on ``key`` in that window (never below zero; nothing if it is gone):
+        for a hit whose attempt then proved to be a replay, which must not spend the budget."""
         ...
 
     async def purge(self, now: float) -> int:

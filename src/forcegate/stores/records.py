@@ -26,12 +26,14 @@ from forcegate.stores.values import Row, check_text
 __all__ = [
     "APP_COLUMNS",
     "AUDIT_COLUMNS",
+    "AUDIT_COLUMN_COUNT",
     "CERT_COLUMNS",
     "ISSUED_COLUMNS",
     "MAX_AUDIT_PAGE",
     "NEW_CERT_COLUMNS",
     "NEW_CERT_COLUMN_COUNT",
     "SESSION_COLUMNS",
+    "SESSION_COLUMN_COUNT",
     "SIGNING_KEY_COLUMNS",
     "admin_digest",
     "admin_token_matches",
@@ -59,7 +61,7 @@ __all__ = [
 
 MAX_AUDIT_PAGE = 1000
 
-APP_COLUMNS = "consumer_key, name, any_org, created_at"
+APP_COLUMNS = "consumer_key, name, any_org, created_at, canvas_name"
 CERT_COLUMNS = (
     "id, org_id, label, der, sha256_fingerprint, x5t_s256, subject, not_before, not_after, state, created_at, shared"
 )
@@ -67,8 +69,10 @@ CERT_COLUMNS = (
 NEW_CERT_COLUMNS = CERT_COLUMNS.removeprefix("id, ")
 NEW_CERT_COLUMN_COUNT = NEW_CERT_COLUMNS.count(",") + 1
 ISSUED_COLUMNS = "jti, org_id, user_id, client_id, scope, issued_at, expires_at"
-SESSION_COLUMNS = "id_hash, identity, created_at, expires_at"
-AUDIT_COLUMNS = "at, endpoint, credential, result, code, detail, org_id, user_id, subject, issuer, client"
+SESSION_COLUMNS = "id_hash, identity, created_at, expires_at, app_secret_id"
+SESSION_COLUMN_COUNT = SESSION_COLUMNS.count(",") + 1
+AUDIT_COLUMNS = "at, endpoint, credential, result, code, detail, org_id, user_id, subject, issuer, client, verified"
+AUDIT_COLUMN_COUNT = AUDIT_COLUMNS.count(",") + 1
 SIGNING_KEY_COLUMNS = "kid, algorithm, private_pem_enc, created_at, active"
 
 # Compared against when no admin token is set, so "none set" takes as long as "wrong token".
@@ -80,7 +84,7 @@ _NO_TOKEN_DIGEST = "0" * 64
 
 def app_from_row(row: Row) -> App:
     """From a row of ``APP_COLUMNS``."""
-    return App(consumer_key=row[0], name=row[1], any_org=bool(row[2]), created_at=row[3])
+    return App(consumer_key=row[0], name=row[1], any_org=bool(row[2]), created_at=row[3], canvas_name=row[4])
 
 
 def secret_context(consumer_key: str, secret_id: int) -> str:
@@ -201,13 +205,17 @@ def issued_from_row(row: Row) -> IssuedToken:
 def session_values(session: Session) -> tuple[Any, ...]:
     """The values of ``SESSION_COLUMNS`` (the identity as compact JSON)."""
     identity = json.dumps(session.identity.to_dict(), separators=(",", ":"))
-    return (session.id_hash, identity, session.created_at, session.expires_at)
+    return (session.id_hash, identity, session.created_at, session.expires_at, session.app_secret_id)
 
 
 def session_from_row(row: Row) -> Session:
-    id_hash, identity, created_at, expires_at = row
+    id_hash, identity, created_at, expires_at, app_secret_id = row
     return Session(
-        id_hash=id_hash, identity=Identity.from_dict(json.loads(identity)), created_at=created_at, expires_at=expires_at
+        id_hash=id_hash,
+        identity=Identity.from_dict(json.loads(identity)),
+        created_at=created_at,
+        expires_at=expires_at,
+        app_secret_id=app_secret_id,
     )
 
 
@@ -225,6 +233,7 @@ def audit_values(e: AuditEvent) -> tuple[Any, ...]:
         e.subject,
         e.issuer,
         e.client,
+        int(e.verified),
     )
 
 
@@ -251,6 +260,7 @@ def audit_from_row(row: Row) -> AuditEvent:
         subject=row[9],
         issuer=row[10],
         client=row[11],
+        verified=bool(row[12]),
     )
 
 

@@ -129,6 +129,12 @@ if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) 
 return hits
 """
 
+# A counter that expired is not brought back (DECR would create it at -1, without a TTL).
+_REFUND = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
 
 def redis_key(prefix: str, kind: str, ident: str) -> str:
     """``prefix + kind + ":" + ident``, with long (or ``#``-leading) ids replaced by their hash."""
@@ -198,6 +204,7 @@ class RedisRateCounter:
         self._conn = connection
         self._prefix = prefix
         self._hit = LuaScript(_HIT)
+        self._refund = LuaScript(_REFUND)
 
     async def hit(self, key: str, window_start: float, window_seconds: int, *, now: float) -> int:
         """The TTL is the rest of the window (``window_start + window_seconds - now``) plus
@@ -208,6 +215,10 @@ class RedisRateCounter:
         name = redis_key(self._prefix, "rate", f"{key}@{_finite(window_start, 'a window start')}")
         hits = await self._conn.run("counting a rate hit", lambda c: self._hit(c, [name], [ttl]))
         return int(hits)
+
+    async def refund(self, key: str, window_start: float) -> None:
+        name = redis_key(self._prefix, "rate", f"{key}@{_finite(window_start, 'a window start')}")
+        await self._conn.run("refunding a rate hit", lambda c: self._refund(c, [name], []))
 
     async def purge(self, now: float) -> int:
         """Always 0: every counter carries a Redis TTL and expires by itself."""
@@ -250,6 +261,14 @@ class RedisTokenStore:
         return await self._records.purge(now)
 
 
+def _optional_int(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("app_secret_id is not an integer")
+    return value
+
+
 class RedisSessionStore:
     """:class:`~forcegate.stores.protocols.SessionStore` on Redis: one JSON value per session."""
 
@@ -270,6 +289,7 @@ class RedisSessionStore:
                 "identity": session.identity.to_dict(),
                 "created_at": session.created_at,
                 "expires_at": session.expires_at,
+                "app_secret_id": session.app_secret_id,
             },
             separators=(",", ":"),
         )
@@ -292,6 +312,7 @@ class RedisSessionStore:
                 identity=Identity.from_dict(data["identity"]),
                 created_at=float(data["created_at"]),
                 expires_at=expires_at,
+                app_secret_id=_optional_int(data.get("app_secret_id")),
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise StoreUnavailable(f"a session stored in Redis cannot be read ({type(exc).__name__})") from exc

@@ -39,12 +39,13 @@ async def open_sqlite_stores(path: str, *, box: SecretBox, migrate: MigratePolic
     db = SqliteDatabase.open(path)
     try:
         await _prepare(db, box, migrate=migrate)
+        db.serve_from_event_loop()
     except BaseException:
         db.close()
         raise
 
     async def check() -> Mapping[str, str]:
-        return {"database": db.health()}
+        return {"database": await db.health()}
 
     async def close() -> None:
         db.close()
@@ -73,7 +74,7 @@ async def _prepare(db: SqliteDatabase, box: SecretBox, *, migrate: MigratePolicy
         return None if row is None else str(row[0])
 
     async def insert(sealed: str) -> None:
-        db.execute(
+        await db.execute(
             "INSERT INTO store_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (KEY_CHECK_NAME, sealed)
         )
 

@@ -8,8 +8,11 @@ busy handler ever being consulted).
 
 The store methods are ``async`` but call SQLite inline, on the event loop: a call on a local file is
 tens of microseconds (see docs/decisions/0006-store-layout.md), less than handing it to a thread
-would cost. The price is that a write waiting for another process's lock blocks the loop for up to
-``busy_timeout``; write transactions here are a few statements long, so that wait is short.
+would cost. What must not run inline is *waiting*: another process (a CLI command, another worker,
+an operator's ``sqlite3`` shell) may hold the write lock for long, and a loop blocked in SQLite's
+busy handler answers nothing, not even ``/healthz``. So once the stores are open the busy handler
+waits at most :data:`LOOP_BUSY_TIMEOUT_MS`, and writes take the lock with :meth:`SqliteDatabase.write`
+or the group commit, which retry with the loop free (backing off) until :data:`BUSY_TIMEOUT_MS`.
 """
 
 from __future__ import annotations
@@ -20,15 +23,24 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from forcegate.errors import AlreadyExists, ConfigurationError, ForcegateError, RegistryError, StoreUnavailable
 
-__all__ = ["BUSY_TIMEOUT_MS", "Row", "SqliteDatabase", "is_duplicate"]
+__all__ = ["BUSY_TIMEOUT_MS", "LOOP_BUSY_TIMEOUT_MS", "Row", "SqliteDatabase", "is_duplicate"]
 
+#: How long a write waits for another process's write lock before the store is unavailable.
 BUSY_TIMEOUT_MS = 5000
+#: How long one SQLite call may block the event loop in the busy handler (a reader in WAL mode
+#: almost never waits; a writer is retried with the loop free).
+LOOP_BUSY_TIMEOUT_MS = 10
+#: The backoff between attempts at the write lock (seconds): first, and at most.
+_RETRY_FIRST = 0.002
+_RETRY_MAX = 0.05
+#: How long /readyz waits for the write lock before it calls the database locked.
+HEALTH_WRITE_WAIT = 1.0
 #: How long a busy process gathers writes into one transaction (seconds).
 GROUP_COMMIT_WINDOW = 0.001
 
@@ -49,6 +61,9 @@ class SqliteDatabase:
         self._closed = False
         self._pending: list[_Pending] = []
         self._last_flush = 0.0
+        self._flush_deadline: float | None = None  # while a batch waits for another process's lock
+        self._flush_retry = 0.0
+        self._busy_timeout_ms = BUSY_TIMEOUT_MS
 
     @classmethod
     def open(cls, path: str) -> SqliteDatabase:
@@ -99,12 +114,13 @@ class SqliteDatabase:
         with self.locked() as conn:
             return conn.execute(sql, params).fetchall()
 
-    def execute(self, sql: str, params: Params = (), *, duplicate: str | None = None) -> int:
-        """One write statement, atomic on its own (autocommit); returns the number of rows changed.
+    async def execute(self, sql: str, params: Params = (), *, duplicate: str | None = None) -> int:
+        """One write statement, atomic on its own; returns the number of rows changed. Waits for
+        another process's write lock with the loop free, as :meth:`write` does.
 
         ``duplicate``: the message of the :class:`AlreadyExists` to raise on a key conflict.
         """
-        with self.locked() as conn:
+        async with self.write() as conn:
             try:
                 return conn.execute(sql, params).rowcount
             except sqlite3.IntegrityError as exc:
@@ -137,8 +153,10 @@ class SqliteDatabase:
     def _flush_pending(self) -> None:
         batch, self._pending = self._pending, []
         self._last_flush = time.monotonic()
+        if not self._try_begin(batch):
+            return
         try:
-            with self.transaction() as conn:
+            with self._begun() as conn:
                 counts = [_run(conn, op) for op in batch]
         except Exception:  # every waiting request must be settled, whatever went wrong
             # Rare (a conflict, a full disk): settle each write on its own so one bad write fails
@@ -147,7 +165,7 @@ class SqliteDatabase:
                 if op.future.done():
                     continue
                 try:
-                    with self.transaction() as conn:
+                    with self.transaction(wait=False) as conn:
                         count = _run(conn, op)
                 except ForcegateError as exc:
                     # transaction() maps sqlite3 errors; the original says whether it was a key conflict.
@@ -163,31 +181,112 @@ class SqliteDatabase:
             if not op.future.done():
                 op.future.set_result(count)
 
+    def _try_begin(self, batch: list[_Pending]) -> bool:
+        """Take the write lock for ``batch`` (held by the caller's ``_begun()`` block), or put the batch
+        back and retry later with the loop free; past the deadline, fail the batch. True if taken."""
+        if self._flush_deadline is None:
+            self._flush_deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        self._lock.acquire()
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._lock.release()
+            if _busy(exc) and not self._closed and time.monotonic() < self._flush_deadline:
+                self._pending = batch + self._pending
+                self._flush_retry = min(_RETRY_MAX, self._flush_retry * 2 or _RETRY_FIRST)
+                asyncio.get_running_loop().call_later(self._flush_retry, self._flush_pending)
+                return False
+            self._flush_deadline, self._flush_retry = None, 0.0
+            error = self._map(exc)
+            for op in batch:
+                if not op.future.done():
+                    op.future.set_exception(error)
+            return False
+        self._flush_deadline, self._flush_retry = None, 0.0
+        return True
+
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed when the block ends, rolled back if anything raises."""
-        with self._lock:
+    def _begun(self) -> Iterator[sqlite3.Connection]:
+        """The body of a transaction whose ``BEGIN`` already ran (and took ``_lock``): commit or roll back."""
+        try:
+            yield self._conn
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self._map(exc) from exc
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            self._lock.release()
+
+    @contextlib.contextmanager
+    def transaction(self, *, wait: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction, **off the event loop** (migrations, ``db rekey``): it waits for the
+        write lock in SQLite's busy handler (``wait``) for up to :data:`BUSY_TIMEOUT_MS`."""
+        self._lock.acquire()
+        try:
+            if wait:
+                self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise self._map(exc) from exc
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise self._map(exc) from exc
-            except BaseException:
-                self._rollback()
-                raise
-
-    def health(self) -> str:
-        """``"ok"`` or a short reason; never raises."""
-        try:
-            with self._lock:
-                self._conn.execute("SELECT generation FROM trust_generation").fetchone()
+            finally:
+                if wait:
+                    self._conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
         except sqlite3.Error as exc:
-            return "closed" if self._closed else str(exc) or type(exc).__name__
+            self._lock.release()
+            raise self._map(exc) from exc
+        except BaseException:
+            self._lock.release()
+            raise
+        with self._begun() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def write(self, *, patience: float = BUSY_TIMEOUT_MS / 1000) -> AsyncIterator[sqlite3.Connection]:
+        """A write transaction on the event loop: committed when the (synchronous) block ends, rolled
+        back if anything raises. While another process holds the write lock the loop stays free:
+        the attempt is retried, backing off, for up to ``patience`` seconds, then the store is
+        unavailable. The block must not await: the connection is shared."""
+        await self._acquire_write(patience)
+        with self._begun() as conn:
+            yield conn
+
+    async def _acquire_write(self, patience: float) -> None:
+        deadline = time.monotonic() + patience
+        delay = _RETRY_FIRST
+        while True:
+            self._lock.acquire()
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                return  # the lock is released by _begun()
+            except sqlite3.Error as exc:
+                self._lock.release()
+                if not _busy(exc) or self._closed or time.monotonic() + delay > deadline:
+                    raise self._map(exc) from exc
+            await asyncio.sleep(delay)
+            delay = min(_RETRY_MAX, delay * 2)
+
+    def serve_from_event_loop(self) -> None:
+        """From now on no call blocks the loop in the busy handler for more than :data:`LOOP_BUSY_TIMEOUT_MS`."""
+        with self.locked() as conn:
+            conn.execute(f"PRAGMA busy_timeout = {LOOP_BUSY_TIMEOUT_MS}")
+        self._busy_timeout_ms = LOOP_BUSY_TIMEOUT_MS
+
+    async def health(self) -> str:
+        """``"ok"`` or a short reason; never raises. Reads, then takes the write lock (and lets it go):
+        a database another process has held locked for over :data:`HEALTH_WRITE_WAIT` is not ready."""
+        try:
+            self.read_one("SELECT generation FROM trust_generation")
+            async with self.write(patience=HEALTH_WRITE_WAIT):
+                pass
+        except StoreUnavailable as exc:
+            if self._closed:
+                return "closed"
+            cause = exc.__cause__
+            if isinstance(cause, sqlite3.Error) and _busy(cause):
+                return f"locked: another process has held the write lock for over {HEALTH_WRITE_WAIT:g} s"
+            return str(cause or exc.reason)
         return "ok"
 
     def close(self) -> None:
@@ -221,6 +320,11 @@ class _Pending(NamedTuple):
     many: bool
     duplicate: str | None
     future: asyncio.Future[int]
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    """Another connection holds the lock (``SQLITE_BUSY`` / ``SQLITE_LOCKED``, any extended code)."""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _run(conn: sqlite3.Connection, op: _Pending) -> int:

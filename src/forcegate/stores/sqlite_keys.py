@@ -45,7 +45,7 @@ class SqliteServiceKeyStore:
 
     async def add_signing_key(self, key: SigningKey) -> None:
         values = signing_key_values(self._box, key)
-        with self._db.transaction() as conn:
+        async with self._db.write() as conn:
             try:
                 conn.execute(_INSERT_KEY, values)
             except sqlite3.IntegrityError as exc:
@@ -55,7 +55,7 @@ class SqliteServiceKeyStore:
             conn.execute(_BUMP)
 
     async def retire_signing_key(self, kid: str) -> None:
-        with self._db.transaction() as conn:
+        async with self._db.write() as conn:
             # Checked under the write lock: a concurrent rotation or retirement cannot slip in between.
             states = [(str(row[0]), bool(row[1])) for row in conn.execute(_SELECT_STATES).fetchall()]
             check_retirable(states, kid)
@@ -64,7 +64,7 @@ class SqliteServiceKeyStore:
 
     async def set_admin_token(self, token: str) -> None:
         digest = admin_digest(check_secret(token, "admin token"))
-        self._db.execute(
+        await self._db.execute(
             "INSERT INTO admin_token (singleton, token_sha256, updated_at) VALUES (1, ?, ?) "
             "ON CONFLICT (singleton) DO UPDATE SET token_sha256 = excluded.token_sha256, "
             "updated_at = excluded.updated_at",

@@ -9,8 +9,10 @@ from collections.abc import Sequence
 from forcegate.errors import ConfigurationError
 from forcegate.stores.models import AuditEvent, IssuedToken, Session
 from forcegate.stores.records import (
+    AUDIT_COLUMN_COUNT,
     AUDIT_COLUMNS,
     ISSUED_COLUMNS,
+    SESSION_COLUMN_COUNT,
     SESSION_COLUMNS,
     audit_from_row,
     audit_rows,
@@ -53,7 +55,7 @@ class SqliteReplayCache:
         return await self._db.execute_grouped(_CLAIM, (key, expires_at, time.time() if now is None else now)) == 1
 
     async def purge(self, now: float) -> int:
-        return self._db.execute("DELETE FROM replay WHERE expires_at < ?", (now,))
+        return await self._db.execute("DELETE FROM replay WHERE expires_at < ?", (now,))
 
 
 # ONE statement counts the hit and reads the new count (RETURNING: SQLite 3.35+), so two workers
@@ -80,15 +82,20 @@ class SqliteRateCounter:
         # commit of its own would halve the token endpoint's write throughput.
         return await self._db.execute_grouped(unit)
 
-    async def purge(self, now: float) -> int:
-        return self._db.execute("DELETE FROM rate_counters WHERE expires_at < ?", (now,))
+    async def refund(self, key: str, window_start: float) -> None:
+        await self._db.execute_grouped(_REFUND, (key, window_start))
 
+    async def purge(self, now: float) -> int:
+        return await self._db.execute("DELETE FROM rate_counters WHERE expires_at < ?", (now,))
+
+
+_REFUND = "UPDATE rate_counters SET hits = hits - 1 WHERE counter_key = ? AND window_start = ? AND hits > 0"
 
 # The interpolated names are constants, never input.
 _INSERT_ISSUED = f"INSERT INTO issued_tokens ({ISSUED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 _SELECT_ISSUED = f"SELECT {ISSUED_COLUMNS} FROM issued_tokens WHERE jti = ?"  # noqa: S608
-_INSERT_AUDIT = f"INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
-_INSERT_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?)"  # noqa: S608
+_INSERT_AUDIT = f"INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ({', '.join('?' * AUDIT_COLUMN_COUNT)})"  # noqa: S608
+_INSERT_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({', '.join('?' * SESSION_COLUMN_COUNT)})"  # noqa: S608
 _SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id_hash = ? AND expires_at > ?"  # noqa: S608
 
 
@@ -142,7 +149,7 @@ class SqliteTokenStore:
         return self._db.read_one("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)) is not None
 
     async def purge(self, now: float) -> int:
-        with self._db.transaction() as conn:
+        async with self._db.write() as conn:
             issued = conn.execute("DELETE FROM issued_tokens WHERE expires_at < ?", (now,)).rowcount
             revoked = conn.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (now,)).rowcount
         return issued + revoked
@@ -165,10 +172,10 @@ class SqliteSessionStore:
 
     async def delete(self, id_hash: str) -> None:
         # Logging out twice is not an error.
-        self._db.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
+        await self._db.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
 
     async def purge(self, now: float) -> int:
-        return self._db.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
+        return await self._db.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
 
 
 class SqliteAuditLog:
@@ -182,7 +189,7 @@ class SqliteAuditLog:
         await self._db.execute_grouped(_INSERT_AUDIT, rows, many=True)
 
     async def purge(self, before: float) -> int:
-        return self._db.execute("DELETE FROM audit_events WHERE at < ?", (before,))
+        return await self._db.execute("DELETE FROM audit_events WHERE at < ?", (before,))
 
     async def query(
         self, *, org_id: str | None = None, limit: int = 100, before_id: int | None = None

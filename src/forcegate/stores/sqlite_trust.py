@@ -37,6 +37,8 @@ from forcegate.stores.values import (
     ORG_COLUMN_COUNT,
     ORG_COLUMNS,
     canonical_org_id,
+    check_apps,
+    check_canvas_name,
     check_consumer_key,
     check_fingerprint_prefix,
     check_flag,
@@ -59,12 +61,19 @@ _INSERT_ORG = f"INSERT INTO orgs ({ORG_COLUMNS}) VALUES ({', '.join('?' * ORG_CO
 _SELECT_ORG = f"SELECT {ORG_COLUMNS} FROM orgs WHERE org_id = ?"  # noqa: S608
 _LIST_ORGS = f"SELECT {ORG_COLUMNS} FROM orgs WHERE org_id > ? ORDER BY org_id LIMIT ?"  # noqa: S608
 _SELECT_APP = f"SELECT {APP_COLUMNS} FROM apps"  # noqa: S608
-_INSERT_APP = f"INSERT INTO apps ({APP_COLUMNS}) VALUES (?, ?, ?, ?)"  # noqa: S608
+_INSERT_APP = f"INSERT INTO apps ({APP_COLUMNS}) VALUES (?, ?, ?, ?, ?)"  # noqa: S608
 _INSERT_CERT = f"INSERT INTO certificates ({NEW_CERT_COLUMNS}) VALUES ({', '.join('?' * NEW_CERT_COLUMN_COUNT)})"  # noqa: S608
 
 
 def _bump(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE trust_generation SET generation = generation + 1")
+
+
+def _bind_apps(conn: sqlite3.Connection, org_id: str, apps: Sequence[str], now: float) -> None:
+    for key in apps:
+        if conn.execute("SELECT 1 FROM apps WHERE consumer_key = ?", (key,)).fetchone() is None:
+            raise NotFound(f"no app with consumer key {key!r}")
+        conn.execute("INSERT INTO org_apps (org_id, consumer_key, created_at) VALUES (?, ?, ?)", (org_id, key, now))
 
 
 class SqliteTrustStore:
@@ -82,22 +91,39 @@ class SqliteTrustStore:
 
     # --- apps -----------------------------------------------------------------------------------------
 
-    async def add_app(self, *, consumer_key: str, name: str, secret: str, any_org: bool = False) -> App:
+    async def add_app(
+        self, *, consumer_key: str, name: str, secret: str, any_org: bool = False, canvas_name: str | None = None
+    ) -> App:
         key = check_consumer_key(consumer_key)
         name = check_text(name, "app name")
         secret = check_secret(secret)
         flag = check_flag(any_org, "any_org")
+        developer_name = check_canvas_name(canvas_name)
         now = time.time()
-        with self._db.transaction() as conn:
+        async with self._db.write() as conn:
             try:
-                conn.execute(_INSERT_APP, (key, name, flag, now))
+                conn.execute(_INSERT_APP, (key, name, flag, now, developer_name))
             except sqlite3.IntegrityError as exc:
                 if not is_duplicate(exc):
                     raise
                 raise AlreadyExists(f"an app with consumer key {key!r} is already registered") from None
             self._insert_secret(conn, key, secret, now)
             _bump(conn)
-        return App(consumer_key=key, name=name, any_org=bool(flag), created_at=now)
+        return App(consumer_key=key, name=name, any_org=bool(flag), created_at=now, canvas_name=developer_name)
+
+    async def set_canvas_name(self, consumer_key: str, canvas_name: str | None) -> App:
+        developer_name = check_canvas_name(canvas_name)
+        async with self._db.write() as conn:
+            if (
+                conn.execute(
+                    "UPDATE apps SET canvas_name = ? WHERE consumer_key = ?", (developer_name, consumer_key)
+                ).rowcount
+                == 0
+            ):
+                raise NotFound(f"no app with consumer key {consumer_key!r}")
+            row = conn.execute(f"{_SELECT_APP} WHERE consumer_key = ?", (consumer_key,)).fetchone()
+            _bump(conn)
+        return app_from_row(row)
 
     async def get_app(self, consumer_key: str) -> App | None:
         row = self._db.read_one(f"{_SELECT_APP} WHERE consumer_key = ?", (consumer_key,))
@@ -107,7 +133,7 @@ class SqliteTrustStore:
         return [app_from_row(row) for row in self._db.read_all(f"{_SELECT_APP} ORDER BY consumer_key")]
 
     async def delete_app(self, consumer_key: str) -> None:
-        with self._db.transaction() as conn:
+        async with self._db.write() as conn:
             # The app's secrets go with it (ON DELETE CASCADE).
             if conn.execute("DELETE FROM apps WHERE consumer_key = ?", (consumer_key,)).rowcount == 0:
                 raise NotFound(f"no app with consumer key {consumer_key!r}")
@@ -124,7 +150,7 @@ class SqliteTrustStore:
         secret = check_secret(secret)
         keep_previous = check_keep_previous(keep_previous)
         now = time.time()
-        with self._db.transaction() as conn:
+        async with self._db.write() as conn:
             if conn.execute("SELECT 1 FROM apps WHERE consumer_key = ?", (consumer_key,)).fetchone() is None:
                 raise NotFound(f"no app with consumer key {consumer_key!r}")
             secret_id = self._insert_secret(conn, consumer_key, secret, now)
@@ -138,7 +164,7 @@ class SqliteTrustStore:
         return AppSecret(id=secret_id, consumer_key=consumer_key, secret=secret, created_at=now)
 
     async def retire_app_secret(self, consumer_key: str, secret_id: int) -> None:
-        with self._db.transaction() as conn:
+        async with self._db.write() as conn:
             row = conn.execute(
                 "SELECT active FROM app_secrets WHERE consumer_key = ? AND id = ?", (consumer_key, secret_id)
             ).fetchone()
@@ -167,16 +193,18 @@ class SqliteTrustStore:
 
     # --- orgs -----------------------------------------------------------------------------------------
 
-    async def add_org(self, org: Org) -> Org:
+    async def add_org(self, org: Org, *, apps: Sequence[str] = ()) -> Org:
         checked = check_org(org)
+        bound = check_apps(apps)
         now = time.time()
-        with self._db.transaction() as conn:
+        async with self._db.write() as conn:
             try:
                 conn.execute(_INSERT_ORG, org_values(checked, now))
             except sqlite3.IntegrityError as exc:
                 if not is_duplicate(exc):
                     raise
                 raise AlreadyExists(f"org {checked.org_id} is already registered") from None
+            _bind_apps(conn, checked.org_id, bound, now)
             _bump(conn)
         return dataclasses.replace(checked, created_at=now, updated_at=now)
 
@@ -200,8 +228,10 @@ class SqliteTrustStore:
         scopes: Sequence[str] | object = UNSET,
         algorithms: Sequence[str] | object = UNSET,
         policy: OrgPolicy | object = UNSET,
+        apps: Sequence[str] | object = UNSET,
     ) -> Org:
         oid = canonical_org_id(org_id)
+        bound = None if apps is UNSET else check_apps(apps)
         changes = org_changes(
             name=name,
             enabled=enabled,
@@ -213,17 +243,48 @@ class SqliteTrustStore:
         )
         # Column names are org_changes' fixed keys, never the caller's.
         assignments = ", ".join(f"{column} = ?" for column in changes)
-        with self._db.transaction() as conn:
+        async with self._db.write() as conn:
             cursor = conn.execute(f"UPDATE orgs SET {assignments} WHERE org_id = ?", (*changes.values(), oid))  # noqa: S608
             if cursor.rowcount == 0:
                 raise NotFound(f"org {oid} is not registered")
+            if bound is not None:
+                conn.execute("DELETE FROM org_apps WHERE org_id = ?", (oid,))
+                _bind_apps(conn, oid, bound, time.time())
             row = conn.execute(_SELECT_ORG, (oid,)).fetchone()
             _bump(conn)
         return org_from_row(row)
 
+    async def bind_app(self, org_id: str, consumer_key: str) -> None:
+        oid = canonical_org_id(org_id)
+        (key,) = check_apps((consumer_key,))
+        async with self._db.write() as conn:
+            if conn.execute("SELECT 1 FROM orgs WHERE org_id = ?", (oid,)).fetchone() is None:
+                raise NotFound(f"org {oid} is not registered")
+            if conn.execute("SELECT 1 FROM org_apps WHERE org_id = ? AND consumer_key = ?", (oid, key)).fetchone():
+                return
+            _bind_apps(conn, oid, (key,), time.time())
+            _bump(conn)
+
+    async def org_apps(self, org_id: str) -> Sequence[str]:
+        rows = self._db.read_all(
+            "SELECT consumer_key FROM org_apps WHERE org_id = ? ORDER BY consumer_key", (canonical_org_id(org_id),)
+        )
+        return [row[0] for row in rows]
+
+    async def app_orgs(self, consumer_key: str, *, limit: int = 1000, after: str | None = None) -> Sequence[str]:
+        rows = self._db.read_all(
+            "SELECT org_id FROM org_apps WHERE consumer_key = ? AND org_id > ? ORDER BY org_id LIMIT ?",
+            (consumer_key, after or "", max(0, min(limit, _MAX_PAGE))),
+        )
+        return [row[0] for row in rows]
+
+    async def app_binding_counts(self) -> dict[str, int]:
+        rows = self._db.read_all("SELECT consumer_key, COUNT(*) FROM org_apps GROUP BY consumer_key")
+        return {row[0]: int(row[1]) for row in rows}
+
     async def delete_org(self, org_id: str) -> None:
         oid = canonical_org_id(org_id)
-        with self._db.transaction() as conn:
+        async with self._db.write() as conn:
             # Its certificates go with it (ON DELETE CASCADE).
             if conn.execute("DELETE FROM orgs WHERE org_id = ?", (oid,)).rowcount == 0:
                 raise NotFound(f"org {oid} is not registered")
@@ -243,7 +304,7 @@ class SqliteTrustStore:
         oid = canonical_org_id(org_id)
         new = certificate_rows(oid, certificates, time.time(), shared=check_flag(shared, "shared"))
         added: list[CertificateRecord] = []
-        with self._db.transaction() as conn:
+        async with self._db.write() as conn:
             if conn.execute("SELECT 1 FROM orgs WHERE org_id = ?", (oid,)).fetchone() is None:
                 raise NotFound(f"org {oid} is not registered")
             for values in new:
@@ -287,7 +348,7 @@ class SqliteTrustStore:
         oid = canonical_org_id(org_id)
         prefix = check_fingerprint_prefix(fingerprint)
         new_state = check_state(state)
-        with self._db.transaction() as conn:
+        async with self._db.write() as conn:
             # The prefix is hex only (checked above), so it carries no LIKE wildcard.
             rows = conn.execute(
                 f"SELECT {CERT_COLUMNS} FROM certificates WHERE org_id = ? AND sha256_fingerprint LIKE ?",  # noqa: S608

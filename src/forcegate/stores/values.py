@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from forcegate.core import ids
 from forcegate.errors import ConfigurationError, RegistryError
-from forcegate.stores.models import CONSUMER_KEY_PATTERN, DEFAULT_ORG_ALGORITHMS, CertificateState, Org, OrgPolicy
+from forcegate.stores.models import (
+    CANVAS_NAME_PATTERN,
+    CONSUMER_KEY_PATTERN,
+    DEFAULT_ORG_ALGORITHMS,
+    CertificateState,
+    Org,
+    OrgPolicy,
+)
 from forcegate.stores.protocols import UNSET
 
 if TYPE_CHECKING:
@@ -32,6 +39,8 @@ __all__ = [
     "Row",
     "canonical_org_id",
     "check_algorithms",
+    "check_apps",
+    "check_canvas_name",
     "check_consumer_key",
     "check_fingerprint_prefix",
     "check_flag",
@@ -85,11 +94,29 @@ def check_text(value: object, field: str, *, allow_empty: bool = True) -> str:
     return value
 
 
+def check_apps(value: object) -> tuple[str, ...]:
+    """Consumer keys, each checked, duplicates dropped."""
+    return tuple(check_consumer_key(key) for key in check_strings(value, "apps"))
+
+
 def check_consumer_key(value: object) -> str:
     key = check_text(value, "consumer key", allow_empty=False)
     if not CONSUMER_KEY_PATTERN.fullmatch(key):
         raise ConfigurationError("a consumer key is 1 to 255 letters, digits, '.', '_', '-' or '~'")
     return key
+
+
+def check_canvas_name(value: object) -> str | None:
+    """A Canvas app's developer name (``Name`` or ``ns__Name``), or None."""
+    if value is None:
+        return None
+    name = check_text(value, "Canvas app name", allow_empty=False)
+    if not CANVAS_NAME_PATTERN.fullmatch(name):
+        raise ConfigurationError(
+            "a Canvas app name is a Salesforce developer name (letters, digits, single underscores), "
+            "optionally behind its namespace prefix: Name or ns__Name"
+        )
+    return name
 
 
 def check_secret(value: object, field: str = "consumer secret") -> str:

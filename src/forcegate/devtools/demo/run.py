@@ -42,6 +42,9 @@ STEP_AUDIT = "What the audit log recorded"
 EXPECTED_REFUSALS = frozenset({"canvas_session_not_live", "assertion_replayed"})
 # The Canvas liveness check runs for real: the service asks the emulated org's userinfo endpoint.
 SERVICE_ENVIRONMENT = {"FORCEGATE_CANVAS_LIVENESS_CHECK": "1"}
+# The emulator is not on Salesforce's domains: the check may call it only because its exact origin
+# is configured (development mode would not do: it never relaxes a check).
+INSTANCE_DOMAINS = "FORCEGATE_CANVAS_INSTANCE_DOMAINS"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +88,11 @@ def _started(reporter: Reporter, service: DemoService, salesforce: EmulatedSales
     reporter.note(f"forcegate serve (pid {service.pid}) is ready at {service.url}")
     reporter.note(f"admin token printed at first start: {abbreviate(service.admin_token)}")
     reporter.note(f"emulated Salesforce (token and userinfo endpoints) at {salesforce.url}")
+    reporter.note(f"{INSTANCE_DOMAINS}={salesforce.url}: the liveness check may call the emulator's exact origin")
+
+
+def _service_environment(salesforce: EmulatedSalesforce) -> dict[str, str]:
+    return {**SERVICE_ENVIRONMENT, INSTANCE_DOMAINS: salesforce.url}
 
 
 def _audit(reporter: Reporter, admin: httpx.Client) -> None:
@@ -189,7 +197,8 @@ def _demo(reporter: Reporter, folder: Path, options: DemoOptions) -> None:
             org = new_demo_org(instance_url=salesforce.url)
             salesforce.emulator.add_user(org.org_id, org.user_id, org.username, email=org.username, name="Ada Lovelace")
             (folder / "demo_jwt.crt").write_text(org.certificate_pem)
-            with running_service(folder / "data", port=port, log=log, extra_env=SERVICE_ENVIRONMENT) as service:
+            environment = _service_environment(salesforce)
+            with running_service(folder / "data", port=port, log=log, extra_env=environment) as service:
                 _started(reporter, service, salesforce)
                 _play(reporter, service, org, salesforce)
     finally:

@@ -60,10 +60,16 @@ def _post_json(step: str, reporter: Reporter, admin: httpx.Client, path: str, bo
 
 
 def register(reporter: Reporter, admin: httpx.Client, org: DemoOrg) -> None:
-    """The Connected App (consumer key + secret), the org with its scopes, and the org's certificate."""
+    """The Connected App (consumer key + secret), the org with its scopes, bound to the app (its Canvas
+    requests may open sessions for the org), and the org's certificate."""
     app = {"consumer_key": org.consumer_key, "name": "Acme Canvas (demo)", "secret": org.consumer_secret}
     _post_json(STEP_REGISTER, reporter, admin, "/admin/api/v1/apps", app)
-    org_record = {"org_id": org.org_id, "name": "Acme (demo)", "scopes": ["api", "orders:read"]}
+    org_record = {
+        "org_id": org.org_id,
+        "name": "Acme (demo)",
+        "scopes": ["api", "orders:read"],
+        "apps": [org.consumer_key],
+    }
     _post_json(STEP_REGISTER, reporter, admin, "/admin/api/v1/orgs", org_record)
     certificate = {"certificate": org.certificate_pem, "label": "demo_jwt"}
     reporter.note("the certificate is the public half of Certificate and Key Management's 'demo_jwt' (RSA 2048)")

@@ -18,6 +18,7 @@ from forcegate.core import ids
 from forcegate.errors import RequestError
 from forcegate.registry import (
     Actor,
+    AppChanges,
     AppInput,
     CertificateInput,
     CertificateStateInput,
@@ -26,7 +27,7 @@ from forcegate.registry import (
     SecretInput,
 )
 from forcegate.registry.fields import MAX_JSON_INTEGER
-from forcegate.registry.views import app_view, audit_view, certificate_view, iso, org_view
+from forcegate.registry.views import app_details_view, audit_view, certificate_view, iso, org_details_view, org_view
 from forcegate.server.request import client_address, credentials, local_path, read_body
 from forcegate.server.runtime import Runtime, runtime
 
@@ -74,19 +75,26 @@ def _page_size(request: Request) -> int:
 
 async def list_apps(request: Request) -> Response:
     found, _ = await _admin(request)
-    return _json([app_view(d.app, d.secrets) for d in await found.registry.list_apps()])
+    return _json([app_details_view(details) for details in await found.registry.list_apps()])
 
 
 async def add_app(request: Request) -> Response:
     found, _ = await _admin(request)
     details = await found.registry.add_app(AppInput.from_json(await _json_body(request)))
-    return _json(app_view(details.app, details.secrets), 201)
+    return _json(app_details_view(details), 201)
 
 
 async def get_app(request: Request) -> Response:
     found, _ = await _admin(request)
     details = await found.registry.get_app(request.path_params["consumer_key"])
-    return _json(app_view(details.app, details.secrets))
+    return _json(app_details_view(details))
+
+
+async def update_app(request: Request) -> Response:
+    found, _ = await _admin(request)
+    changes = AppChanges.from_json(await _json_body(request))
+    details = await found.registry.update_app(request.path_params["consumer_key"], changes)
+    return _json(app_details_view(details))
 
 
 async def delete_app(request: Request) -> Response:
@@ -114,20 +122,20 @@ async def list_orgs(request: Request) -> Response:
 async def add_org(request: Request) -> Response:
     found, _ = await _admin(request)
     org = await found.registry.add_org(OrgInput.from_json(await _json_body(request)))
-    return _json(org_view(org, []), 201)
+    return _json(org_details_view(await found.registry.get_org(org.org_id)), 201)
 
 
 async def get_org(request: Request) -> Response:
     found, _ = await _admin(request)
     details = await found.registry.get_org(request.path_params["org_id"])
-    return _json(org_view(details.org, details.certificates))
+    return _json(org_details_view(details))
 
 
 async def update_org(request: Request) -> Response:
     found, _ = await _admin(request)
     changes = OrgChanges.from_json(await _json_body(request))
     org = await found.registry.update_org(request.path_params["org_id"], changes)
-    return _json(org_view(org, await found.registry.list_certificates(org.org_id)))
+    return _json(org_details_view(await found.registry.get_org(org.org_id)))
 
 
 async def delete_org(request: Request) -> Response:
@@ -191,6 +199,7 @@ ROUTES = (
     ("/apps", list_apps, "GET"),
     ("/apps", add_app, "POST"),
     ("/apps/{consumer_key}", get_app, "GET"),
+    ("/apps/{consumer_key}", update_app, "PATCH"),
     ("/apps/{consumer_key}", delete_app, "DELETE"),
     ("/apps/{consumer_key}/secrets", add_secret, "POST"),
     ("/orgs", list_orgs, "GET"),

@@ -8,29 +8,33 @@ iframe (CHIPS), and the browser is sent 303 to the landing path.
 from __future__ import annotations
 
 import functools
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from forcegate.core.canvas import DEFAULT_MAX_BYTES
 from forcegate.errors import NoCredentials, SignedRequestTooLarge
-from forcegate.server.pages import error_page, landing_page
+from forcegate.server.pages import error_page, landing_page, page_headers
 from forcegate.server.request import client_address, credentials, local_path, read_form
 from forcegate.server.runtime import runtime
-from forcegate.service.canvas import open_canvas_session
+from forcegate.service.canvas import check_origin, open_canvas_session
 from forcegate.service.credentials import SESSION_COOKIE
+from forcegate.service.tokens import end_session
 from forcegate.settings import Settings
 
-__all__ = ["MAX_CANVAS_BODY", "get_canvas", "landing", "post_canvas", "session_cookie_header"]
+__all__ = ["MAX_CANVAS_BODY", "get_canvas", "landing", "logout", "post_canvas", "session_cookie_header"]
 
 # The form body carries the signed request urlencoded: allow for the encoding overhead.
 MAX_CANVAS_BODY = 3 * DEFAULT_MAX_BYTES
 
 
-def session_cookie_header(session_id: str, settings: Settings) -> str:
+def session_cookie_header(session_id: str, settings: Settings, *, max_age: int | None = None) -> str:
     """The ``Set-Cookie`` value, written out: the standard library (and so Starlette) learns the
-    ``Partitioned`` attribute only in Python 3.14. The session id is URL-safe base64: no quoting needed."""
-    attributes = [f"{SESSION_COOKIE}={session_id}", "Path=/", f"Max-Age={settings.session_lifetime}", "HttpOnly"]
+    ``Partitioned`` attribute only in Python 3.14. The session id is URL-safe base64: no quoting needed.
+    ``max_age`` 0 (with an empty id) removes the cookie: the same attributes, or the browser keeps it."""
+    lifetime = settings.session_lifetime if max_age is None else max_age
+    attributes = [f"{SESSION_COOKIE}={session_id}", "Path=/", f"Max-Age={lifetime}", "HttpOnly"]
     if settings.secure_cookies:
         # A third-party iframe (Salesforce's page embeds the app) needs SameSite=None, which needs
         # Secure; Partitioned (CHIPS) keeps the cookie usable where third-party cookies are blocked.
@@ -52,6 +56,7 @@ async def post_canvas(request: Request) -> Response:
         consumer_key=request.path_params.get("consumer_key"),
         endpoint=local_path(request.scope),
         client=client_address(request.scope),
+        origin=request.headers.get("origin"),
     )
     response = RedirectResponse(found.settings.canvas_landing_path, status_code=303)
     response.headers.append("set-cookie", session_cookie_header(login.session_id, found.settings))
@@ -59,19 +64,40 @@ async def post_canvas(request: Request) -> Response:
     return response
 
 
+async def logout(request: Request) -> Response:
+    """``POST /canvas/logout``: end this browser's Canvas session (the store forgets it) and drop the cookie."""
+    found = runtime(request.scope)
+    origin = request.headers.get("origin")
+    if origin is not None and origin != _own_origin(found.settings):
+        # Another site must not end the user's session either (SameSite=None cookies go along).
+        check_origin(origin, found.settings.canvas_instance_domains)
+    session = credentials(request.scope).session
+    if session is not None:
+        await end_session(
+            found.service, session, endpoint=local_path(request.scope), client=client_address(request.scope)
+        )
+    response = HTMLResponse(
+        error_page("Signed out", "The session is over. Open the app from Salesforce to sign in again."),
+        headers=_page_headers(found.settings),
+    )
+    response.headers.append("set-cookie", session_cookie_header("", found.settings, max_age=0))
+    return response
+
+
 async def get_canvas(request: Request) -> Response:
     """A GET has nothing to verify; the OAuth Webflow access method gets a page saying what to change."""
+    headers = _page_headers(runtime(request.scope).settings)
     if "_sfdc_canvas_authvalue" in request.query_params:
         message = (
             "Salesforce opened this Canvas app with the OAuth Webflow (GET) access method. forcegate "
             "verifies Signed Request (POST) only: in Setup, edit the Connected App, and under Canvas App "
             "Settings set Access Method to 'Signed Request (POST)'."
         )
-        return HTMLResponse(error_page("Canvas access method not supported", message), status_code=400)
+        return HTMLResponse(error_page("Canvas access method not supported", message), status_code=400, headers=headers)
     return HTMLResponse(
         error_page("Canvas endpoint", "Salesforce POSTs a signed request here; a GET has nothing to verify."),
         status_code=405,
-        headers={"allow": "POST"},
+        headers={**headers, "allow": "POST"},
     )
 
 
@@ -80,5 +106,15 @@ async def landing(request: Request) -> Response:
     session = credentials(request.scope).session
     if session is None:
         raise NoCredentials("no session cookie")
-    identity = await runtime(request.scope).service.authenticate_session(session)
-    return HTMLResponse(landing_page(identity), headers={"cache-control": "no-store"})
+    found = runtime(request.scope)
+    identity = await found.service.authenticate_session(session)
+    return HTMLResponse(landing_page(identity), headers=_page_headers(found.settings))
+
+
+def _own_origin(settings: Settings) -> str:
+    parts = urlsplit(settings.public_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _page_headers(settings: Settings) -> dict[str, str]:
+    return dict(page_headers(settings.canvas_instance_domains))
