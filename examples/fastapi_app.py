@@ -1,9 +1,18 @@
 """An ISV's own FastAPI service protected by forcegate.
 
-Run it (after registering an org with ``forcegate orgs add`` / ``forcegate certs add``)::
+Install the ``fastapi`` extra (FastAPI, uvicorn and forcegate's server), create the store, register
+an org (``forcegate orgs add`` / ``forcegate certs add``), and run it::
 
-    FORCEGATE_DATA_DIR=.forcegate forcegate serve --port 8000   # once, to create the data folder
-    FORCEGATE_DATA_DIR=.forcegate uvicorn examples.fastapi_app:app --port 8000
+    pip install -e '.[fastapi]'
+    forcegate init --data-dir .forcegate          # prints the admin token once
+    FORCEGATE_DATA_DIR=.forcegate FORCEGATE_PORT=8001 python examples/fastapi_app.py
+
+It listens where its settings say (``FORCEGATE_HOST``/``FORCEGATE_PORT``, default 127.0.0.1:8000)
+and accepts the audience those settings give (``FORCEGATE_PUBLIC_URL``, by default derived from
+host and port: here ``http://127.0.0.1:8001/oauth2/token``), so moving the port moves both. Behind a
+proxy, set ``FORCEGATE_PUBLIC_URL`` to the external URL. Run by another server
+(``uvicorn examples.fastapi_app:app --port …``), give that server's port in ``FORCEGATE_PORT`` too:
+the application cannot see the command line of the process that imports it.
 
 Every route below receives the same :class:`~forcegate.core.Identity` whether Salesforce reached it
 through Canvas (the session cookie), an access token from ``/oauth2/token``, or an Apex-signed JWT
@@ -18,8 +27,11 @@ from fastapi import Depends, FastAPI
 
 from forcegate.core import Identity
 from forcegate.server import Forcegate
+from forcegate.settings import load_settings
 
-forcegate = Forcegate()
+# One set of settings decides both where the app listens and which audience it accepts.
+settings = load_settings()
+forcegate = Forcegate(settings)
 # The exception handlers make a refusal on these routes answer exactly as forcegate's own API does.
 app = FastAPI(title="Acme orders", lifespan=forcegate.lifespan, exception_handlers=dict(forcegate.exception_handlers))
 
@@ -42,3 +54,9 @@ async def whoami(identity: Annotated[Identity, Depends(forcegate.require())]) ->
 
 
 app.mount("/", forcegate.app)
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(app, host=settings.host, port=settings.port)

@@ -6,8 +6,10 @@ just what pyproject.toml says; ``./scripts/test`` reinstalls the project first.
 
 from __future__ import annotations
 
+import tomllib
 from collections import defaultdict
 from importlib.metadata import requires
+from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -138,3 +140,52 @@ def test_forcegate_help_runs_without_any_extra() -> None:
     assert result.returncode == 0, result.stderr
     assert "serve" in result.stdout
     assert result.stderr == ""
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _project() -> dict[str, object]:
+    project: dict[str, object] = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return project
+
+
+def test_the_license_file_is_the_apache_2_0_text_pyproject_names() -> None:
+    project = _project()
+    assert project["license"] == "Apache-2.0"
+    assert project["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    # The full text, not a notice: the title, every one of the nine sections, the appendix.
+    assert text.lstrip().startswith("Apache License\n                           Version 2.0, January 2004")
+    for number, title in enumerate(
+        [
+            "Definitions",
+            "Grant of Copyright License",
+            "Grant of Patent License",
+            "Redistribution",
+            "Submission of Contributions",
+            "Trademarks",
+            "Disclaimer of Warranty",
+            "Limitation of Liability",
+            "Accepting Warranty or Additional Liability",
+        ],
+        start=1,
+    ):
+        assert f"{number}. {title}." in text
+    assert "END OF TERMS AND CONDITIONS" in text
+    assert "APPENDIX: How to apply the Apache License to your work." in text
+    assert len(text.split()) > 1500
+
+
+def test_the_classifiers_agree_with_requires_python() -> None:
+    project = _project()
+    floor = SpecifierSet(str(project["requires-python"]))
+    classifiers = project["classifiers"]
+    assert isinstance(classifiers, list)
+    versions = [c.rpartition(" :: ")[2] for c in classifiers if c.startswith("Programming Language :: Python :: 3.")]
+    assert versions, "the supported Python versions are listed"
+    assert all(floor.contains(f"{version}.0") for version in versions)
+    lowest = min(versions, key=lambda v: tuple(map(int, v.split("."))))
+    assert project["requires-python"] == f">={lowest}", "the floor is the oldest version listed"
+    # PEP 639: a license expression excludes "License ::" classifiers (setuptools refuses the build).
+    assert not [c for c in classifiers if c.startswith("License ::")]

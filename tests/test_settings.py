@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from forcegate.errors import ConfigurationError
-from forcegate.settings import Settings, load_settings
+from forcegate.settings import Settings, environment_warnings, load_settings
 
 
 def test_defaults_are_the_embedded_default() -> None:
@@ -128,3 +129,61 @@ def test_token_rate_limit() -> None:
     assert load_settings({}).token_rate_limit == 3000
     assert load_settings({"FORCEGATE_TOKEN_RATE_LIMIT": "0"}).token_rate_limit == 0  # off
     assert load_settings({"FORCEGATE_TOKEN_RATE_LIMIT": "30"}).token_rate_limit == 30
+
+
+def test_log_format() -> None:
+    assert load_settings({}).log_format == "text"
+    assert load_settings({"FORCEGATE_LOG_FORMAT": "JSON"}).log_format == "json"
+    with pytest.raises(ConfigurationError, match="log_format must be one of text, json"):
+        load_settings({"FORCEGATE_LOG_FORMAT": "logfmt"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "meant"),
+    [
+        ("FORCEGATE_ENCRYPTON_KEY", "FORCEGATE_ENCRYPTION_KEY"),  # a generated key would seal the secrets
+        ("FORCEGATE_DATABSE_URL", "FORCEGATE_DATABASE_URL"),  # a local SQLite beside the shared database
+        ("FORCEGATE_TRUSTED_PROXY", "FORCEGATE_TRUSTED_PROXIES"),  # every client would be the proxy
+        ("FORCEGATE_PUBLICURL", "FORCEGATE_PUBLIC_URL"),
+        ("FORCEGATE_WORKER", "FORCEGATE_WORKERS"),
+        ("forcegate_public_url", "FORCEGATE_PUBLIC_URL"),  # names are upper-case
+    ],
+)
+def test_a_misspelt_setting_is_refused_naming_the_setting(variable: str, meant: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({variable: "s3cr3t-value"})
+    assert caught.value.reason.startswith(f"{variable} is not a setting: did you mean {meant}?")
+    assert "s3cr3t-value" not in caught.value.reason
+
+
+def test_a_file_variant_of_a_setting_is_refused() -> None:
+    # Docker's *_FILE convention: ignored, it would leave the encryption key to be generated.
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({"FORCEGATE_ENCRYPTION_KEY_FILE": "/run/secrets/forcegate-key"})
+    assert caught.value.reason == (
+        "FORCEGATE_ENCRYPTION_KEY_FILE is not a setting: forcegate reads no *_FILE variables; "
+        "set FORCEGATE_ENCRYPTION_KEY to the file's content"
+    )
+
+
+def test_other_unknown_variables_are_only_reported() -> None:
+    environ = {
+        "FORCEGATE_DB_URL": "x",  # another word, not a typo: a hint
+        "FORCEGATE_IMAGE_TAG": "2026.12",  # a deployment's own: no hint
+        "FORCEGATE_TEST_DATABSE_URL": "x",  # near a tool's variable, not a setting's: reported, not refused
+        "FORCEGATE_TEST_DATABASE_URL": "x",  # the tests', the benchmarks' and the fuzzers' own are known
+        "FORCEGATE_TEST_REDIS_URL": "x",
+        "FORCEGATE_VECTORS": "x",
+        "FORCEGATE_BENCH_MODE": "raw",
+        "FORCEGATE_FUZZ_STRICT": "1",
+        "FORCEGATE_PORT": "9000",
+        "OTHER_FORCEGATE_THING": "x",  # not the prefix
+    }
+    assert load_settings(environ).port == 9000
+    assert environment_warnings(environ) == [
+        "FORCEGATE_DB_URL is not a forcegate setting and is ignored (did you mean FORCEGATE_DATABASE_URL?)",
+        "FORCEGATE_IMAGE_TAG is not a forcegate setting and is ignored",
+        "FORCEGATE_TEST_DATABSE_URL is not a forcegate setting and is ignored "
+        "(did you mean FORCEGATE_TEST_DATABASE_URL?)",
+    ]
+    assert environment_warnings({f"FORCEGATE_{f.name.upper()}": "" for f in fields(Settings)}) == []

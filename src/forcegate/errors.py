@@ -14,6 +14,7 @@ The tree::
 
     ForcegateError
     ├── ConfigurationError            bad settings or arguments given by the operator
+    │   └── NoStore                   no forcegate store where the settings point (nothing is created)
     ├── InvalidSalesforceId
     ├── KeyMaterialError              unreadable / unsupported / weak keys and keystores
     │   ├── KeystorePasswordError
@@ -121,6 +122,7 @@ __all__ = [
     "MalformedToken",
     "MissingClaim",
     "NoCredentials",
+    "NoStore",
     "NotFound",
     "OrgDisabled",
     "PolicyViolation",
@@ -181,6 +183,12 @@ class ConfigurationError(ForcegateError):
     code = "configuration_error"
     oauth_error = "server_error"
     status = 500
+
+
+class NoStore(ConfigurationError):
+    """The settings name a place with no forcegate store: only ``forcegate init`` and ``serve`` create one."""
+
+    code = "no_store"
 
 
 class InvalidSalesforceId(ForcegateError):

@@ -3,10 +3,17 @@
 ``forcegate serve`` and every registry command read the same settings, so a CLI command run beside a
 running server works on the same data. ``FORCEGATE_CONFIG`` names the TOML file; its keys are the
 field names below (``public_url = "https://…"``). Environment variables win over the file.
+
+A ``FORCEGATE_*`` variable that is not a setting would be ignored: one that is a near miss of a
+setting's name (``FORCEGATE_ENCRYPTON_KEY``) is refused, since running without the setting the
+operator meant to make — a generated encryption key, a local SQLite instead of the shared database,
+no trusted proxy — is worse than not starting; any other unknown name is only reported
+(:func:`environment_warnings`), since deployments and tools use the prefix for their own variables.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import tomllib
@@ -37,6 +44,25 @@ MAX_HEADER_BYTES = 1024 * 1024
 MAX_CONNECTIONS = 1_000_000
 #: Each is an HMAC over the whole request; beyond this the cost of one unsigned request is the attacker's lever.
 MAX_CANVAS_SECRETS = 64
+LOG_FORMATS = ("text", "json")
+#: FORCEGATE_* variables that are not settings: the settings file, and those of the tests, benchmarks
+#: and fuzzing (never read here; listed so that setting them is not reported as a typo).
+OTHER_VARIABLES = frozenset(
+    {
+        "FORCEGATE_CONFIG",
+        "FORCEGATE_TEST_DATABASE_URL",
+        "FORCEGATE_TEST_REDIS_URL",
+        "FORCEGATE_VECTORS",
+        "FORCEGATE_BENCH_MODE",
+        "FORCEGATE_FUZZ_STRICT",
+    }
+)
+#: How alike (difflib's ratio, on the names without the prefix) an unknown name and a setting's must
+#: be for the unknown one to be refused as a misspelling: one or two letters off (ENCRYPTON_KEY 0.96,
+#: TRUSTED_PROXY 0.86, WORKER 0.92), not a different word (DB_URL against DATABASE_URL is 0.67).
+NEAR_MISS = 0.85
+#: Below this, no known name is suggested at all.
+SUGGESTION = 0.6
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +108,9 @@ class Settings:
     ``header_read_timeout`` seconds and its body within ``body_read_timeout`` more (else the connection
     is closed), its head take at most ``max_header_bytes`` (else 431); a worker closes new connections
     beyond ``max_connections`` open ones (0: as many as its open-file limit allows, minus its own reserve).
+    ``log_format`` (``forcegate serve``): ``text`` (uvicorn's lines; authentication decisions too in
+    development mode) or ``json`` (one JSON object per line on standard error, decisions included,
+    each with its request id; see :mod:`forcegate.server.logs`).
     """
 
     public_url: str = "http://127.0.0.1:8000"
@@ -114,6 +143,7 @@ class Settings:
     body_read_timeout: int = 30
     max_header_bytes: int = 32 * 1024
     max_connections: int = 0
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
@@ -150,6 +180,9 @@ class Settings:
             raise ConfigurationError(
                 f"max_connections must be 0 (as the open-file limit allows) or up to {MAX_CONNECTIONS}"
             )
+        object.__setattr__(self, "log_format", self.log_format.strip().lower())
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigurationError(f"log_format must be one of {', '.join(LOG_FORMATS)}")
         if self.database_url is not None and not self.database_url:
             object.__setattr__(self, "database_url", None)
         if self.redis_url is not None and not self.redis_url:
@@ -234,6 +267,7 @@ def _coerce(name: str, kind: Any, raw: Any, source: str) -> Any:
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Defaults, then the TOML file named by ``FORCEGATE_CONFIG``, then ``FORCEGATE_*``, then ``overrides``."""
     env = os.environ if environ is None else environ
+    _check_environment(env)  # a misspelt setting is refused before anything else is read
     values: dict[str, Any] = {}
     # Field annotations are strings under "from __future__ import annotations": map them to coercions.
     kinds = {f.name: _kind(str(f.type)) for f in fields(Settings)}
@@ -263,6 +297,48 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - naming, not binding
         values["public_url"] = f"http://{shown}:{values.get('port', 8000)}"
     return Settings(**values)
+
+
+def environment_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line for each ``FORCEGATE_*`` variable that is neither a setting nor one of
+    :data:`OTHER_VARIABLES`, naming the closest known name if one is alike (what ``forcegate serve``
+    prints at start). A near miss of a setting's name is not in the list: :func:`load_settings` refuses it."""
+    return _check_environment(os.environ if environ is None else environ)
+
+
+def _check_environment(env: Mapping[str, str]) -> list[str]:
+    settings = {ENV_PREFIX + f.name.upper() for f in fields(Settings)}
+    known = settings | OTHER_VARIABLES
+    warnings = []
+    for name in sorted(env):
+        if not name.upper().startswith(ENV_PREFIX) or name in known:
+            continue
+        if name.endswith("_FILE") and name.removesuffix("_FILE") in settings:
+            # Docker's convention for secrets: not forcegate's, and the key would be generated instead.
+            raise ConfigurationError(
+                f"{name} is not a setting: forcegate reads no *_FILE variables; set "
+                f"{name.removesuffix('_FILE')} to the file's content"
+            )
+        closest, likeness = _closest(name, known)
+        if closest in settings and likeness >= NEAR_MISS:  # forcegate_public_url too: 1.0
+            raise ConfigurationError(
+                f"{name} is not a setting: did you mean {closest}? (a misspelt setting would be ignored; "
+                "correct or unset it)"
+            )
+        hint = f" (did you mean {closest}?)" if closest is not None and likeness >= SUGGESTION else ""
+        warnings.append(f"{name} is not a forcegate setting and is ignored{hint}")
+    return warnings
+
+
+def _closest(name: str, known: set[str] | frozenset[str]) -> tuple[str | None, float]:
+    """The known name most like ``name`` (compared without the prefix, which they all share), and how alike."""
+    wanted = name.upper()[len(ENV_PREFIX) :]
+    best, likeness = None, 0.0
+    for candidate in sorted(known):
+        ratio = difflib.SequenceMatcher(None, wanted, candidate[len(ENV_PREFIX) :]).ratio()
+        if ratio > likeness:
+            best, likeness = candidate, ratio
+    return best, likeness
 
 
 def _kind(annotation: str) -> str:

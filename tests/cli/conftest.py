@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import sys
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from forcegate.cli.main import main
+from forcegate.settings import load_settings
+from forcegate.stores.schema import upgrade_schema
 from helpers import Outcome, Runner
 
 
@@ -30,11 +33,25 @@ def forcegate(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str
 
 
 @pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every CLI test runs on its own embedded default (``FORCEGATE_DATA_DIR``), with no other
-    ``FORCEGATE_*`` setting leaking in from the environment."""
+    ``FORCEGATE_*`` setting leaking in from the environment.
+
+    The store exists (the registry commands never create one): its schema only, as an operator's
+    ``forcegate init`` leaves it minus the signing key and admin token, so the first ``serve`` of a
+    test still creates and prints those. A test that needs no store at all uses another folder. The
+    folder is not under ``tmp_path``, which stays empty for the test's own files.
+    """
     for name in list(os.environ):
         if name.startswith("FORCEGATE_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("FORCEGATE_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
+    folder = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("FORCEGATE_DATA_DIR", str(folder))
+    asyncio.run(upgrade_schema(load_settings()))
+    return folder
+
+
+@pytest.fixture
+def store_line(data_dir: Path) -> str:
+    """The line every registry command prints on standard error to say which store it used."""
+    return f"forcegate: store: {data_dir.resolve()} (SQLite)\n"

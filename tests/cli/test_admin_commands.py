@@ -47,9 +47,17 @@ def test_commands_read_the_settings_serve_reads(
     config.write_text(f'data_dir = "{elsewhere}"\n')
     monkeypatch.delenv("FORCEGATE_DATA_DIR")
     monkeypatch.setenv("FORCEGATE_CONFIG", str(config))
-    token = forcegate("admin", "rotate-token").out.strip()
-    assert (elsewhere / "forcegate.db").exists()
-    assert accepts(token)
+    refused = forcegate("admin", "rotate-token")
+    assert (refused.code, refused.out) == (2, "")
+    assert (
+        refused.err
+        == f"forcegate: no_store: no forcegate store at {elsewhere} (run forcegate init, or give --data-dir)\n"
+    )
+    assert not elsewhere.exists()
+    assert forcegate("init").code == 0
+    rotated = forcegate("admin", "rotate-token")
+    assert rotated.err.startswith(f"forcegate: store: {elsewhere} (SQLite)\n")
+    assert accepts(rotated.out.strip())
 
 
 @pytest.mark.parametrize(

@@ -34,11 +34,11 @@ def generation() -> int:
     return run_with_stores(action)
 
 
-def test_add_from_env_then_show(forcegate: Runner) -> None:
+def test_add_from_env_then_show(forcegate: Runner, store_line: str) -> None:
     added = forcegate("apps", "add", KEY, "--name", "Acme Canvas", "--secret-env", "FG_TEST_SECRET")
     assert added.code == 0, added.err
     assert added.out == KEY + "\n"
-    assert added.err == (
+    assert added.err == store_line + (
         f"forcegate: note: app {KEY} opens Canvas sessions only for the orgs bound to it: "
         f"forcegate orgs add ORG_ID --app {KEY} (or orgs update ORG_ID --app …)\n"
     )

@@ -50,13 +50,13 @@ def _secrets() -> list[str]:
 
 
 def test_import_registers_the_app_and_trusts_the_certificate(
-    forcegate: Runner, tmp_path: Path, certificate: x509.Certificate
+    forcegate: Runner, tmp_path: Path, certificate: x509.Certificate, store_line: str
 ) -> None:
     assert forcegate("orgs", "add", ORG).code == 0
     file = _write(tmp_path, connected_app_xml(certificate=der_base64(certificate)))
     outcome = forcegate("apps", "import-metadata", file, "--secret-env", "FG_TEST_SECRET", "--org", ORG[:15])
     assert outcome.code == 0, outcome.err
-    assert outcome.err == ""
+    assert outcome.err == store_line
     lines = outcome.out.splitlines()
     assert lines[0] == f"imported app {CONSUMER_KEY} (Acme Orders)"
     assert "canvas URL: https://forcegate.example.com/canvas" in lines

@@ -78,8 +78,28 @@ def listed(forcegate: Runner, org: str, *options: str) -> list[dict[str, object]
     return records
 
 
+@pytest.mark.parametrize("form", ["jks", "pkcs12"])
+def test_a_keystore_without_a_password_names_the_option(
+    forcegate: Runner, org: str, tmp_path: Path, rsa_key: rsa.RSAPrivateKey, form: str
+) -> None:
+    cert = certificate(rsa_key, "acme_signing")
+    entry = private_entry(rsa_key, cert, "acme")
+    data = (
+        write_jks([entry], password=PASSWORD.encode())
+        if form == "jks"
+        else write_pkcs12(entry, password=PASSWORD.encode())
+    )
+    outcome = forcegate("certs", "add", org, write(tmp_path / f"acme.{form}", data))
+    assert outcome.code == 2
+    assert outcome.err.startswith("forcegate: keystore_password: ")
+    assert "give it with --password-env VAR" in outcome.err
+    assert listed(forcegate, org) == []
+
+
 @pytest.mark.parametrize("form", ["pem", "der", "jks", "pkcs12", "pem-with-key"])
-def test_add_each_format(forcegate: Runner, org: str, tmp_path: Path, rsa_key: rsa.RSAPrivateKey, form: str) -> None:
+def test_add_each_format(
+    forcegate: Runner, org: str, tmp_path: Path, rsa_key: rsa.RSAPrivateKey, form: str, store_line: str
+) -> None:
     cert = certificate(rsa_key, "acme_signing")
     options: list[str] = []
     if form == "pem":
@@ -103,7 +123,7 @@ def test_add_each_format(forcegate: Runner, org: str, tmp_path: Path, rsa_key: r
     assert outcome.code == 0, outcome.err
     [line] = outcome.out.splitlines()
     assert line.split("  ")[:3] == [fingerprint(cert), "active", iso(cert)]
-    assert outcome.err == ""
+    assert outcome.err == store_line
     assert "PRIVATE KEY" not in outcome.out
     [record] = listed(forcegate, org)
     assert record["sha256_fingerprint"] == fingerprint(cert)
@@ -180,7 +200,9 @@ def test_expiring_soon_warns(forcegate: Runner, org: str, tmp_path: Path, rsa_ke
     cert = certificate(rsa_key, "soon", days=10)
     outcome = forcegate("certs", "add", org, write(tmp_path / "soon.crt", cert.public_bytes(Encoding.PEM)))
     assert outcome.code == 0, outcome.err
-    assert outcome.err.startswith("forcegate: warning: ")
+    store, warning = outcome.err.splitlines()
+    assert store.startswith("forcegate: store: ")
+    assert warning.startswith("forcegate: warning: ")
     assert "expires in 9 day(s)" in outcome.err or "expires in 10 day(s)" in outcome.err
 
 
@@ -244,7 +266,8 @@ def test_retire_and_activate_during_a_rotation(
     retired = forcegate("certs", "retire", ORG15, colons)
     assert retired.code == 0, retired.err
     assert retired.out.startswith(f"{fingerprint(old)}  retired  ")
-    assert retired.err == ""
+    assert retired.err.startswith("forcegate: store: ")
+    assert len(retired.err.splitlines()) == 1
     assert [r["sha256_fingerprint"] for r in listed(forcegate, org, "--active")] == [fingerprint(new)]
     assert len(listed(forcegate, org)) == 2
 

@@ -1,4 +1,8 @@
-"""``forcegate db status|upgrade``, and ``serve`` refusing an outdated schema unless told to migrate."""
+"""``forcegate db status|upgrade``, and ``serve`` refusing an outdated schema unless told to migrate.
+
+The autouse ``data_dir`` fixture gives every CLI test a current store; the tests of other versions
+build theirs in a fresh folder (``fresh``) with the migration runner, as an older forcegate left it.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import pytest
 from forcegate.service.bootstrap import bootstrap
 from forcegate.settings import load_settings
 from forcegate.stores import migrate
-from forcegate.stores.schema import schema_state
+from forcegate.stores.schema import schema_state, upgrade_schema
 from helpers import Runner
 from server.backends import shared_backend
 
@@ -27,26 +31,48 @@ def _status(forcegate: Runner) -> dict[str, object]:
     return status
 
 
-def test_a_new_data_folder_is_at_version_0_until_upgraded(forcegate: Runner, data_dir: Path) -> None:
+@pytest.fixture
+def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """FORCEGATE_DATA_DIR pointing to a folder with no store."""
+    folder = tmp_path / "fresh"
+    monkeypatch.setenv("FORCEGATE_DATA_DIR", str(folder))
+    return folder
+
+
+def _schema_at(version: int) -> None:
+    """The schema as a forcegate of that version left it (the commands themselves never create one)."""
+    asyncio.run(upgrade_schema(load_settings(), target=version))
+
+
+@pytest.mark.parametrize("command", [("db", "status"), ("db", "status", "--json"), ("db", "upgrade"), ("db", "rekey")])
+def test_no_store_is_said_and_nothing_is_created(forcegate: Runner, fresh: Path, command: tuple[str, ...]) -> None:
+    # Issue 16: `FORCEGATE_DATA_DIR=/nonexistent forcegate db status` said "outdated".
+    result = forcegate(*command)
+    assert (result.code, result.out) == (2, "")
+    assert (
+        result.err == f"forcegate: no_store: no forcegate store at {fresh} (run forcegate init, or give --data-dir)\n"
+    )
+    assert not fresh.exists()
+
+
+def test_status_and_upgrade_of_a_current_store(forcegate: Runner, data_dir: Path, store_line: str) -> None:
     assert _status(forcegate) == {
         "backend": "sqlite",
-        "current": 0,
+        "current": LATEST,
         "latest": LATEST,
-        "status": "outdated",
-        "exit": 1,
+        "status": "up to date",
+        "store": f"{data_dir.resolve()} (SQLite)",
+        "exit": 0,
     }
-    assert not data_dir.exists(), "status only reads"
-    result = forcegate("db", "upgrade")
-    assert result.code == 0
-    assert f"schema version is now {LATEST}" in result.out
-    assert _status(forcegate)["status"] == "up to date"
-    assert forcegate("db", "status").code == 0
+    status = forcegate("db", "status")
+    assert (status.code, status.err) == (0, store_line)
     again = forcegate("db", "upgrade")
     assert again.out.strip() == f"nothing to do; schema version is {LATEST}"
+    assert again.err == store_line
 
 
-def test_serve_refuses_an_outdated_schema_unless_told_to_migrate(forcegate: Runner, data_dir: Path) -> None:
-    assert forcegate("db", "upgrade", "--to", "1").code == 0
+def test_serve_refuses_an_outdated_schema_unless_told_to_migrate(forcegate: Runner, fresh: Path) -> None:
+    _schema_at(1)
     result = forcegate("serve", "--port", "1")
     assert result.code == 2
     assert f"has schema version 1; this forcegate needs version {LATEST}: run `forcegate db upgrade`" in result.err
@@ -65,7 +91,6 @@ def test_serve_sets_up_a_new_database_by_itself(data_dir: Path) -> None:
 
 
 def test_a_newer_database_is_refused(forcegate: Runner, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert forcegate("db", "upgrade").code == 0
     monkeypatch.setattr(migrate, "latest_version", lambda: LATEST - 1)
     status = _status(forcegate)
     assert (status["status"], status["exit"]) == ("newer", 1)
@@ -84,14 +109,11 @@ def postgresql(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.mark.usefixtures("data_dir", "postgresql")
 def test_status_and_upgrade_on_postgresql(forcegate: Runner) -> None:
-    assert _status(forcegate) == {
-        "backend": "postgresql",
-        "current": 0,
-        "latest": LATEST,
-        "status": "outdated",
-        "exit": 1,
-    }
-    assert forcegate("db", "upgrade", "--to", "2").code == 0
+    empty = forcegate("db", "status", "--json")
+    assert empty.code == 2
+    assert empty.err.startswith("forcegate: no_store: no forcegate store at postgresql://")
+    assert empty.err.endswith(" (run forcegate init)\n")
+    _schema_at(2)
     assert _status(forcegate)["current"] == 2
     refused = forcegate("serve", "--port", "1")
     assert refused.code == 2
@@ -105,13 +127,13 @@ def test_status_and_upgrade_on_postgresql(forcegate: Runner) -> None:
 
 
 def test_upgrading_to_6_binds_each_canvas_app_to_the_orgs_it_could_reach(
-    forcegate: Runner, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    forcegate: Runner, fresh: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Upgrades must not cut a working deployment off: before version 6 an app's secret reached every
     registered org; after it, exactly those orgs are bound, and apps bound to several are named."""
-    assert forcegate("db", "upgrade", "--to", "5").code == 0
+    _schema_at(5)
     # A deployment at version 5 (the commands refuse an outdated schema: written as version 5 would).
-    with sqlite3.connect(data_dir / "forcegate.db") as conn:
+    with sqlite3.connect(fresh / "forcegate.db") as conn:
         for org in ("00D5g000004ABCDEA4", "00D5g000004XYZWEA4"):
             conn.execute("INSERT INTO orgs (org_id, created_at, updated_at) VALUES (?, 0, 0)", (org,))
         conn.execute("INSERT INTO apps (consumer_key, name, created_at) VALUES ('3MVG9_a', '', 0)")

@@ -18,6 +18,7 @@ from forcegate.service.bootstrap import bootstrap
 from forcegate.settings import load_settings
 from forcegate.stores.encryption import KEY_FILE_NAME, SecretBox, parse_key
 from forcegate.stores.opening import open_stores
+from forcegate.stores.schema import upgrade_schema
 from forcegate.stores.sqlite import open_sqlite_stores
 from helpers import Runner
 from server.backends import shared_backend
@@ -72,7 +73,9 @@ def check_rotation(forcegate: Runner, monkeypatch: pytest.MonkeyPatch, old: str)
         assert key not in outcome.out + outcome.err
     assert SECRET not in outcome.out + outcome.err
     again = forcegate("db", "rekey", "--json")
-    assert json.loads(again.out) == {"key_id": key_id(new), "resealed": 0, "total": 3}
+    view = json.loads(again.out)
+    assert str(view.pop("store")).endswith(("(SQLite)", "(PostgreSQL)"))
+    assert view == {"key_id": key_id(new), "resealed": 0, "total": 3}
     use_key(monkeypatch, new)  # 3) NEW alone
     assert secrets_open() == ([SECRET], 1)
     use_key(monkeypatch, old)  # and the old key alone opens nothing any more: refused at start
@@ -149,15 +152,16 @@ def test_a_secret_no_configured_key_opens_refuses_the_run_and_changes_nothing(
     assert _sealed_values(database) == before
 
 
-def test_rekey_needs_a_database(forcegate: Runner, data_dir: Path) -> None:
-    outcome = forcegate("db", "rekey")
+def test_rekey_needs_a_store(forcegate: Runner, tmp_path: Path) -> None:
+    outcome = forcegate("db", "rekey", "--data-dir", str(tmp_path / "none"))
     assert outcome.code == 2
-    assert outcome.err.startswith("forcegate: configuration_error: there is no database at ")
-    assert not (data_dir / "forcegate.db").exists()
+    assert outcome.err.startswith(f"forcegate: no_store: no forcegate store at {tmp_path / 'none'} ")
+    assert not (tmp_path / "none").exists(), "not even the encryption key file"
 
 
-def test_rekey_refuses_an_outdated_schema(forcegate: Runner) -> None:
-    assert forcegate("db", "upgrade", "--to", "1").code == 0
+def test_rekey_refuses_an_outdated_schema(forcegate: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORCEGATE_DATA_DIR", str(tmp_path / "old"))
+    asyncio.run(upgrade_schema(load_settings(), target=1))  # as a forcegate of schema version 1 left it
     outcome = forcegate("db", "rekey")
     assert outcome.code == 2
     assert "run `forcegate db upgrade`" in outcome.err

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 import subprocess
 import sys
@@ -52,8 +53,7 @@ def test_keys_new_writes_the_four_files_and_reports_them(bundle: tuple[Path, dic
         assert path == directory / f"acme{suffix}"
         assert path.stat().st_size > 0
     assert report["key_size"] == 2048
-    assert isinstance(report["sha256_fingerprint"], str)
-    assert len(report["sha256_fingerprint"].split(":")) == 32
+    assert re.fullmatch(r"[0-9a-f]{64}", str(report["sha256_fingerprint"]))  # the form `certs list` prints
     assert str(report["not_after"]).endswith("Z")
     assert report["keystore_password_file"] is None
     assert stat.S_IMODE((directory / "acme.key.pem").stat().st_mode) == 0o600
@@ -129,6 +129,35 @@ def test_keys_inspect_wrong_password(
     assert outcome.code == 2
     assert outcome.err.startswith("forcegate: keystore_password: ")
     assert "not-the-password" not in outcome.err
+
+
+@pytest.mark.parametrize("suffix", [".jks", ".p12"])
+def test_keys_inspect_without_a_password_names_the_option(
+    forcegate: Runner, bundle: tuple[Path, dict[str, object]], suffix: str
+) -> None:
+    directory, _ = bundle
+    outcome = forcegate("keys", "inspect", str(directory / f"acme{suffix}"))
+    assert outcome.code == 2
+    assert outcome.err.startswith("forcegate: keystore_password: ")
+    assert "a password is required; give it with --password-env VAR" in outcome.err
+    assert len(outcome.err.splitlines()) == 1
+
+
+def test_keys_inspect_fingerprint_is_the_registry_form(
+    forcegate: Runner, bundle: tuple[Path, dict[str, object]]
+) -> None:
+    # One form everywhere: what `keys inspect` prints is what `certs add`/`certs list` print.
+    directory, report = bundle
+    inspected = json.loads(forcegate("keys", "inspect", str(directory / "acme.crt")).out)
+    assert forcegate("init").code == 0
+    assert forcegate("orgs", "add", "00D5g000004SXyz").code == 0
+    added = forcegate("certs", "add", "00D5g000004SXyz", str(directory / "acme.crt"), "--json")
+    assert added.code == 0, added.err
+    listed = forcegate("certs", "list", "00D5g000004SXyz")
+    fingerprint = report["sha256_fingerprint"]
+    assert inspected["entries"][0]["sha256_fingerprint"] == fingerprint
+    assert json.loads(added.out)[0]["sha256_fingerprint"] == fingerprint
+    assert listed.out.split("  ")[0] == fingerprint
 
 
 def test_keys_inspect_garbage(forcegate: Runner, tmp_path: Path) -> None:

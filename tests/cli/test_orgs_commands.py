@@ -91,7 +91,7 @@ def test_add_with_every_option_then_show_json_is_complete(
     view = show(forcegate, ORG15)
     assert set(view) == {
         "org_id", "name", "enabled", "issuers", "subjects", "scopes", "algorithms", "apps", "max_assertion_lifetime",
-        "token_lifetime", "created_at", "updated_at", "certificates",
+        "token_lifetime", "created_at", "updated_at", "certificates", "store",
     }  # fmt: skip
     assert view["algorithms"] == ["RS256", "RS512"]
     assert view["org_id"] == ORG18

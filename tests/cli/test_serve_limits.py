@@ -5,12 +5,13 @@ What the limits do to real connections is tested in tests/server/test_connection
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
+from forcegate.cli import serve_command
 from forcegate.server import limits as server_limits
 from forcegate.server.limits import ConnectionLimits
 from helpers import Runner
@@ -18,11 +19,15 @@ from helpers import Runner
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Settings from the environment only, so the variables serve exports are restored after the test."""
+    """Settings from the environment only, so the variables serve exports are restored after the test;
+    a port nothing listens on (serve binds it before it starts)."""
     data = tmp_path / "data"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     monkeypatch.setenv("FORCEGATE_DATA_DIR", str(data))
-    monkeypatch.setenv("FORCEGATE_PORT", "8123")
-    monkeypatch.setenv("FORCEGATE_PUBLIC_URL", "http://127.0.0.1:8123")
+    monkeypatch.setenv("FORCEGATE_PORT", str(port))
+    monkeypatch.setenv("FORCEGATE_PUBLIC_URL", f"http://127.0.0.1:{port}")
     return data
 
 
@@ -63,7 +68,8 @@ def test_serve_runs_uvicorn_with_the_limited_protocol_and_says_its_limits(
     forcegate: Runner, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ran: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: ran.update(kwargs))
+    # uvicorn itself is not started (it would configure this process's logging): what it is given is kept.
+    monkeypatch.setattr(serve_command, "_run_uvicorn", lambda sock, **kwargs: ran.update(kwargs, sock=sock))
     monkeypatch.setattr(server_limits, "raise_open_file_limit", lambda: 4096)
     monkeypatch.setenv("FORCEGATE_HEADER_READ_TIMEOUT", "7")
     monkeypatch.setenv("FORCEGATE_BODY_READ_TIMEOUT", "20")

@@ -55,6 +55,18 @@ def test_plain_http_to_a_public_host_is_refused(forcegate: Runner, tmp_path: Pat
     assert not any(tmp_path.iterdir())
 
 
+def test_a_token_endpoint_url_is_refused_naming_the_base_url(forcegate: Runner, tmp_path: Path) -> None:
+    # Issue 16: this used to generate SERVICE_URL/oauth2/token/oauth2/token.
+    out = forcegate("sfdx", "scaffold", "--dir", str(tmp_path), "--service-url", "https://x.example/oauth2/token")
+    assert out.code == 2
+    assert out.err == (
+        "forcegate: configuration_error: service URL 'https://x.example/oauth2/token' names the endpoint "
+        "'/oauth2/token': give the service's base URL (FORCEGATE_PUBLIC_URL, here https://x.example); "
+        "Apex adds /oauth2/token itself\n"
+    )
+    assert not any(tmp_path.iterdir())
+
+
 def test_invalid_names_are_refused(forcegate: Runner, tmp_path: Path) -> None:
     base = ("sfdx", "scaffold", "--dir", str(tmp_path), "--service-url", "https://svc.example.com")
     bad_cert = forcegate(*base, "--cert-name", "my-cert")

@@ -1,7 +1,10 @@
 """The example application ``examples/fastapi_app.py``, served by uvicorn, over real HTTP.
 
-The module builds ``Forcegate()`` from the environment when it is imported, so the environment is
-set (and the data folder bootstrapped) first, and the module is loaded from its file afterwards.
+The module builds ``Forcegate(load_settings())`` from the environment when it is imported, so the
+environment is set (and the data folder bootstrapped) first, and the module is loaded from its file
+afterwards. Both ways of running it are on a port other than the default 8000 (issue 16: the example
+accepted only the audience of port 8000): the port is given once, in ``FORCEGATE_PORT``, never the
+public URL, so the audience has to follow from the example's own settings.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import asyncio
 import importlib.util
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -52,6 +57,14 @@ class Example:
         return token
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    assert port != 8000
+    return port
+
+
 def _load_example() -> ModuleType:
     spec = importlib.util.spec_from_file_location("forcegate_example_fastapi_app", EXAMPLE)
     assert spec is not None
@@ -65,14 +78,16 @@ def _load_example() -> ModuleType:
 def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsa_key: rsa.RSAPrivateKey) -> Iterator[Example]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
     for name in list(os.environ):
         if name.startswith(ENV_PREFIX):
             monkeypatch.delenv(name)
     monkeypatch.setenv(ENV_PREFIX + "DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv(ENV_PREFIX + "PUBLIC_URL", url)
+    monkeypatch.setenv(ENV_PREFIX + "PORT", str(port))  # the port only: the audience must follow from it
     admin_token = asyncio.run(bootstrap(load_settings())).admin_token
     module = _load_example()  # after the environment: it builds Forcegate() at import
+    assert module.settings.public_url == url
 
     server = uvicorn.Server(uvicorn.Config(module.app, log_level="warning", access_log=False, lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -157,3 +172,54 @@ def test_without_credentials(example: Example) -> None:
         "error_description": "the bearer token has characters RFC 6750 §2.1 does not allow",
         "code": "malformed_credentials",
     }
+
+
+def test_run_as_a_script_on_another_port(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
+    """What its docstring says to run: `forcegate init`, register, `python examples/fastapi_app.py`
+    with FORCEGATE_PORT; a token for that port's audience is accepted."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    env |= {ENV_PREFIX + "DATA_DIR": str(tmp_path / "data"), ENV_PREFIX + "PORT": str(port)}
+    org = make_org(ORG_ID, rsa_key, FixedClock(time.time()))
+    (tmp_path / "org.crt").write_text(org.certificate_pem)
+
+    def forcegate(*args: str) -> None:
+        command = [sys.executable, "-m", "forcegate.cli", *args]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+
+    forcegate("init")
+    forcegate("orgs", "add", ORG_ID, "--scope", "api", "--scope", "orders:read")
+    forcegate("certs", "add", ORG_ID, str(tmp_path / "org.crt"))
+    server = subprocess.Popen(
+        [sys.executable, str(EXAMPLE)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert server.poll() is None, server.stderr.read() if server.stderr else "the example exited"
+            assert time.monotonic() < deadline, "the example did not start in time"
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        data = {"grant_type": GRANT, "assertion": org.assertion(url + "/oauth2/token")}
+        with httpx.Client(base_url=url, timeout=10) as client:
+            token = client.post("/oauth2/token", data=data)
+            assert token.status_code == 200, token.text
+            headers = {"authorization": f"Bearer {token.json()['access_token']}"}
+            orders = client.get("/orders", headers=headers)
+            # The audience of the default port is not this service's.
+            default = {"grant_type": GRANT, "assertion": org.assertion("http://127.0.0.1:8000/oauth2/token")}
+            refused = client.post("/oauth2/token", data=default)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stderr is not None:
+            server.stderr.close()
+    assert orders.status_code == 200, orders.text
+    assert orders.json()["org_id"] == ORG_ID
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"

@@ -28,7 +28,8 @@ Runner = Callable[..., str]
 
 
 def _listing(output: str) -> dict[str, dict[str, str]]:
-    """``keytool -list -v`` output as {alias: {"type": entry type, "sha256": fingerprint}}."""
+    """``keytool -list -v`` output as {alias: {"type": entry type, "sha256": fingerprint}}, the
+    fingerprint in forcegate's form (keytool prints ``AB:CD:…``; forcegate lowercase hex)."""
     result: dict[str, dict[str, str]] = {}
     for block in output.split("Alias name: ")[1:]:
         alias = block.splitlines()[0].strip()
@@ -36,7 +37,7 @@ def _listing(output: str) -> dict[str, dict[str, str]]:
         fingerprint = re.search(r"SHA256: ([0-9A-F:]{95})", block)
         assert entry_type is not None
         assert fingerprint is not None
-        result[alias] = {"type": entry_type.group(1), "sha256": fingerprint.group(1)}
+        result[alias] = {"type": entry_type.group(1), "sha256": fingerprint.group(1).replace(":", "").lower()}
     return result
 
 

@@ -95,6 +95,9 @@ class CliEntry:
         self.monkeypatch = monkeypatch
         self.capsys = capsys
         monkeypatch.setenv("FORCEGATE_DATA_DIR", str(tmp_path / "cli-data"))
+        # The registry commands never create a store: the operator runs `forcegate init` first.
+        created = self.run("init")
+        assert created.ok, created.body
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> Verdict:
         for name, value in (env or {}).items():
@@ -143,6 +146,7 @@ class CliEntry:
         shown = self.run("orgs", "show", org_id, "--json")
         assert shown.ok, shown.body
         found: dict[str, Any] = json.loads(shown.body)
+        assert found.pop("store").endswith("cli-data (SQLite)")  # which store the command used, not the org's
         return found
 
 

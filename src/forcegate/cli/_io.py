@@ -13,7 +13,10 @@ from typing import IO, Any
 
 import click
 
-__all__ = ["UnreadableInput", "read_input", "read_secret_env", "read_secret_file"]
+from forcegate.errors import KeystorePasswordError
+from forcegate.keys import Keystore, load_keystore_file
+
+__all__ = ["UnreadableInput", "load_keystore", "read_input", "read_secret_env", "read_secret_file"]
 
 
 class UnreadableInput(click.ClickException):
@@ -54,3 +57,20 @@ def read_input(source: str | None) -> bytes:
         return Path(source).read_bytes()
     except OSError as exc:
         raise UnreadableInput(f"cannot read {source}: {exc.strerror}") from None
+
+
+def load_keystore(path: Path, password_env: str | None) -> Keystore:
+    """The keystore at ``path``, opened with the password in the variable ``password_env`` (if given).
+
+    A keystore that needs a password and got none names the option that gives it: the library's
+    message cannot know what the command calls it.
+    """
+    password = read_secret_env(password_env) if password_env else None
+    try:
+        return load_keystore_file(path, password=password)
+    except KeystorePasswordError as exc:
+        if password is not None:
+            raise
+        raise KeystorePasswordError(
+            f"{exc.reason}; give it with --password-env VAR (VAR: an environment variable holding it)"
+        ) from None

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from forcegate.cli._stores import clean, echo_json, run_with_registry
+from forcegate.cli._stores import clean, echo_json, run_with_registry, store_option
 from forcegate.registry import KeyRotation, RegistryService
 from forcegate.registry.views import iso
 from forcegate.stores.models import SigningKey
@@ -26,6 +26,7 @@ def admin() -> None:
 
 
 @admin.command("rotate-token")
+@store_option
 def admin_rotate_token() -> None:
     """Make a new admin token and print it; the previous one stops working.
 
@@ -49,6 +50,7 @@ def _signer(keys: Sequence[SigningKey]) -> str | None:
 
 
 @admin.command("rotate-signing-key")
+@store_option
 def admin_rotate_signing_key() -> None:
     """Make a new ES256 key the signer of access tokens, and print its kid.
 
@@ -76,6 +78,7 @@ def admin_rotate_signing_key() -> None:
 # Click passes an unknown "-…" cluster through only if none of its letters is a short option of the
 # command: so no short options here, not even -h.
 @admin.command("retire-signing-key", context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
+@store_option
 @click.argument("kid", metavar="KID")
 def admin_retire_signing_key(kid: str) -> None:
     """Delete a signing key: access tokens it signed are refused from every worker's next request.
@@ -108,6 +111,7 @@ def _key_view(key: SigningKey, signer: str | None) -> dict[str, Any]:
 
 
 @admin.command("signing-keys")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def admin_signing_keys(as_json: bool) -> None:
     """List the access-token signing keys, newest first: kid, created, active or not, signing or verifying.

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from forcegate.cli._io import UnreadableInput
-from forcegate.cli._stores import clean, echo_json, read_consumer_secret, run_with_registry, warn
+from forcegate.cli._stores import clean, echo_json, read_consumer_secret, run_with_registry, store_option, warn
 from forcegate.registry import AddedCertificates, AppChanges, AppDetails, AppInput, RegistryService, SecretInput
 from forcegate.registry.views import ANY_ORG_TRUST, app_details_view
 from forcegate.salesforce.connected_app import ConnectedAppMetadata, api_name, default_app_name, load_connected_app
@@ -44,6 +44,7 @@ def apps() -> None:
 
 
 @apps.command("add")
+@store_option
 @_KEY_ARGUMENT
 @click.option("--name", default="", help="A name for people (default: none).")
 @_secret_options
@@ -87,6 +88,7 @@ def apps_add(
 
 
 @apps.command("update")
+@store_option
 @_KEY_ARGUMENT
 @click.option("--canvas-name", metavar="NAME", default=None, help=_CANVAS_NAME_HELP)
 @click.option("--no-canvas-name", is_flag=True, help="Forget the Canvas developer name.")
@@ -106,6 +108,7 @@ def apps_update(consumer_key: str, canvas_name: str | None, no_canvas_name: bool
 
 
 @apps.command("list")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def apps_list(as_json: bool) -> None:
     """List the apps.
@@ -126,6 +129,7 @@ def apps_list(as_json: bool) -> None:
 
 
 @apps.command("show")
+@store_option
 @_KEY_ARGUMENT
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def apps_show(consumer_key: str, as_json: bool) -> None:
@@ -153,6 +157,7 @@ def apps_show(consumer_key: str, as_json: bool) -> None:
 
 
 @apps.command("rotate-secret")
+@store_option
 @_KEY_ARGUMENT
 @_secret_options
 @click.option(
@@ -177,6 +182,7 @@ def apps_rotate_secret(consumer_key: str, secret_env: str | None, secret_file: s
 
 
 @apps.command("remove")
+@store_option
 @_KEY_ARGUMENT
 def apps_remove(consumer_key: str) -> None:
     """Remove an app and its secrets: its Canvas requests are refused from now on."""
@@ -189,6 +195,7 @@ def apps_remove(consumer_key: str) -> None:
 
 
 @apps.command("import-metadata")
+@store_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_secret_options
 @click.option("--name", default=None, help="A name for people (default: the metadata's label).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from forcegate.cli._stores import clean, echo_json, org_id, run_with_stores
+from forcegate.cli._stores import clean, echo_json, org_id, run_with_stores, store_option
 from forcegate.registry.views import audit_view, iso
 from forcegate.stores.bundle import Stores
 from forcegate.stores.models import AuditEvent
@@ -21,6 +21,7 @@ def event_line(event: AuditEvent) -> str:
 
 
 @click.command("audit")
+@store_option
 @click.option("--org", "org", metavar="ORG_ID", help="Only this org's events.")
 @click.option(
     "--limit",

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import click
 
-from forcegate.cli._io import read_secret_env
-from forcegate.cli._stores import clean, echo_json, run_with_registry, warn
-from forcegate.keys import load_keystore_file
+from forcegate.cli._io import load_keystore
+from forcegate.cli._stores import clean, echo_json, run_with_registry, store_option, warn
 from forcegate.registry import AddedCertificates, CertificateStateInput, RegistryService, certificates_in
 from forcegate.registry.views import certificate_view, iso
 from forcegate.stores.models import CertificateRecord
@@ -53,6 +52,7 @@ def certs() -> None:
 
 
 @certs.command("add")
+@store_option
 @click.argument("org", metavar="ORG_ID")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--password-env", metavar="VAR", help="Environment variable holding the keystore password.")
@@ -81,8 +81,7 @@ def certs_add(
     refused; one that expires within 30 days, or is not valid yet, is added with a warning. Prints
     FINGERPRINT STATE NOT_AFTER LABEL each.
     """
-    password = read_secret_env(password_env) if password_env else None
-    keystore = load_keystore_file(file, password=password)
+    keystore = load_keystore(file, password_env)
     found = certificates_in(keystore, alias=alias)
     labelled = [(label if label is not None else default, certificate) for default, certificate in found]
 
@@ -102,6 +101,7 @@ def certs_add(
 
 
 @certs.command("list")
+@store_option
 @click.argument("org", metavar="ORG_ID")
 @click.option("--active", "active_only", is_flag=True, help="Only active certificates.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
@@ -137,6 +137,7 @@ def _set_state(org: str, fingerprint: str, state: str) -> None:
 
 
 @certs.command("retire")
+@store_option
 @click.argument("org", metavar="ORG_ID")
 @click.argument("fingerprint", callback=_fingerprint)
 def certs_retire(org: str, fingerprint: str) -> None:
@@ -145,6 +146,7 @@ def certs_retire(org: str, fingerprint: str) -> None:
 
 
 @certs.command("activate")
+@store_option
 @click.argument("org", metavar="ORG_ID")
 @click.argument("fingerprint", callback=_fingerprint)
 def certs_activate(org: str, fingerprint: str) -> None:

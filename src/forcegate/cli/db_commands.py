@@ -1,8 +1,9 @@
 """``forcegate db``: the database schema (status, upgrade) and the encryption of its secrets (rekey).
 
-``forcegate serve`` sets up a new, empty database by itself but refuses to start on an outdated one
-(unless ``--migrate``): upgrading a database shared by running workers is a deliberate step, run
-once, here, before the new version's workers start.
+``forcegate serve`` (and ``forcegate init``) set up a new, empty database but ``serve`` refuses to
+start on an outdated one (unless ``--migrate``): upgrading a database shared by running workers is a
+deliberate step, run once, here, before the new version's workers start. These commands work on an
+existing store only: where there is none they say so (``no_store``, exit 2) and create nothing.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import asyncio
 
 import click
 
-from forcegate.cli._stores import echo_json, run_with_registry
+from forcegate.cli._stores import cli_settings, echo_json, require_store, run_with_registry, store_option, used_store
 from forcegate.registry import RegistryService
-from forcegate.settings import load_settings
 from forcegate.stores.rekey import rekey
 from forcegate.stores.schema import schema_state, upgrade_schema
 
@@ -26,13 +26,18 @@ def db() -> None:
 
 
 @db.command("status")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def db_status(as_json: bool) -> None:
     """Print the schema version of the database and the version this forcegate needs.
 
-    Exits 1 when the database needs `forcegate db upgrade` (or a newer forcegate).
+    Exits 1 when the database needs `forcegate db upgrade` (or a newer forcegate); exits 2 with
+    `forcegate: no_store: …` when there is no forcegate store there.
     """
-    state = asyncio.run(schema_state(load_settings()))
+    settings = cli_settings()
+    asyncio.run(require_store(settings))
+    state = asyncio.run(schema_state(settings))
+    used_store(settings)
     verdict = "up to date" if state.up_to_date else ("outdated" if state.current < state.latest else "newer")
     if as_json:
         echo_json({"backend": state.backend, "current": state.current, "latest": state.latest, "status": verdict})
@@ -43,12 +48,15 @@ def db_status(as_json: bool) -> None:
 
 
 @db.command("upgrade")
+@store_option
 @click.option("--to", "target", type=int, help="Stop at this version [default: the latest].")
 def db_upgrade(target: int | None) -> None:
     """Apply the missing schema migrations, in one transaction (safe to run from several hosts at once)."""
-    settings = load_settings()
+    settings = cli_settings()
+    asyncio.run(require_store(settings))
     applied = asyncio.run(upgrade_schema(settings, target=target))
     state = asyncio.run(schema_state(settings))
+    used_store(settings)
     if applied:
         click.echo(f"applied migration(s) {', '.join(map(str, applied))}; schema version is now {state.current}")
     else:
@@ -77,6 +85,7 @@ def _warn_about_shared_canvas_apps() -> None:
 
 
 @db.command("rekey")
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def db_rekey(as_json: bool) -> None:
     """Re-seal every secret in the database with the first key of FORCEGATE_ENCRYPTION_KEY, in one transaction.
@@ -85,7 +94,10 @@ def db_rekey(as_json: bool) -> None:
     FORCEGATE_ENCRYPTION_KEY=NEW,OLD; 2) run this; 3) roll out with NEW alone. A secret that none of
     the configured keys opens refuses the whole run (exit 2), and nothing changes.
     """
-    result = asyncio.run(rekey(load_settings()))
+    settings = cli_settings()
+    asyncio.run(require_store(settings))
+    result = asyncio.run(rekey(settings))
+    used_store(settings)
     if as_json:
         echo_json({"key_id": result.key_id, "resealed": result.resealed, "total": result.total})
         return

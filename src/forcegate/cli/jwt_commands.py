@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 import click
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from forcegate.cli._io import UnreadableInput, read_input, read_secret_env
+from forcegate.cli._io import UnreadableInput, load_keystore, read_input
 from forcegate.core.algorithms import SUPPORTED_ALGORITHMS
 from forcegate.core.jwt import JWTPolicy, JWTVerifier
 from forcegate.errors import ConfigurationError
-from forcegate.keys import Keystore, load_keystore_file, self_signed_certificate, trusted_keys
+from forcegate.keys import Keystore, self_signed_certificate, trusted_keys
 
 if TYPE_CHECKING:
     from forcegate.devtools.apex_jwt import CertificateAndKeyManagement
@@ -100,8 +100,7 @@ def jwt_mint(
     # rest of the CLI never load forcegate.devtools.
     from forcegate.devtools.apex_jwt import AuthJWS, AuthJWT
 
-    password = read_secret_env(password_env) if password_env else None
-    org, name = _signing_org(load_keystore_file(key_file, password=password), alias)
+    org, name = _signing_org(load_keystore(key_file, password_env), alias)
     token = AuthJWT(
         iss=iss,
         sub=sub,
@@ -159,8 +158,7 @@ def jwt_verify(
     """Verify a JWT (from FILE or stdin) with the strict policy and print its claims as JSON."""
     if not audiences:
         raise click.UsageError("give at least one --aud: the audience must be checked")
-    password = read_secret_env(password_env) if password_env else None
-    keys = [key for path in key_files for key in trusted_keys(load_keystore_file(path, password=password))]
+    keys = [key for path in key_files for key in trusted_keys(load_keystore(path, password_env))]
     policy = JWTPolicy(
         audiences=frozenset(audiences),
         issuers=frozenset(issuers) if issuers else None,

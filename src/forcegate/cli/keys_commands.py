@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from forcegate.cli._io import read_secret_env
+from forcegate.cli._io import load_keystore, read_secret_env
 from forcegate.errors import ConfigurationError
-from forcegate.keys import describe_entry, generate_certificate, load_keystore_file, write_bundle
+from forcegate.keys import describe_entry, generate_certificate, write_bundle
 
 __all__ = ["keys"]
 
@@ -99,7 +99,6 @@ def keys_new(name: str, directory: Path, key_size: str, days: int, cn: str | Non
 @click.option("--password-env", metavar="VAR", help="Environment variable holding the keystore/key password.")
 def keys_inspect(file: Path, password_env: str | None) -> None:
     """Describe every entry of FILE (PEM, DER, JKS, PKCS#12, JWK or JWKS) as JSON; never a secret."""
-    password = read_secret_env(password_env) if password_env else None
-    keystore = load_keystore_file(file, password=password)
+    keystore = load_keystore(file, password_env)
     entries = [describe_entry(entry) for entry in keystore.entries]
     click.echo(json.dumps({"file": str(file), "entries": entries}, indent=2))

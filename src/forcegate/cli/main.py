@@ -4,7 +4,9 @@ Exit codes (scripts depend on them): 0 success; 1 the input was read, checked an
 verifier, or by the registry's validation and policy (a weak or expired key, a short consumer
 secret, an unknown org) — with one line ``forcegate: <code>: <reason>`` on standard error; 2 usage
 errors, settings that are wrong, and input that cannot be read (missing file, unset variable,
-undecodable key material, a wrong keystore password).
+undecodable key material, a wrong keystore password), among them ``forcegate: no_store: no forcegate
+store at DIR (run forcegate init, or give --data-dir)`` from a registry command where there is no
+store (only ``forcegate init`` and ``forcegate serve`` create one).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from forcegate.cli.canvas_commands import canvas
 from forcegate.cli.certs_commands import certs
 from forcegate.cli.db_commands import db
 from forcegate.cli.demo_command import demo
+from forcegate.cli.init_command import init
 from forcegate.cli.jwt_commands import jwt
 from forcegate.cli.keys_commands import keys
 from forcegate.cli.orgs_commands import orgs
@@ -41,6 +44,7 @@ def cli() -> None:
     """Let a web service trust calls from Salesforce orgs: Canvas signed requests, Apex-signed JWTs."""
 
 
+cli.add_command(init)
 cli.add_command(keys)
 cli.add_command(canvas)
 cli.add_command(jwt)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from forcegate.cli._stores import clean, echo_json, run_with_registry
+from forcegate.cli._stores import clean, echo_json, run_with_registry, store_option
 from forcegate.cli.certs_commands import certificate_line
 from forcegate.registry import OrgChanges, OrgDetails, OrgInput, RegistryService
 from forcegate.registry.views import iso, org_details_view, org_view
@@ -100,6 +100,7 @@ def orgs() -> None:
 
 
 @orgs.command("add")
+@store_option
 @_ORG_ARGUMENT
 @click.option("--name", default="", help="A name for people (default: none).")
 @_trust_options
@@ -137,6 +138,7 @@ def orgs_add(
 
 
 @orgs.command("list")
+@store_option
 @_json_option
 def orgs_list(as_json: bool) -> None:
     """List the orgs.
@@ -156,6 +158,7 @@ def orgs_list(as_json: bool) -> None:
 
 
 @orgs.command("show")
+@store_option
 @_ORG_ARGUMENT
 @_json_option
 def orgs_show(org: str, as_json: bool) -> None:
@@ -212,6 +215,7 @@ def _set_enabled(org: str, enabled: bool) -> None:
 
 
 @orgs.command("enable")
+@store_option
 @_ORG_ARGUMENT
 def orgs_enable(org: str) -> None:
     """Accept requests from an org again."""
@@ -219,6 +223,7 @@ def orgs_enable(org: str) -> None:
 
 
 @orgs.command("disable")
+@store_option
 @_ORG_ARGUMENT
 def orgs_disable(org: str) -> None:
     """Refuse every request from an org, keeping its records.
@@ -229,6 +234,7 @@ def orgs_disable(org: str) -> None:
 
 
 @orgs.command("update")
+@store_option
 @_ORG_ARGUMENT
 @click.option("--name", default=None, help="New name.")
 @_trust_options
@@ -287,6 +293,7 @@ def orgs_update(
 
 
 @orgs.command("remove")
+@store_option
 @_ORG_ARGUMENT
 def orgs_remove(org: str) -> None:
     """Remove an org and its certificates: it is unknown to the service from now on."""

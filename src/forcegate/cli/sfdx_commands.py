@@ -29,7 +29,8 @@ def sfdx() -> None:
 @click.option(
     "--service-url",
     required=True,
-    help="The service's public URL (FORCEGATE_PUBLIC_URL): Apex exchanges at SERVICE_URL/oauth2/token.",
+    help="The service's base URL (FORCEGATE_PUBLIC_URL, with the path it is mounted under if any; not an "
+    "endpoint URL): Apex exchanges at SERVICE_URL/oauth2/token.",
 )
 @click.option("--namespace", help="The package's namespace prefix, where Salesforce requires it (default: none).")
 @click.option(

@@ -26,9 +26,9 @@ __all__ = ["describe_entry", "sha256_fingerprint"]
 
 
 def sha256_fingerprint(certificate: x509.Certificate) -> str:
-    """SHA-256 of the DER certificate as ``keytool -list -v`` prints it: ``AB:CD:…``."""
-    digest = hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest().upper()
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+    """SHA-256 of the DER certificate in lowercase hex, 64 digits: the one form forcegate shows (the
+    registry stores and prints it so; commands that take a fingerprint also accept keytool's ``AB:CD:…``)."""
+    return hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
 
 
 def _iso(moment: datetime) -> str:

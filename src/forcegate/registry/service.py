@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import secrets
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
@@ -27,7 +26,7 @@ from forcegate.clock import Clock, SystemClock
 from forcegate.core.access_token import new_signing_key
 from forcegate.core.ids import ORG_PREFIX, validate
 from forcegate.errors import AlreadyExists, ConfigurationError, InvalidInput, KeyMaterialError, NotFound
-from forcegate.keys import check_key_strength, load_keystore
+from forcegate.keys import check_key_strength, load_keystore, sha256_fingerprint
 from forcegate.keys.model import certificate_public_key
 from forcegate.registry.inputs import (
     AppChanges,
@@ -56,10 +55,6 @@ from forcegate.stores.values import POLICY_COLUMNS
 __all__ = ["RegistryService"]
 
 _PAGE = 1000
-
-
-def _fingerprint(certificate: x509.Certificate) -> str:
-    return hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
 
 
 @contextlib.contextmanager
@@ -169,14 +164,14 @@ class RegistryService:
             trusted_for = await self.org(org_id)
             check_certificate(
                 certificate,
-                fingerprint=_fingerprint(certificate),
+                fingerprint=sha256_fingerprint(certificate),
                 algorithms=trusted_for.algorithms,
                 now=_datetime(self._clock.now()),
             )
-            holders = await self._trust.certificate_holders(_fingerprint(certificate))
+            holders = await self._trust.certificate_holders(sha256_fingerprint(certificate))
             if trusted_for.org_id in holders:
                 raise AlreadyExists(
-                    f"certificate {_fingerprint(certificate)} is already registered for {trusted_for.org_id}"
+                    f"certificate {sha256_fingerprint(certificate)} is already registered for {trusted_for.org_id}"
                 )
         elif org_id is not None:
             await self.org(org_id)
@@ -285,7 +280,7 @@ class RegistryService:
         checks = [
             check_certificate(
                 certificate,
-                fingerprint=_fingerprint(certificate),
+                fingerprint=sha256_fingerprint(certificate),
                 algorithms=org.algorithms,
                 now=_datetime(now),
             )

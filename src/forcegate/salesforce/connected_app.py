@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +25,10 @@ from typing import NoReturn
 from xml.parsers import expat
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from forcegate.errors import ConnectedAppMetadataError, KeyMaterialError
 from forcegate.keys._util import load_certificate
+from forcegate.keys.describe import sha256_fingerprint
 
 __all__ = [
     "METADATA_NAMESPACE",
@@ -80,7 +79,7 @@ class ConnectedAppMetadata:
         """Lowercase hex SHA-256 of the certificate's DER, as the registry writes it."""
         if self.certificate is None:
             return None
-        return hashlib.sha256(self.certificate.public_bytes(Encoding.DER)).hexdigest()
+        return sha256_fingerprint(self.certificate)
 
 
 def _refuse(reason: str) -> NoReturn:

@@ -22,6 +22,7 @@ from forcegate.errors import ForcegateError, StoreUnavailable
 from forcegate.registry.service import RegistryService
 from forcegate.server._asgi import ASGIApp, Message, Receive, Scope, Send, send_json
 from forcegate.server.endpoints.hot import ME_ENDPOINT, me, token
+from forcegate.server.logs import REQUEST_ID, REQUEST_ID_HEADER, request_id_of
 from forcegate.server.openapi import openapi_document
 from forcegate.server.request import local_path
 from forcegate.server.responses import Edge, edge_of, error_response, send_error
@@ -67,12 +68,19 @@ class ForcegateApp:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        if scope["type"] == "http":
+        if scope["type"] != "http":
+            await self._starlette(scope, receive, send)
+            return
+        # Every log line written while serving this request names it (forcegate.server.logs); one
+        # coroutine level for the whole dispatch, since this runs on every request.
+        request_id = request_id_of(scope)
+        reset = REQUEST_ID.set(request_id)
+        try:
             if self.runtime is None:
                 # Only when a server skipped the lifespan protocol: refuse rather than guess.
                 unstarted = StoreUnavailable("forcegate has not started (the ASGI lifespan did not run)")
                 await send_error(
-                    send,
+                    _with_request_id(send, request_id),
                     unstarted,
                     self.edge(local_path(scope)),
                     development=self.settings.development,
@@ -82,9 +90,11 @@ class ForcegateApp:
             scope[SCOPE_KEY] = self.runtime
             hot = _HOT.get(local_path(scope))
             if hot is not None:
-                await self._guarded(hot, scope, receive, send)
-                return
-        await self._starlette(scope, receive, send)
+                await self._guarded(hot, scope, receive, send, request_id)
+            else:
+                await self._starlette(scope, receive, _with_request_id(send, request_id))
+        finally:
+            REQUEST_ID.reset(reset)
 
     def edge(self, path: str) -> Edge:
         """The edge a path answers at; the landing page, wherever it is configured, is Canvas's."""
@@ -99,13 +109,16 @@ class ForcegateApp:
             instance_domains=self.settings.canvas_instance_domains,
         )
 
-    async def _guarded(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _guarded(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, request_id: bytes) -> None:
         """Run a raw endpoint: a refusal is rendered for its edge, a bug becomes a logged JSON 500."""
         started = False
 
-        async def tracking_send(message: Message) -> None:
+        async def tracking_send(message: Message) -> None:  # and adding the request id: one wrapper, not two
             nonlocal started
-            started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.start":
+                started = True
+                # The raw endpoints answer through _asgi.send_bytes, whose header list is new each time.
+                message["headers"].append((REQUEST_ID_HEADER, request_id))
             await send(message)
 
         try:
@@ -114,7 +127,7 @@ class ForcegateApp:
             if started:
                 raise
             await send_error(
-                send,
+                tracking_send,
                 exc,
                 self.edge(local_path(scope)),
                 development=self.settings.development,
@@ -124,7 +137,7 @@ class ForcegateApp:
             log.exception("unexpected error in %s", scope.get("path"))
             if started:
                 raise
-            await send_json(send, 500, {"error": "server_error"})
+            await send_json(tracking_send, 500, {"error": "server_error"})
 
     async def startup(self) -> None:
         stores = self._given_stores or await open_stores(self.settings, migrate="check")
@@ -169,6 +182,17 @@ class ForcegateApp:
         while True:
             await asyncio.sleep(PURGE_INTERVAL)
             await purge_expired(service.stores, service.settings, service.clock)
+
+
+def _with_request_id(send: Send, request_id: bytes) -> Send:
+    """``send``, adding ``X-Request-Id`` to the response's headers."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
+        await send(message)
+
+    return sending
 
 
 async def _unexpected(_: Request, exc: Exception) -> Response:

@@ -94,6 +94,10 @@ class AuditWriter:
         _log(event)
         await self._store.append([event])
 
+    def recorded(self, event: AuditEvent) -> None:
+        """Log an event its caller wrote in its own store write (a grant's, in the grant's transaction)."""
+        _log(event)
+
     def enqueue(self, event: AuditEvent) -> None:
         """Queue for the next batch (an unverified refusal past its client's budget is only counted)."""
         if not self._budget.admit(event):
@@ -142,6 +146,8 @@ class AuditWriter:
 
 def _log(event: AuditEvent) -> None:
     if log.isEnabledFor(logging.INFO):
+        # The event rides along (``audit_event``) for the formatters that write its fields one by
+        # one (forcegate.server.logs: JSON, or one line per decision); the message is for any other.
         log.info(
             "%s %s %s org=%s user=%s code=%s %s",
             event.result,
@@ -151,4 +157,5 @@ def _log(event: AuditEvent) -> None:
             event.user_id,
             event.code,
             event.detail,
+            extra={"audit_event": event},
         )

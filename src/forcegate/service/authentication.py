@@ -196,6 +196,7 @@ class AuthenticationService:
         if not won:
             await self._refund_rate(spent)  # a replay must not spend the org's budget
             raise grant.assertion.replayed()
+        self.audit.recorded(event)
         return grant
 
     # --- credentials at a protected resource ----------------------------------------------------------

@@ -81,6 +81,30 @@ def test_bad_service_urls_are_refused_with_the_reason(given: str, reason: str) -
         normalise_service_url(given)
 
 
+@pytest.mark.parametrize(
+    ("given", "base"),
+    [
+        ("https://svc.example.com/oauth2/token", "https://svc.example.com"),
+        ("https://svc.example.com/oauth2/token/", "https://svc.example.com"),
+        ("https://svc.example.com/oauth2", "https://svc.example.com"),
+        ("https://svc.example.com/forcegate/oauth2/token", "https://svc.example.com/forcegate"),
+        ("https://svc.example.com/api/v1/me", "https://svc.example.com"),
+        ("https://svc.example.com/canvas/3MVG9abc", "https://svc.example.com"),
+        ("https://svc.example.com/.well-known/jwks.json", "https://svc.example.com"),
+    ],
+)
+def test_an_endpoint_url_is_refused_naming_the_base_url(given: str, base: str) -> None:
+    # The option is the base URL: Apex appends /oauth2/token (…/oauth2/token/oauth2/token otherwise).
+    with pytest.raises(ConfigurationError, match="give the service's base URL") as refused:
+        normalise_service_url(given)
+    assert f"here {base});" in refused.value.reason
+
+
+@pytest.mark.parametrize("prefix", ["/forcegate", "/apiary", "/tokens/oauth"])
+def test_a_mount_prefix_is_a_base_url(prefix: str) -> None:
+    assert normalise_service_url("https://svc.example.com" + prefix)[0] == "https://svc.example.com" + prefix
+
+
 @pytest.mark.parametrize("name", ["forcegate_jwt", "Acme1", "a", "a_b_c"])
 def test_valid_certificate_names(name: str, tmp_path: Path) -> None:
     plan = plan_scaffold(tmp_path, service_url="https://svc.example.com", cert_name=name)

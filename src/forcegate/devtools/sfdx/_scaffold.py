@@ -45,6 +45,14 @@ _PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
 # an Apex literal, a comment or XML, and nothing a real forcegate mount point would need.
 _URL_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)*/?")
 _HOST = re.compile(r"[A-Za-z0-9.-]+")
+# A path ending in one of the service's own endpoints (or their folders) is an endpoint URL, not the
+# base URL: `…/oauth2/token` would make Apex call `…/oauth2/token/oauth2/token`. A mount prefix
+# (`https://app.example/forcegate`, the service embedded under a path) is a base URL and stays.
+_ENDPOINT_PATH = re.compile(
+    r"(?P<prefix>.*?)(?P<endpoint>/(?:oauth2(?:/[^/]*)?|canvas(?:/.*)?|\.well-known(?:/.*)?|api(?:/v1(?:/me)?)?|admin(?:/.*)?"
+    r"|healthz|readyz|openapi\.json))/?",
+    re.IGNORECASE,
+)
 # Apex callouts reach only these ports (Apex Developer Guide, "Invoking Callouts Using Apex").
 _CALLOUT_PORTS = (80, 443)
 _MIN_HIGH_PORT = 1024
@@ -77,11 +85,12 @@ def _is_loopback(host: str) -> bool:
 
 
 def normalise_service_url(url: str) -> tuple[str, str]:
-    """Check the service's public URL and return it without a trailing ``/``, and its origin.
+    """Check the service's base URL and return it without a trailing ``/``, and its origin.
 
     Apex calls ``URL + '/oauth2/token'``, which must equal an audience the service accepts (its
     token endpoint URL, no normalisation: see docs/claim-profile.md), so the URL given here must be
-    the service's ``FORCEGATE_PUBLIC_URL``.
+    the service's ``FORCEGATE_PUBLIC_URL``: scheme, host, port, and the path the service is mounted
+    under if any. A URL naming one of the service's endpoints (``…/oauth2/token``) is refused.
     """
     parts = urlsplit(url.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
@@ -101,6 +110,13 @@ def normalise_service_url(url: str) -> tuple[str, str]:
         raise ConfigurationError(f"service URL {url!r}: Apex callouts reach only ports 80, 443 and 1024 and above")
     if not _URL_PATH.fullmatch(parts.path):
         raise ConfigurationError(f"service URL {url!r}: the path may hold only letters, digits and . _ ~ - /")
+    endpoint = _ENDPOINT_PATH.fullmatch(parts.path)
+    if endpoint is not None:
+        raise ConfigurationError(
+            f"service URL {url!r} names the endpoint {endpoint['endpoint']!r}: give the service's base URL "
+            f"(FORCEGATE_PUBLIC_URL, here {parts.scheme}://{parts.netloc}{endpoint['prefix']}); "
+            "Apex adds /oauth2/token itself"
+        )
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc = f"{netloc}:{port}"
