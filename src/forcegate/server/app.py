@@ -79,13 +79,7 @@ class ForcegateApp:
             if self.runtime is None:
                 # Only when a server skipped the lifespan protocol: refuse rather than guess.
                 unstarted = StoreUnavailable("forcegate has not started (the ASGI lifespan did not run)")
-                await send_error(
-                    _with_request_id(send, request_id),
-                    unstarted,
-                    self.edge(local_path(scope)),
-                    development=self.settings.development,
-                    instance_domains=self.settings.canvas_instance_domains,
-                )
+                await self._send_error(_with_request_id(send, request_id), unstarted, scope)
                 return
             scope[SCOPE_KEY] = self.runtime
             hot = _HOT.get(local_path(scope))
@@ -99,6 +93,16 @@ class ForcegateApp:
     def edge(self, path: str) -> Edge:
         """The edge a path answers at; the landing page, wherever it is configured, is Canvas's."""
         return Edge.CANVAS if path == self.settings.canvas_landing_path else edge_of(path)
+
+    async def _send_error(self, send: Send, exc: ForcegateError, scope: Scope) -> None:
+        """Render ``exc`` onto a raw ``send``, for the edge of the request's path."""
+        await send_error(
+            send,
+            exc,
+            self.edge(local_path(scope)),
+            development=self.settings.development,
+            instance_domains=self.settings.canvas_instance_domains,
+        )
 
     async def _render(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ForcegateError)
@@ -126,13 +130,7 @@ class ForcegateApp:
         except ForcegateError as exc:
             if started:
                 raise
-            await send_error(
-                tracking_send,
-                exc,
-                self.edge(local_path(scope)),
-                development=self.settings.development,
-                instance_domains=self.settings.canvas_instance_domains,
-            )
+            await self._send_error(tracking_send, exc, scope)
         except Exception:
             log.exception("unexpected error in %s", scope.get("path"))
             if started:

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from forcegate.server._asgi import Scope
+from forcegate.server.request import header
 from forcegate.stores.models import AuditEvent
 
 __all__ = [
@@ -60,11 +61,9 @@ os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
 
 def request_id_of(scope: Scope) -> bytes:
     """The caller's ``X-Request-Id`` if it is short and safe, else a new one (16 hex digits)."""
-    for key, value in scope["headers"]:
-        if key == REQUEST_ID_HEADER:
-            if _SAFE_ID.fullmatch(value):
-                return bytes(value)
-            break
+    given = header(scope, REQUEST_ID_HEADER)
+    if given is not None and _SAFE_ID.fullmatch(given):
+        return given
     return binascii.hexlify(_ids.randbytes(8))
 
 

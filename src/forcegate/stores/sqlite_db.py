@@ -186,24 +186,39 @@ class SqliteDatabase:
         back and retry later with the loop free; past the deadline, fail the batch. True if taken."""
         if self._flush_deadline is None:
             self._flush_deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        refused = self._begin()
+        if refused is None:
+            self._flush_deadline, self._flush_retry = None, 0.0
+            return True
+        if self._waitable(refused, self._flush_deadline):
+            self._pending = batch + self._pending
+            self._flush_retry = _backoff(self._flush_retry)
+            asyncio.get_running_loop().call_later(self._flush_retry, self._flush_pending)
+            return False
+        self._flush_deadline, self._flush_retry = None, 0.0
+        error = self._map(refused)
+        for op in batch:
+            if not op.future.done():
+                op.future.set_exception(error)
+        return False
+
+    def _begin(self) -> sqlite3.Error | None:
+        """``BEGIN IMMEDIATE`` under ``_lock``: None when it ran (the lock stays held, for ``_begun()``
+        to release), else the error (the lock released)."""
         self._lock.acquire()
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             self._lock.release()
-            if _busy(exc) and not self._closed and time.monotonic() < self._flush_deadline:
-                self._pending = batch + self._pending
-                self._flush_retry = min(_RETRY_MAX, self._flush_retry * 2 or _RETRY_FIRST)
-                asyncio.get_running_loop().call_later(self._flush_retry, self._flush_pending)
-                return False
-            self._flush_deadline, self._flush_retry = None, 0.0
-            error = self._map(exc)
-            for op in batch:
-                if not op.future.done():
-                    op.future.set_exception(error)
-            return False
-        self._flush_deadline, self._flush_retry = None, 0.0
-        return True
+            return exc
+        except BaseException:
+            self._lock.release()
+            raise
+        return None
+
+    def _waitable(self, refused: sqlite3.Error, deadline: float) -> bool:
+        """Whether a refused ``BEGIN`` is worth another try: another process holds the lock, and there is time."""
+        return _busy(refused) and not self._closed and time.monotonic() < deadline
 
     @contextlib.contextmanager
     def _begun(self) -> Iterator[sqlite3.Connection]:
@@ -255,17 +270,11 @@ class SqliteDatabase:
     async def _acquire_write(self, patience: float) -> None:
         deadline = time.monotonic() + patience
         delay = _RETRY_FIRST
-        while True:
-            self._lock.acquire()
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                return  # the lock is released by _begun()
-            except sqlite3.Error as exc:
-                self._lock.release()
-                if not _busy(exc) or self._closed or time.monotonic() + delay > deadline:
-                    raise self._map(exc) from exc
+        while (refused := self._begin()) is not None:  # on success the lock is released by _begun()
+            if not self._waitable(refused, deadline - delay):
+                raise self._map(refused) from refused
             await asyncio.sleep(delay)
-            delay = min(_RETRY_MAX, delay * 2)
+            delay = _backoff(delay)
 
     def serve_from_event_loop(self) -> None:
         """From now on no call blocks the loop in the busy handler for more than :data:`LOOP_BUSY_TIMEOUT_MS`."""
@@ -320,6 +329,11 @@ class _Pending(NamedTuple):
     many: bool
     duplicate: str | None
     future: asyncio.Future[int]
+
+
+def _backoff(delay: float) -> float:
+    """The next wait for another process's write lock: doubling from :data:`_RETRY_FIRST` to :data:`_RETRY_MAX`."""
+    return min(_RETRY_MAX, delay * 2 or _RETRY_FIRST)
 
 
 def _busy(exc: sqlite3.Error) -> bool:
