@@ -296,7 +296,7 @@ class Forcegate:
 
 
 def forcegate_instance(workdir: Path, certificate_pem: Path, *, rate_limit: int = 0) -> Forcegate:
-    """A fresh data folder with the org and its certificate registered (the CLI creates the schema).
+    """A fresh data folder (``forcegate init``) with the org and its certificate registered.
 
     ``rate_limit``: ``token_rate_limit``; 0 (off) by default, since the benchmark drives one org far
     beyond any real org's rate. A limit too high to refuse still counts every assertion: its cost.
@@ -309,6 +309,7 @@ def forcegate_instance(workdir: Path, certificate_pem: Path, *, rate_limit: int 
     env["FORCEGATE_PUBLIC_URL"] = f"http://{HOST}:{port}"
     env["FORCEGATE_TOKEN_RATE_LIMIT"] = str(rate_limit)
     instance = Forcegate(data_dir=data_dir, port=port, env=env)
+    instance.cli("init")  # the registry commands never create a store
     instance.cli("orgs", "add", ORG_ID, "--scope", "api", "--name", "bench org")
     instance.cli("certs", "add", ORG_ID, str(certificate_pem))
     return instance

@@ -8,7 +8,9 @@ interleaved rounds (the machine is shared and noisy; the ratio is the median of 
   reuses its token) and answers the identity as JSON;
 * forcegate: the real ``ForcegateApp`` on a temporary embedded store, with one registered org: the
   dispatch, the request layer, the authentication service (registry generation check, revocation
-  check, org enabled), the audit queue and the error-rendering guard.
+  check, org enabled), the audit queue and the error-rendering guard — once with its Prometheus
+  metrics switched off and once as deployed by default (metrics on: the request counter and
+  histogram, the decision counter, the store-call histograms), which prices the metrics.
 
 What this isolates is the per-request cost of forcegate's own layers, which HTTP benchmarks
 (bench_http.py) bury under the server's and wrk's noise.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -62,7 +65,9 @@ async def main(seconds: float) -> None:
         settings = Settings(data_dir=Path(folder), public_url="http://127.0.0.1:8000", token_rate_limit=0)
         await bootstrap(settings)
         app = create_app(settings)
+        bare = create_app(dataclasses.replace(settings, metrics=False))
         await app.startup()
+        await bare.startup()
         try:
             service = app.service
             assert service is not None
@@ -90,17 +95,19 @@ async def main(seconds: float) -> None:
 
             contenders: list[tuple[str, App]] = [
                 ("baseline (header, cached verify, JSON)", baseline),
-                ("forcegate", app),
+                ("forcegate, metrics off", bare),
+                ("forcegate (metrics on: the default)", app),
             ]
             for _, contender in contenders:  # warm-up
                 await _time(contender, scope, 2000)
             costs: dict[str, list[float]] = {name: [] for name, _ in contenders}
             deadline = time.perf_counter() + seconds
-            while len(costs["forcegate"]) < 5 or time.perf_counter() < deadline:
+            while len(base := costs[contenders[0][0]]) < 5 or time.perf_counter() < deadline:
                 for name, contender in contenders:
                     costs[name].append(await _time(contender, scope, 5000))
         finally:
             await app.shutdown()
+            await bare.shutdown()
     base = costs[contenders[0][0]]
     print("GET /api/v1/me in process, one cached access token (median of interleaved rounds)")
     print(f"  {'contender':<42} {'µs/req':>8} {'req/s':>10} {'vs baseline':>12}")
@@ -109,8 +116,10 @@ async def main(seconds: float) -> None:
         ratio = statistics.median(b / o for b, o in zip(base, own, strict=True))
         median = statistics.median(own)
         print(f"  {name:<42} {median:>8.2f} {1e6 / median:>10,.0f} {ratio:>11.0%}")
-    overhead = statistics.median(o - b for o, b in zip(costs["forcegate"], base, strict=True))
-    print(f"  forcegate's layers add {overhead:.2f} µs per request ({len(base)} rounds)")
+    off, on = costs[contenders[1][0]], costs[contenders[2][0]]
+    overhead = statistics.median(o - b for o, b in zip(off, base, strict=True))
+    metrics = statistics.median(o - f for o, f in zip(on, off, strict=True))
+    print(f"  forcegate's layers add {overhead:.2f} µs per request, its metrics {metrics:.2f} µs ({len(base)} rounds)")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,22 @@ from collections.abc import Iterable
 
 __all__ = ["EXTRA_PACKAGES", "run_forcegate", "run_python"]
 
-#: Every third-party package an extra brings (fastapi comes with the `fastapi` extra).
-EXTRA_PACKAGES = ("uvicorn", "starlette", "asyncpg", "redis", "httpx", "fastapi")
+#: Every third-party package an extra brings (fastapi comes with the `fastapi` extra, flask and werkzeug
+#: with `flask`, django with `django`, rest_framework with `drf`).
+EXTRA_PACKAGES = (
+    "uvicorn",
+    "starlette",
+    "asyncpg",
+    "redis",
+    "httpx",
+    "fastapi",
+    "prometheus_client",
+    "opentelemetry",
+    "flask",
+    "werkzeug",
+    "django",
+    "rest_framework",
+)
 
 _BOOTSTRAP = """\
 import sys

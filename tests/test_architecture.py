@@ -1,8 +1,8 @@
 """The layering of docs/architecture.md, checked on what actually gets imported.
 
-core <- keys <- stores <- registry, service <- server, cli: each layer imports only the ones below it,
-the base install (core, keys, stores' SQLite, registry, service, cli) needs no web server or driver,
-and no runtime module imports the development tools.
+core <- keys <- stores <- registry, service <- server, resource, cli: each layer imports only the ones
+below it, the base install (core, keys, stores' SQLite, registry, service, resource, cli) needs no web
+server or driver, and no runtime module imports the development tools.
 """
 
 from __future__ import annotations
@@ -102,6 +102,59 @@ def test_the_server_does_not_import_the_cli_or_the_org_emulator() -> None:
     modules = imported_modules("import forcegate.server")
     assert "forcegate.server.endpoints.hot" in modules
     assert not loaded(modules, "click", "forcegate.cli", "forcegate.devtools", *DRIVERS)
+
+
+def test_the_resource_library_knows_no_web_framework() -> None:
+    """forcegate.resource is what the Django, DRF and Flask integrations build on: no framework, not the
+    server, and no HTTP client or database driver until a verifier needs one (httpx: the first JWKS
+    fetch of a JWKSVerifier; a driver: a RegistryVerifier's PostgreSQL or Redis store)."""
+    modules = imported_modules("import forcegate.resource")
+    assert "forcegate.resource._registry" in modules
+    assert "forcegate.resource._jwks" in modules
+    leaked = loaded(
+        modules, *HTTP, *DRIVERS, "django", "flask", "click", "forcegate.server", "forcegate.cli", "forcegate.devtools"
+    )
+    assert not leaked, f"forcegate.resource pulls in {leaked}"
+    # Its HTTP client module is the only one that imports httpx, and nothing imports it at import time.
+    assert "forcegate.resource._http" not in modules
+
+
+def test_the_flask_integration_sits_above_the_resource_library() -> None:
+    """forcegate.integrations.flask moves values between Flask and forcegate.resource: not the server
+    (no Starlette), the CLI, the development tools, nor an HTTP client before a JWKS fetch needs one."""
+    modules = imported_modules("import forcegate.integrations.flask")
+    assert {"flask", "forcegate.resource._registry", "forcegate.integrations._web"} <= modules
+    leaked = loaded(modules, *HTTP, *DRIVERS, "django", "forcegate.server", "forcegate.cli", "forcegate.devtools")
+    assert not leaked, f"forcegate.integrations.flask pulls in {leaked}"
+
+
+def test_the_django_integrations_sit_above_the_resource_library() -> None:
+    """forcegate.integrations.django and .drf move values between Django (REST framework) and
+    forcegate.resource: not the server (no Starlette), the CLI, the development tools, Flask, nor an HTTP
+    client before a JWKS fetch needs one; importing them reads no Django setting."""
+    modules = imported_modules("import forcegate.integrations.django, forcegate.integrations.drf")
+    assert {"django", "rest_framework", "forcegate.resource._registry", "forcegate.integrations._web"} <= modules
+    leaked = loaded(modules, *HTTP, *DRIVERS, "flask", "forcegate.server", "forcegate.cli", "forcegate.devtools")
+    assert not leaked, f"forcegate.integrations.django pulls in {leaked}"
+
+
+def test_nothing_in_forcegate_imports_the_integrations() -> None:
+    """The integrations are the top layer: read from the source, since importing every module would
+    import the integrations' frameworks too."""
+    import forcegate
+
+    root = Path(forcegate.__file__).parent
+    importers = []
+    for path in root.rglob("*.py"):
+        if path.is_relative_to(root / "integrations"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if any(name == "forcegate.integrations" or name.startswith("forcegate.integrations.") for name in names):
+                importers.append(str(path.relative_to(root)))
+    assert not importers, f"these modules import an integration: {importers}"
 
 
 def test_the_cli_loads_no_web_server_until_it_serves() -> None:

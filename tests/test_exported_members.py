@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 PUBLIC = {
-    "forcegate": ["ForcegateDeprecationWarning", "__version__"],
+    "forcegate": ["ForcegateDeprecationWarning", "ForcegateSecurityWarning", "__version__"],
     "forcegate.core": [
         "SUPPORTED_ALGORITHMS", "AccessTokenIssuer", "AccessTokenVerifier", "AssertionVerifier", "CanvasApplication",
         "CanvasClient", "CanvasEnvironment", "CanvasOrganization", "CanvasRequest", "CanvasUser", "CanvasVerifier",
@@ -44,14 +44,28 @@ PUBLIC = {
     "forcegate.server": ["Forcegate", "ForcegateApp", "ForcegateRefusal", "create_app"],
     "forcegate.registry": [
         "Actor", "AddedCertificates", "AppChanges", "AppDetails", "AppInput", "CertificateInput",
-        "CertificateStateInput", "KeyRotation", "OrgChanges", "OrgDetails", "OrgInput", "RegistryService",
-        "SecretInput", "certificates_in",
+        "CertificateStateInput", "EnrollmentRejectionInput", "KeyRotation", "OrgChanges", "OrgDetails", "OrgInput",
+        "RegistryService", "SecretInput", "certificates_in",
+    ],
+    "forcegate.resource": [
+        "SESSION_COOKIE", "CanvasSession", "JWKSVerifier", "Refusal", "RegistryVerifier", "Verifier",
+    ],
+    "forcegate.integrations.flask": ["Forcegate"],
+    "forcegate.integrations.django": [
+        "ForcegateMiddleware", "ForcegateRequest", "ForcegateSettingsError", "canvas_view", "forcegate_exempt",
+        "forcegate_required", "get_identity", "get_verifier", "logout_view",
+    ],
+    "forcegate.integrations.drf": [
+        "ForcegateAuthentication", "ForcegateAuthenticationFailed", "ForcegateNotAuthenticated",
+        "ForcegatePermissionDenied", "ForcegateRefused", "ForcegateScopes", "ForcegateThrottled", "ForcegateUser",
+        "HasForcegateScopes", "exception_handler", "identity_of", "refused_exception",
     ],
     "forcegate.service": [
         "SESSION_COOKIE", "AuthenticationService", "BootstrapResult", "CanvasLogin", "Credentials", "bootstrap",
     ],
     "forcegate.stores": [
-        "UNSET", "App", "AppSecret", "AuditEvent", "AuditLog", "CertificateRecord", "GrantRecorder", "IssuedToken",
+        "UNSET", "App", "AppSecret", "AuditEvent", "AuditLog", "CertificateRecord", "Enrollment", "EnrollmentStore",
+        "GrantRecorder", "IssuedToken",
         "Org", "OrgPolicy", "RateCounter", "ReplayCache", "ServiceKeyStore", "Session", "SessionStore", "SigningKey",
         "Stores", "TokenStore", "TrustStore", "open_stores",
     ],

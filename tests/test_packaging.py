@@ -19,11 +19,16 @@ from packaging.utils import canonicalize_name
 from blocked_imports import EXTRA_PACKAGES, run_forcegate, run_python
 
 EXTRAS = {
-    "server": {"starlette", "uvicorn", "httpx"},
+    "server": {"starlette", "uvicorn", "httpx", "prometheus-client"},
     "postgres": {"asyncpg"},
     "redis": {"redis"},
-    "fastapi": {"fastapi", "starlette", "uvicorn", "httpx"},
+    "fastapi": {"fastapi", "starlette", "uvicorn", "httpx", "prometheus-client"},
     "salesforce": {"httpx"},
+    "resource": {"httpx"},
+    "flask": {"flask", "httpx"},
+    "django": {"django", "httpx"},
+    "drf": {"django", "djangorestframework", "httpx"},
+    "otel": {"opentelemetry-api", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"},
 }
 EXTRAS["all"] = set().union(*EXTRAS.values())
 
@@ -84,7 +89,18 @@ def test_fastapi_and_all_build_on_the_other_extras_by_self_reference() -> None:
     [server] = [r for r in declared["fastapi"] if r.name == "forcegate"]
     assert server.extras == {"server"}
     [everything] = [r for r in declared["all"] if r.name == "forcegate"]
-    assert everything.extras == {"server", "postgres", "redis", "fastapi", "salesforce"}
+    assert everything.extras == {
+        "server",
+        "postgres",
+        "redis",
+        "fastapi",
+        "salesforce",
+        "resource",
+        "otel",
+        "flask",
+        "django",
+        "drf",
+    }
 
 
 def test_dev_is_all_plus_the_tools() -> None:
@@ -127,6 +143,39 @@ def test_the_development_tools_of_jwt_mint_canvas_sign_and_sfdx_need_no_extra() 
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok\n"
+
+
+def test_the_resource_library_imports_without_any_extra_and_names_its_extra() -> None:
+    # The in-process verifier is base install (SQLite); the JWKS one needs httpx, the `resource` extra.
+    result = run_python(
+        "from forcegate.resource import JWKSVerifier, RegistryVerifier\n"
+        "from forcegate.settings import Settings\n"
+        "RegistryVerifier(Settings())\n"
+        "try:\n"
+        "    JWKSVerifier('https://auth.example.com')\n"
+        "except ImportError as exc:\n"
+        "    print(exc.extra, exc)\n",
+        blocked=EXTRA_PACKAGES,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "resource forcegate.resource.JWKSVerifier needs the 'resource' extra (httpx is not installed): "
+        "pip install 'forcegate[resource]'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "extra", "package"),
+    [("forcegate.integrations.django", "django", "django"), ("forcegate.integrations.drf", "drf", "rest_framework")],
+)
+def test_the_django_integrations_name_their_extra(module: str, extra: str, package: str) -> None:
+    result = run_python(
+        f"try:\n    import {module}\nexcept ImportError as exc:\n    print(exc.extra, exc)\n", blocked=EXTRA_PACKAGES
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        f"{extra} {module} needs the {extra!r} extra ({package} is not installed): pip install 'forcegate[{extra}]'\n"
+    )
 
 
 def test_the_cli_imports_without_any_extra() -> None:

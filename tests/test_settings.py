@@ -173,6 +173,7 @@ def test_other_unknown_variables_are_only_reported() -> None:
         "FORCEGATE_TEST_DATABSE_URL": "x",  # near a tool's variable, not a setting's: reported, not refused
         "FORCEGATE_TEST_DATABASE_URL": "x",  # the tests', the benchmarks' and the fuzzers' own are known
         "FORCEGATE_TEST_REDIS_URL": "x",
+        "FORCEGATE_TEST_SERVERS": "private",
         "FORCEGATE_VECTORS": "x",
         "FORCEGATE_BENCH_MODE": "raw",
         "FORCEGATE_FUZZ_STRICT": "1",

@@ -49,6 +49,7 @@ The tree::
     │   ├── SubjectNotAllowed
     │   ├── ClaimsTooLarge            custom parameters beyond the size bound of an access token
     │   ├── AssertionReplayed         a single-use assertion presented a second time
+    │   ├── EnrollmentCodeInvalid     a proof of possession with an unknown, wrong, used or expired enrollment code
     │   └── InvalidAccessToken        a bearer credential at the API (oauth: invalid_token, 401)
     │       ├── TokenRevoked
     │       └── InsufficientScope     (oauth: insufficient_scope, 403)
@@ -56,6 +57,7 @@ The tree::
     │   ├── UnsupportedGrantType
     │   ├── InvalidScope
     │   ├── MalformedCredentials      an Authorization header that is not 'Bearer <token>'
+    │   ├── EnrollmentSignInFailed    the enrollment's Salesforce sign-in: state, PKCE or code exchange refused
     │   └── InvalidInput              a registry field of the wrong type, size or form (the field is named)
     ├── AuthenticationRequired        a wrong admin / caller credential (401)
     │   └── NoCredentials             no credential at all (RFC 6750 §3.1: no error code in the challenge)
@@ -63,10 +65,12 @@ The tree::
     │   ├── NotFound
     │   ├── AlreadyExists
     │   │   └── CertificateShared     the certificate is trusted for another org and `shared` was not given
+    │   ├── EnrollmentStateConflict   the enrollment is not in a state this step applies to (409)
     │   └── PolicyViolation           the registry's policy refuses the value (checked for every caller)
     │       ├── WeakSecret            a consumer secret that is empty, padded with spaces, or too short
     │       ├── CertificateExpired    a certificate past its notAfter
-    │       └── KeyAlgorithmMismatch  a certificate whose key fits none of the org's allowed algorithms
+    │       ├── KeyAlgorithmMismatch  a certificate whose key fits none of the org's allowed algorithms
+    │       └── NotOrgAdministrator   the signed-in Salesforce user may not administer the integration (403)
     ├── StoreUnavailable              a store the request needs is down: refuse (503)
     ├── RateLimited                   the org spent its per-minute budget of assertions (429, slow_down)
     └── SalesforceError               the emulated org side, and calls to Salesforce
@@ -101,6 +105,9 @@ __all__ = [
     "ClaimsTooLarge",
     "ConfigurationError",
     "ConnectedAppMetadataError",
+    "EnrollmentCodeInvalid",
+    "EnrollmentSignInFailed",
+    "EnrollmentStateConflict",
     "ForcegateError",
     "InsufficientScope",
     "InvalidAccessToken",
@@ -124,6 +131,7 @@ __all__ = [
     "NoCredentials",
     "NoStore",
     "NotFound",
+    "NotOrgAdministrator",
     "OrgDisabled",
     "PolicyViolation",
     "RateLimited",
@@ -363,6 +371,14 @@ class AssertionReplayed(TokenError):
     verified = True
 
 
+class EnrollmentCodeInvalid(TokenError):
+    """A proof of possession whose enrollment code is unknown, wrong, already used or expired, or whose
+    enrollment is not waiting for a proof. One code for all of them: the caller learns nothing about
+    which enrollments exist (the reason, in the log, says which)."""
+
+    code = "enrollment_code_invalid"
+
+
 class InvalidAccessToken(TokenError):
     """RFC 6750 §3.1 ``invalid_token``: the bearer credential presented to a protected resource is refused."""
 
@@ -404,6 +420,13 @@ class MalformedCredentials(RequestError):
     """An ``Authorization`` header that is not ``Bearer <token>`` (RFC 6750 §2.1): the same 400 at every endpoint."""
 
     code = "malformed_credentials"
+
+
+class EnrollmentSignInFailed(RequestError):
+    """The enrollment's Salesforce sign-in failed: no or another ``state``, a PKCE verifier Salesforce
+    refused, a login host that is not allowed, an answer from Salesforce that cannot be used."""
+
+    code = "enrollment_sign_in_failed"
 
 
 class InvalidInput(RequestError):
@@ -449,6 +472,14 @@ class CertificateShared(AlreadyExists):
     code = "certificate_shared"
 
 
+class EnrollmentStateConflict(RegistryError):
+    """The enrollment is not in a state this step applies to (approving a rejected one, proving an
+    active one); nothing was changed."""
+
+    code = "enrollment_state_conflict"
+    status = 409
+
+
 class PolicyViolation(RegistryError):
     """The registry's policy refuses this value, whichever entry (CLI, admin API, console) it came through."""
 
@@ -465,6 +496,14 @@ class CertificateExpired(PolicyViolation):
 
 class KeyAlgorithmMismatch(PolicyViolation):
     code = "key_algorithm_mismatch"
+
+
+class NotOrgAdministrator(PolicyViolation):
+    """The signed-in Salesforce user holds neither "Customize Application" nor "Modify All Data" in
+    their org: they may not enroll certificates for it (docs/onboarding.md)."""
+
+    code = "not_org_administrator"
+    status = 403
 
 
 class StoreUnavailable(ForcegateError):
@@ -487,9 +526,11 @@ class RateLimited(ForcegateError):
     status = 429
     verified = True
 
-    def __init__(self, reason: str, *, retry_after: int) -> None:
+    def __init__(self, reason: str, *, retry_after: int, limit: str = "assertions") -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        #: Which limit refused: ``assertions`` (``token_rate_limit``) or ``failures`` (``failure_rate_limit``).
+        self.limit = limit
 
 
 # --- the emulated Salesforce side -----------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -45,6 +46,12 @@ MAX_CONNECTIONS = 1_000_000
 #: Each is an HMAC over the whole request; beyond this the cost of one unsigned request is the attacker's lever.
 MAX_CANVAS_SECRETS = 64
 LOG_FORMATS = ("text", "json")
+ENROLLMENT_POLICIES = ("auto", "listed", "manual")
+MIN_ENROLLMENT_CODE_LIFETIME = 300
+MAX_ENROLLMENT_CODE_LIFETIME = 30 * 24 * 3600
+#: A login host: a host name, a ``*.`` suffix, or an http(s) origin (http only on loopback, checked apart).
+LOGIN_HOST_ENTRY = re.compile(r"(?:\*\.)?[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|https?://[a-z0-9.\[\]:-]{1,255}")
+MIN_SECRET_TOKEN = 16
 #: FORCEGATE_* variables that are not settings: the settings file, and those of the tests, benchmarks
 #: and fuzzing (never read here; listed so that setting them is not reported as a typo).
 OTHER_VARIABLES = frozenset(
@@ -52,6 +59,7 @@ OTHER_VARIABLES = frozenset(
         "FORCEGATE_CONFIG",
         "FORCEGATE_TEST_DATABASE_URL",
         "FORCEGATE_TEST_REDIS_URL",
+        "FORCEGATE_TEST_SERVERS",
         "FORCEGATE_VECTORS",
         "FORCEGATE_BENCH_MODE",
         "FORCEGATE_FUZZ_STRICT",
@@ -111,6 +119,26 @@ class Settings:
     ``log_format`` (``forcegate serve``): ``text`` (uvicorn's lines; authentication decisions too in
     development mode) or ``json`` (one JSON object per line on standard error, decisions included,
     each with its request id; see :mod:`forcegate.server.logs`).
+    ``metrics``: serve Prometheus metrics at ``/metrics`` (:mod:`forcegate.server.metrics`);
+    ``metrics_token``: when set, ``/metrics`` answers only ``Authorization: Bearer <metrics_token>``
+    (at least 16 characters; not the admin token: a scraper must not administer).
+    ``introspection_token``: a credential for ``POST /oauth2/introspect`` only (RFC 7662), for
+    resource servers that ask about revocation (:class:`forcegate.resource.JWKSVerifier`), so they
+    need not hold the admin token; at least 16 characters. The admin token is accepted there too.
+    ``tracing``: OpenTelemetry spans for every request and store call (the ``[otel]`` extra; where
+    they go, the standard ``OTEL_*`` variables say; :mod:`forcegate.server.tracing`).
+
+    Subscriber enrollment (docs/onboarding.md): ``enrollment_policy`` decides what activates a proven
+    enrollment — ``auto`` (the Salesforce sign-in and the proof of possession are enough), ``listed``
+    (orgs on the approval list, ``forcegate orgs import``, activate; others wait for the ISV) or
+    ``manual`` (the default: every enrollment waits for ``forcegate enrollments approve``).
+    ``enrollment_code_lifetime``: seconds a one-time enrollment code stays usable (default one day).
+    ``enrollment_client_id`` and ``enrollment_client_secret``: the consumer key and secret of the
+    ISV's Connected App that ``GET /enroll`` signs subscriber admins in with (OAuth 2.0 web server
+    flow with PKCE); without both, ``/enroll`` is off. The secret is never logged or shown.
+    ``enrollment_login_hosts``: where that sign-in may happen: host names (``login.salesforce.com``),
+    ``*.``-prefixed suffixes (``*.my.salesforce.com``, My Domains) or, for an emulator, a loopback
+    origin (``http://127.0.0.1:8443``).
     """
 
     public_url: str = "http://127.0.0.1:8000"
@@ -144,6 +172,15 @@ class Settings:
     max_header_bytes: int = 32 * 1024
     max_connections: int = 0
     log_format: str = "text"
+    metrics: bool = True
+    metrics_token: str | None = field(default=None, repr=False)
+    introspection_token: str | None = field(default=None, repr=False)
+    tracing: bool = False
+    enrollment_policy: str = "manual"
+    enrollment_code_lifetime: int = 24 * 3600
+    enrollment_client_id: str | None = None
+    enrollment_client_secret: str | None = field(default=None, repr=False)
+    enrollment_login_hosts: tuple[str, ...] = ("login.salesforce.com", "test.salesforce.com", "*.my.salesforce.com")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
@@ -180,6 +217,12 @@ class Settings:
             raise ConfigurationError(
                 f"max_connections must be 0 (as the open-file limit allows) or up to {MAX_CONNECTIONS}"
             )
+        for name in ("metrics_token", "introspection_token"):
+            value = getattr(self, name)
+            if value is not None and not value:
+                object.__setattr__(self, name, None)
+            elif value is not None and (len(value) < MIN_SECRET_TOKEN or any(c.isspace() for c in value)):
+                raise ConfigurationError(f"{name} must be at least {MIN_SECRET_TOKEN} characters without whitespace")
         object.__setattr__(self, "log_format", self.log_format.strip().lower())
         if self.log_format not in LOG_FORMATS:
             raise ConfigurationError(f"log_format must be one of {', '.join(LOG_FORMATS)}")
@@ -215,6 +258,34 @@ class Settings:
         except ValueError as exc:
             raise ConfigurationError(f"trusted_proxies: {exc}") from None
         InstanceDomains.parse(self.canvas_instance_domains)  # a bad entry names itself here, not at a login
+        self._check_enrollment()
+
+    def _check_enrollment(self) -> None:
+        object.__setattr__(self, "enrollment_policy", self.enrollment_policy.strip().lower())
+        if self.enrollment_policy not in ENROLLMENT_POLICIES:
+            raise ConfigurationError(f"enrollment_policy must be one of {', '.join(ENROLLMENT_POLICIES)}")
+        if not MIN_ENROLLMENT_CODE_LIFETIME <= self.enrollment_code_lifetime <= MAX_ENROLLMENT_CODE_LIFETIME:
+            raise ConfigurationError(
+                f"enrollment_code_lifetime must be between {MIN_ENROLLMENT_CODE_LIFETIME} and "
+                f"{MAX_ENROLLMENT_CODE_LIFETIME} seconds"
+            )
+        for name in ("enrollment_client_id", "enrollment_client_secret"):
+            if getattr(self, name) is not None and not getattr(self, name):
+                object.__setattr__(self, name, None)
+        if (self.enrollment_client_id is None) != (self.enrollment_client_secret is None):
+            raise ConfigurationError("enrollment_client_id and enrollment_client_secret are set together, or neither")
+        for entry in self.enrollment_login_hosts:
+            if not LOGIN_HOST_ENTRY.fullmatch(entry) or (
+                entry.startswith("http://") and not is_loopback_host(urlsplit(entry).hostname or "")
+            ):
+                raise ConfigurationError(
+                    f"enrollment_login_hosts: {entry!r} is not a host name, a '*.' suffix or a loopback http origin"
+                )
+
+    @property
+    def enrollment_enabled(self) -> bool:
+        """Whether ``GET /enroll`` signs subscriber admins in (the Connected App is configured)."""
+        return self.enrollment_client_id is not None and self.enrollment_client_secret is not None
 
     @property
     def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

@@ -43,7 +43,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     folder is not under ``tmp_path``, which stays empty for the test's own files.
     """
     for name in list(os.environ):
-        if name.startswith("FORCEGATE_"):
+        # Not FORCEGATE_TEST_*: where the tests' own servers are (chosen at pytest start), not settings.
+        if name.startswith("FORCEGATE_") and not name.startswith("FORCEGATE_TEST_"):
             monkeypatch.delenv(name)
     folder = tmp_path_factory.mktemp("data")
     monkeypatch.setenv("FORCEGATE_DATA_DIR", str(folder))

@@ -13,7 +13,7 @@ def test_scaffold_writes_and_lists_every_file(forcegate: Runner, tmp_path: Path)
     out = forcegate("sfdx", "scaffold", "--dir", str(tmp_path), "--service-url", "https://svc.example.com")
     assert out.code == 0, out.err
     listed = out.out.splitlines()
-    assert len(listed) == 17
+    assert len(listed) == 36
     assert str(tmp_path / "sfdx-project.json") in listed
     assert str(tmp_path / "force-app/main/default/classes/ForcegateClient.cls") in listed
     assert all(Path(line).is_file() for line in listed)
@@ -26,10 +26,14 @@ def test_options_reach_the_generated_code(forcegate: Runner, tmp_path: Path) -> 
         "--namespace", "acme", "--cert-name", "acme_jwt",
     )  # fmt: skip
     assert out.code == 0, out.err
-    client = (tmp_path / "force-app/main/default/classes/ForcegateClient.cls").read_text()
-    assert "CERTIFICATE_NAME = 'acme_jwt';" in client
+    root = tmp_path / "force-app/main/default"
+    client = (root / "classes/ForcegateClient.cls").read_text()
     assert "CACHE_PARTITION = 'acme.forcegate';" in client
-    assert "SERVICE_URL = 'https://svc.example.com';" in client
+    service = (root / "customMetadata/Forcegate_Service.Default.md-meta.xml").read_text()
+    assert '<value xsi:type="xsd:string">acme_jwt</value>' in service
+    assert '<value xsi:type="xsd:string">https://svc.example.com</value>' in service
+    lwc = (root / "lwc/forcegateIdentity/forcegateIdentity.js").read_text()
+    assert '"@salesforce/apex/ForcegateController.getIdentity"' in lwc
 
 
 def test_existing_files_need_force(forcegate: Runner, tmp_path: Path) -> None:
@@ -42,7 +46,7 @@ def test_existing_files_need_force(forcegate: Runner, tmp_path: Path) -> None:
     forced = forcegate(*args, "--force")
     assert forced.code == 0, forced.err
     # The project file is the user's once it exists: --force rewrites only the generated sources.
-    assert len(forced.out.splitlines()) == 16
+    assert len(forced.out.splitlines()) == 35
 
 
 def test_plain_http_to_a_public_host_is_refused(forcegate: Runner, tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ from forcegate.core import ids
 from forcegate.core.claim_profile import (
     MAX_INSTANCE_URL_LENGTH,
     MAX_PARAMS_BYTES,
+    PROFILE_CLAIMS,
+    UNIQUENESS_CLAIMS,
     ProfileClaims,
     is_scope,
     read_org_id,
@@ -47,6 +49,15 @@ def test_a_full_profile_is_normalised() -> None:
     assert profile.instance_url == "https://acme.my.salesforce.com"
     assert dict(profile.params) == {"mode": "edit", "n": [1, 2]}
     assert profile.scopes == frozenset({"api", "refresh_token"})
+
+
+@pytest.mark.parametrize("claim", sorted(UNIQUENESS_CLAIMS))
+@pytest.mark.parametrize("value", ["9f86d081884c7d659a2feaa0c55ad015", 42, None, {"x": 1}])
+def test_uniqueness_claims_are_accepted_and_never_read(claim: str, value: object) -> None:
+    # forcegate_nonce is what the generated Apex sends; nonce is what older Apex sends.
+    assert read_profile({claim: value}) == ProfileClaims()
+    assert read_profile({claim: value, "user_id": USER15}) == ProfileClaims(user_id=USER)
+    assert not UNIQUENESS_CLAIMS & PROFILE_CLAIMS
 
 
 def test_case_folded_18_character_ids_are_restored() -> None:

@@ -22,7 +22,8 @@ def entry(
     capsys: pytest.CaptureFixture[str],
 ) -> Iterator[Entry]:
     for name in [n for n in __import__("os").environ if n.startswith("FORCEGATE_")]:
-        monkeypatch.delenv(name)
+        if not name.startswith("FORCEGATE_TEST_"):  # where the tests' servers are, not settings
+            monkeypatch.delenv(name)
     if request.param == "cli":
         yield CliEntry(tmp_path, monkeypatch, capsys)
         return

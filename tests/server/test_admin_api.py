@@ -58,7 +58,12 @@ def _admin_routes(server: LiveServer) -> list[tuple[str, str]]:
 def test_every_admin_route_needs_the_admin_token(live_server: LiveServer, registered: Org) -> None:
     routes = _admin_routes(live_server)
     assert len(routes) >= 14
-    values = {"consumer_key": CONSUMER_KEY, "org_id": registered.org_id, "fingerprint": "0" * 64}
+    values = {
+        "consumer_key": CONSUMER_KEY,
+        "org_id": registered.org_id,
+        "fingerprint": "0" * 64,
+        "enrollment_id": "enr_" + "a" * 20,
+    }
     token = exchange(live_server, registered.assertion(live_server.token_endpoint)).json()["access_token"]
     with live_server.client() as client:
         for method, template in routes:

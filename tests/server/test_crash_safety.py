@@ -27,10 +27,10 @@ from forcegate.clock import FixedClock
 from forcegate.core.ids import to18
 from forcegate.settings import Settings
 from forcegate.stores import open_stores
+from private_servers import free_port
 from server.backends import Backend, shared_backend
 from server.live import JWT_BEARER_GRANT, ORG_ID, Org, jti_of, make_org, register_org
 from server.serve_process import ServeProcess
-from stores.redis_support import free_port
 
 LOAD_SECONDS = 1.5
 

@@ -23,7 +23,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from forcegate.clock import FixedClock
-from server.backends import Backend, PrivatePostgres, new_encryption_key
+from private_servers import PrivatePostgres, PrivateRedis
+from server.backends import Backend, new_encryption_key
 from server.live import (
     JWT_BEARER_GRANT,
     ORG_ID,
@@ -36,7 +37,6 @@ from server.live import (
     register_org,
     start_server,
 )
-from stores.redis_support import PrivateServer
 
 RECOVERY_TIMEOUT = 20.0
 
@@ -45,14 +45,14 @@ RECOVERY_TIMEOUT = 20.0
 class Deployment:
     server: LiveServer
     postgres: PrivatePostgres
-    redis: PrivateServer
+    redis: PrivateRedis
     org: Org
 
 
 @pytest.fixture
 def deployment(tmp_path: Path, clock: FixedClock, rsa_key: rsa.RSAPrivateKey) -> Iterator[Deployment]:
     postgres = PrivatePostgres()
-    redis = PrivateServer(tmp_path / "redis")
+    redis = PrivateRedis(tmp_path / "redis")
     try:
         postgres.start()
         redis.start()

@@ -163,7 +163,7 @@ def _serve(data: Path, port: int, out: Path, *extra: str) -> Iterator[subprocess
 def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], data: Path, *args: str) -> str:
     """The registry CLI in this process (another process, as far as the server is concerned)."""
     for name in list(os.environ):
-        if name.startswith("FORCEGATE_"):
+        if name.startswith("FORCEGATE_") and not name.startswith("FORCEGATE_TEST_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("FORCEGATE_DATA_DIR", str(data))
     capsys.readouterr()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from server.live import USER_ID, USERNAME, LiveServer, Org, exchange
+from forcegate.clock import FixedClock
+from server.live import USER_ID, USERNAME, LiveServer, Org, exchange, register_org, start_server
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -57,6 +59,29 @@ def test_introspection_needs_the_admin_token(live_server: LiveServer, registered
     assert "active" not in wrong.json()
     # The token itself is no credential for introspection.
     assert _introspect(live_server, token, bearer=token).status_code == 401
+
+
+INTROSPECTION_TOKEN = "resource-server-0123456789"
+
+
+def test_an_introspection_token_introspects_and_nothing_else(tmp_path: Path, clock: FixedClock, org: Org) -> None:
+    server = start_server(tmp_path / "data", clock=clock, introspection_token=INTROSPECTION_TOKEN)
+    try:
+        register_org(server.url, server.admin_token, org)
+        token = _token(server, org)
+        answer = _introspect(server, token, bearer=INTROSPECTION_TOKEN)
+        assert answer.status_code == 200
+        assert answer.json()["active"] is True
+        assert _introspect(server, token).json()["active"] is True  # the admin token still does
+        assert _introspect(server, token, bearer=INTROSPECTION_TOKEN + "x").status_code == 401
+        # It is no admin credential: not at the admin API, not to revoke another's token.
+        with server.client() as client:
+            headers = {"authorization": f"Bearer {INTROSPECTION_TOKEN}"}
+            assert client.get("/admin/api/v1/orgs", headers=headers).status_code == 401
+        assert _revoke(server, token, bearer=INTROSPECTION_TOKEN).status_code == 401
+        assert _introspect(server, token, bearer=INTROSPECTION_TOKEN).json()["active"] is True
+    finally:
+        server.stop()
 
 
 def test_active_token(live_server: LiveServer, registered: Org) -> None:

@@ -21,10 +21,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from forcegate.clock import FixedClock
+from private_servers import free_port
 from server.backends import shared_backend
 from server.live import ORG_ID, LiveServer, Org, get_me, make_org, post_token, register_org, start_server
 from server.serve_process import ServeProcess
-from stores.redis_support import free_port
 
 SERVE_TIMEOUT = 30.0
 

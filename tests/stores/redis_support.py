@@ -1,9 +1,10 @@
 """Support for the Redis store tests: the shared test server, private servers, connection killing.
 
-The shared server (``FORCEGATE_TEST_REDIS_URL``, default ``redis://127.0.0.1:6379/0``) is used by other
-test runs at the same time: every test works under its own key prefix and deletes its keys, and
-connections are killed only by the client name the test gave them. Never FLUSHDB/FLUSHALL.
-Private servers (restart, Sentinel, Cluster) run from ``redis-server`` on free ports in ``tmp_path``.
+The shared server (``FORCEGATE_TEST_REDIS_URL``; the machine's ``redis://127.0.0.1:6379/0`` or a
+private one of this run, see tests/private_servers.py) may be used by other test runs at the same
+time: every test works under its own key prefix and deletes its keys, and connections are killed only
+by the client name the test gave them. Never FLUSHDB/FLUSHALL. Private servers of a test (restart,
+Sentinel, Cluster) are ``private_servers.PrivateRedis`` on free ports in ``tmp_path``.
 """
 
 from __future__ import annotations
@@ -11,25 +12,22 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import socket
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
+import private_servers
 from forcegate.stores.redis_client import parse_redis_url
-
-DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 
 def shared_url() -> str:
-    return os.environ.get("FORCEGATE_TEST_REDIS_URL", DEFAULT_URL)
+    """The Redis server the tests share (chosen at pytest start: tests/private_servers.py)."""
+    return os.environ.get(private_servers.REDIS_VARIABLE) or private_servers.DEFAULT_REDIS_URL
 
 
 def with_query(url: str, option: str) -> str:
@@ -50,7 +48,7 @@ def require_server(url: str) -> None:
     except (redis.RedisError, OSError) as exc:
         pytest.fail(
             f"the Redis test server {where} is not reachable ({type(exc).__name__}); start one or set "
-            "FORCEGATE_TEST_REDIS_URL",
+            f"FORCEGATE_TEST_REDIS_URL{private_servers.unavailable(private_servers.REDIS_VARIABLE)}",
             pytrace=False,
         )
 
@@ -81,14 +79,7 @@ def connection_ids(url: str, name: str) -> set[int]:
         return {int(c["id"]) for c in client.client_list() if c.get("name") == name}
 
 
-# --- private servers ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+# --- private servers (tests/private_servers.py): Sentinel and Cluster ----------------------------------
 
 
 def free_cluster_port() -> int:
@@ -106,80 +97,14 @@ def free_cluster_port() -> int:
     pytest.fail("no free port pair for a cluster node")
 
 
-def redis_server_binary() -> str:
-    path = shutil.which("redis-server")
-    if path is None:
-        pytest.fail("redis-server is not on PATH: the restart, Sentinel and Cluster tests need it", pytrace=False)
-    return path
-
-
-def _wait_until_answering(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"redis-server on port {port} exited: {log.read_text(errors='replace')[-500:]}")
-        with contextlib.suppress(redis.RedisError, OSError), redis.Redis(port=port, socket_timeout=0.5) as client:
-            client.ping()
-            return
-        time.sleep(0.02)
-    pytest.fail(f"redis-server on port {port} did not answer within 10 s")
-
-
-class PrivateServer:
-    """A ``redis-server`` this test started (and alone stops), restartable on the same port."""
-
-    def __init__(self, directory: Path, *args: str, port: int | None = None) -> None:
-        self.directory = directory
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
-        self.args = args
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> PrivateServer:
-        log = self.directory / "redis.log"
-        command = [redis_server_binary(), *self.args, "--port", str(self.port), "--bind", "127.0.0.1"]
-        command += ["--save", "", "--appendonly", "no", "--dir", str(self.directory), "--logfile", str(log)]
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_until_answering(self.port, self.proc, log)
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: the server vanishes mid-conversation, as in a crash."""
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-
-@contextlib.contextmanager
-def private_servers(*servers: PrivateServer) -> Iterator[None]:
-    try:
-        for server in servers:
-            server.start()
-        yield
-    finally:
-        for server in servers:
-            server.stop()
-
-
-def sentinel_server(directory: Path, master_port: int, service: str) -> PrivateServer:
+def sentinel_server(directory: Path, master_port: int, service: str) -> private_servers.PrivateRedis:
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "sentinel.conf"
     # The sentinel rewrites its configuration file, so it must be a private, writable one.
     config.write_text(
         f"sentinel monitor {service} 127.0.0.1 {master_port} 1\nsentinel down-after-milliseconds {service} 5000\n"
     )
-    return PrivateServer(directory, str(config), "--sentinel")
+    return private_servers.PrivateRedis(directory, str(config), "--sentinel")
 
 
 def _cluster(client: redis.Redis, *args: object) -> Any:

@@ -17,6 +17,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+import private_servers
 from forcegate.core.identity import Identity
 from forcegate.stores import AuditEvent, IssuedToken, Session, Stores
 from forcegate.stores.postgres_db import describe
@@ -31,8 +32,13 @@ THIRD_ORG = "00D300000000001EAA"
 NOW = 1_700_000_000.0
 
 
-#: The PostgreSQL server the scale-out tests use; each test works in a fresh schema of its own.
-TEST_DATABASE_URL = os.environ.get("FORCEGATE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+def shared_database_url() -> str:
+    """The PostgreSQL server the scale-out tests use (chosen at pytest start: tests/private_servers.py).
+
+    Each test works in a fresh schema of its own.
+    """
+    return os.environ.get(private_servers.DATABASE_VARIABLE) or private_servers.DEFAULT_DATABASE_URL
+
 
 # ONE event loop for every call: an asyncpg pool belongs to the loop that opened it, so a store
 # opened by one run() must be usable by the next.
@@ -87,7 +93,7 @@ async def drop_schema(name: str) -> None:
 
 def schema_url(schema: str) -> str:
     """The test URL working in ``schema``; its connections are named after it (to find and kill them)."""
-    return with_query(TEST_DATABASE_URL, search_path=schema, application_name=schema)
+    return with_query(shared_database_url(), search_path=schema, application_name=schema)
 
 
 def with_query(url: str, **params: str) -> str:
@@ -97,12 +103,13 @@ def with_query(url: str, **params: str) -> str:
 
 
 async def _connect() -> asyncpg.Connection[asyncpg.Record]:
+    url = shared_database_url()
     try:
-        return await asyncpg.connect(TEST_DATABASE_URL, timeout=10)
+        return await asyncpg.connect(url, timeout=10)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         pytest.fail(
-            f"the PostgreSQL test server at {describe(TEST_DATABASE_URL)} does not answer ({exc}); start it, or "
-            "point FORCEGATE_TEST_DATABASE_URL at one",
+            f"the PostgreSQL test server at {describe(url)} does not answer ({exc}); start it, or point "
+            f"FORCEGATE_TEST_DATABASE_URL at one{private_servers.unavailable(private_servers.DATABASE_VARIABLE)}",
             pytrace=False,
         )
 

@@ -9,6 +9,7 @@ import pytest
 
 from forcegate.errors import ForcegateError
 from forcegate.stores import IssuedToken, Stores
+from forcegate.stores.rate_hit import RateExceeded, RateHit
 from stores import redis_support
 from stores.stores_support import NOW, ORG, Backend, event, run
 
@@ -85,3 +86,38 @@ def test_concurrent_grants_of_one_assertion_yield_one_winner(stores: Stores) -> 
     results = run(race())
     assert results.count(True) == 1
     assert len(run(stores.audit.query())) == 1
+
+
+WINDOW = float(NOW // 60 * 60)
+
+
+def limited_grant(stores: Stores, key: str, jti: str, *, limit: int, n: int = 1) -> bool:
+    rate = RateHit(f"assertions:{ORG}", WINDOW, 60, limit)
+    return run(
+        stores.grants.record_grant(
+            replay_key=key, replay_until=NOW + 360, token=token(jti), event=event(n), now=NOW, rate=rate
+        )
+    )
+
+
+def test_the_rate_hit_is_counted_in_the_grant_and_past_the_limit_nothing_is_claimed(stores: Stores) -> None:
+    assert limited_grant(stores, "sha256:r1", "t1", limit=2, n=1) is True
+    assert limited_grant(stores, "sha256:r2", "t2", limit=2, n=2) is True
+    with pytest.raises(RateExceeded) as exceeded:
+        limited_grant(stores, "sha256:r3", "t3", limit=2, n=3)
+    assert exceeded.value.hits == 3
+    # Nothing of the refused grant was written, and its assertion was not claimed: it can be granted
+    # later (the next window, or here without a limit).
+    assert run(stores.tokens.get_issued("t3")) is None
+    assert [e.detail for e in run(stores.audit.query())] == ["event 2", "event 1"]
+    assert grant(stores, "sha256:r3", "t3", n=3) is True
+    # The counter is the RateCounter's own: the refused hit stayed counted, as hit() counts it.
+    assert run(stores.rates.hit(f"assertions:{ORG}", WINDOW, 60, now=NOW)) == 4
+
+
+def test_a_replay_gives_its_rate_hit_back(stores: Stores) -> None:
+    assert limited_grant(stores, "sha256:p1", "t1", limit=5, n=1) is True
+    assert limited_grant(stores, "sha256:p1", "t2", limit=5, n=2) is False  # the same assertion again
+    assert run(stores.tokens.get_issued("t2")) is None
+    # One grant counted, the replay's hit refunded: this hit is the second.
+    assert run(stores.rates.hit(f"assertions:{ORG}", WINDOW, 60, now=NOW)) == 2

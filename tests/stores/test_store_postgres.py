@@ -18,7 +18,7 @@ from forcegate.stores import Org, SigningKey, Stores
 from forcegate.stores.encryption import SecretBox
 from forcegate.stores.postgres import open_postgres_stores
 from forcegate.stores.postgres_db import HEALTH_TIMEOUT, PostgresDatabase
-from stores.stores_support import NOW, ORG, TEST_DATABASE_URL, run
+from stores.stores_support import NOW, ORG, run, shared_database_url
 
 BOX = SecretBox(bytes(range(32)))
 PASSWORD = "pw-NEVER-IN-A-MESSAGE"
@@ -46,7 +46,7 @@ def with_password(url: str) -> str:
 
 async def own_backends(url: str) -> list[int]:
     """The server pids of the pool's connections: the test URL names them after their schema."""
-    conn = await asyncpg.connect(TEST_DATABASE_URL)
+    conn = await asyncpg.connect(shared_database_url())
     try:
         rows = await conn.fetch(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1 "
@@ -65,7 +65,7 @@ async def kill_own_backends(url: str) -> int:
     minimum when it notices a loss while the loop runs.)
     """
     killed = set(await own_backends(url))
-    conn = await asyncpg.connect(TEST_DATABASE_URL)
+    conn = await asyncpg.connect(shared_database_url())
     try:
         # Only the pids listed above: in one WHERE clause the server may call the function first.
         await conn.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", list(killed))
@@ -112,7 +112,7 @@ def test_a_malformed_url_is_a_configuration_error_without_the_password(url: str)
 
 def test_a_pool_size_below_one_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="pool size"):
-        run(PostgresDatabase.open(TEST_DATABASE_URL, pool_size=0))
+        run(PostgresDatabase.open(shared_database_url(), pool_size=0))
 
 
 # --- the server drops every connection (a restart) -----------------------------------------------------
@@ -177,7 +177,7 @@ class Proxy:
     """A TCP proxy to the test server: ``stop()`` takes the server away, ``hang()`` makes it stop answering."""
 
     def __init__(self) -> None:
-        target = urllib.parse.urlsplit(TEST_DATABASE_URL)
+        target = urllib.parse.urlsplit(shared_database_url())
         self._target = (target.hostname or "127.0.0.1", target.port or 5432)
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []

@@ -39,6 +39,7 @@ from forcegate.stores.redis_state import (
     redis_key,
 )
 from forcegate.stores.sqlite import open_sqlite_stores
+from private_servers import PrivateRedis, running
 from stores import redis_support as rs
 from stores.stores_support import NOW, event, session, token
 
@@ -530,8 +531,8 @@ def test_connections_killed_by_the_server_are_replaced_without_a_failed_request(
 def test_a_restarted_server_is_used_again_without_reopening_the_client(
     runner: asyncio.Runner, open_parts: OpenParts, tmp_path: Path
 ) -> None:
-    server = rs.PrivateServer(tmp_path / "redis")
-    with rs.private_servers(server):
+    server = PrivateRedis(tmp_path / "redis")
+    with running(server):
         handle = open_parts(f"redis://127.0.0.1:{server.port}/0")
         assert runner.run(burst(handle, 10, "before")) == [True] * 10
         server.stop()
@@ -706,10 +707,10 @@ def test_sentinel_and_cluster_urls_build_their_clients_without_io(runner: asynci
 
 
 def test_through_a_real_sentinel(runner: asyncio.Runner, open_parts: OpenParts, tmp_path: Path, prefix: str) -> None:
-    master = rs.PrivateServer(tmp_path / "master")
-    with rs.private_servers(master):
+    master = PrivateRedis(tmp_path / "master")
+    with running(master):
         sentinel = rs.sentinel_server(tmp_path / "sentinel", master.port, "fgmaster")
-        with rs.private_servers(sentinel):
+        with running(sentinel):
             handle = open_parts(f"redis+sentinel://127.0.0.1:{sentinel.port}/fgmaster?db=1&max_connections=2")
             assert runner.run(handle.check()) == "ok"
             assert runner.run(handle.replay.claim("k", NOW + 60, now=NOW)) is True
@@ -725,14 +726,14 @@ def test_through_a_real_sentinel(runner: asyncio.Runner, open_parts: OpenParts, 
 
 def test_on_a_real_three_node_cluster(runner: asyncio.Runner, open_parts: OpenParts, tmp_path: Path) -> None:
     nodes = [
-        rs.PrivateServer(
+        PrivateRedis(
             tmp_path / f"node{i}",
             *("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
             port=rs.free_cluster_port(),
         )
         for i in range(3)
     ]
-    with rs.private_servers(*nodes):
+    with running(*nodes):
         rs.form_cluster([node.port for node in nodes])
         handle = open_parts(f"redis+cluster://127.0.0.1:{nodes[0].port},127.0.0.1:{nodes[1].port}")
         assert runner.run(handle.check()) == "ok"

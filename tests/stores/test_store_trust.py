@@ -489,3 +489,19 @@ def test_org_algorithms_round_trip(stores: Stores) -> None:
     assert reread is not None
     assert reread.algorithms == ("RS512", "ES256")
     assert run(stores.trust.update_org(ORG, name="x")).algorithms == ("RS512", "ES256")
+
+
+def test_certificates_expiring_counts_active_certificates_of_enabled_orgs(stores: Stores) -> None:
+    run(stores.trust.add_org(Org(org_id=ORG)))
+    run(stores.trust.add_org(Org(org_id=OTHER_ORG)))
+    run(stores.trust.add_org(Org(org_id=THIRD_ORG)))
+    active = run(stores.trust.add_certificate(ORG, certificate("active")))
+    retired = run(stores.trust.add_certificate(ORG, certificate("retired")))
+    run(stores.trust.set_certificate_state(ORG, retired.sha256_fingerprint, "retired"))
+    run(stores.trust.add_certificate(OTHER_ORG, certificate("other")))
+    run(stores.trust.add_certificate(THIRD_ORG, certificate("disabled")))
+    run(stores.trust.update_org(THIRD_ORG, enabled=False))
+    expiry = active.not_after
+    # Counted: ORG's active certificate and OTHER_ORG's; not the retired one, not the disabled org's.
+    assert run(stores.trust.certificates_expiring([expiry - 1, expiry, expiry + 1, expiry + 86_400])) == [0, 0, 2, 2]
+    assert run(stores.trust.certificates_expiring([])) == []

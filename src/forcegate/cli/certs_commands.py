@@ -19,7 +19,7 @@ from forcegate.registry import AddedCertificates, CertificateStateInput, Registr
 from forcegate.registry.views import certificate_view, iso
 from forcegate.stores.models import CertificateRecord
 
-__all__ = ["certificate_line", "certs"]
+__all__ = ["certificate_line", "certs", "days_left"]
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{8,64}")
 
@@ -134,6 +134,36 @@ def _set_state(org: str, fingerprint: str, state: str) -> None:
     if not active:
         warn(f"org {record.org_id} has no active certificate left: its JWTs are refused")
     click.echo(certificate_line(record))
+
+
+@certs.command("expiring")
+@store_option
+@click.option("--days", type=click.IntRange(0, 3650), default=30, show_default=True, help="The horizon.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array (each with org_id and days_left).")
+def certs_expiring(days: int, as_json: bool) -> None:
+    """Active certificates of enabled orgs that expire within --days (or have expired), soonest first.
+
+    One line each: ORG_ID DAYS_LEFT FINGERPRINT STATE NOT_AFTER LABEL (DAYS_LEFT is negative once
+    expired). An org with none listed is safe for that long.
+    """
+
+    async def action(registry: RegistryService) -> Sequence[CertificateRecord]:
+        return await registry.expiring_certificates(days=days)
+
+    records = run_with_registry(action)
+    now = time.time()
+    if as_json:
+        echo_json([
+            {"org_id": r.org_id, "days_left": days_left(r.not_after, now), **certificate_view(r)} for r in records
+        ])  # fmt: skip
+        return
+    for record in records:
+        click.echo(f"{record.org_id}  {days_left(record.not_after, now)}  {certificate_line(record)}")
+
+
+def days_left(not_after: float, now: float) -> int:
+    """Whole days until ``not_after`` (rounded down; negative once past)."""
+    return int((not_after - now) // 86400)
 
 
 @certs.command("retire")

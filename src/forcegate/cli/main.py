@@ -24,6 +24,7 @@ from forcegate.cli.canvas_commands import canvas
 from forcegate.cli.certs_commands import certs
 from forcegate.cli.db_commands import db
 from forcegate.cli.demo_command import demo
+from forcegate.cli.enrollments_commands import enrollments
 from forcegate.cli.init_command import init
 from forcegate.cli.jwt_commands import jwt
 from forcegate.cli.keys_commands import keys
@@ -51,6 +52,7 @@ cli.add_command(jwt)
 cli.add_command(apps)
 cli.add_command(orgs)
 cli.add_command(certs)
+cli.add_command(enrollments)
 cli.add_command(audit)
 cli.add_command(admin)
 cli.add_command(db)

@@ -7,13 +7,16 @@ registry checks them exactly as it checks the admin API's JSON.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from forcegate.cli._io import UnreadableInput
+from forcegate.cli._org_csv import read_org_ids
 from forcegate.cli._stores import clean, echo_json, run_with_registry, store_option
 from forcegate.cli.certs_commands import certificate_line
-from forcegate.registry import OrgChanges, OrgDetails, OrgInput, RegistryService
+from forcegate.registry import Actor, OrgChanges, OrgDetails, OrgInput, RegistryService
 from forcegate.registry.views import iso, org_details_view, org_view
 from forcegate.stores.models import Org
 
@@ -304,3 +307,34 @@ def orgs_remove(org: str) -> None:
         return found.org_id
 
     click.echo(f"org {run_with_registry(action)} removed")
+
+
+@orgs.command("import")
+@store_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--column", help="The header of the org-id column (default: the first that reads like one).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def orgs_import(file: Path, column: str | None, as_json: bool) -> None:
+    """Pre-approve the orgs of a CSV file for enrollment (the approval list).
+
+    FILE is a CSV with an org-id column, e.g. an export of the License Management App's licenses;
+    ids of 15 or 18 characters. All are added in one transaction, or none (a line that is not an org
+    id refuses the file). An imported org is NOT registered or trusted: it trusts nothing until it
+    enrolls a certificate, which then activates without waiting for you under
+    enrollment_policy = listed. Prints how many ids were read and how many were new.
+    """
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnreadableInput(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+    org_ids, empty = read_org_ids(text, column=column)
+    actor = Actor(entry="cli", credential="local")
+
+    async def action(registry: RegistryService) -> int:
+        return await registry.enrollments.import_orgs(org_ids, source=file.name, actor=actor)
+
+    added = run_with_registry(action)
+    if as_json:
+        echo_json({"read": len(org_ids), "added": added, "empty_cells": empty})
+        return
+    click.echo(f"{len(org_ids)} org id(s) read, {added} new on the approval list")

@@ -8,11 +8,14 @@ Each worker serves with :class:`forcegate.server.protocol.LimitedHttpToolsProtoc
 httptools protocol with a deadline and a size cap for request heads and a cap on open connections
 (decision 0012), checked against the open-file limit, which ``serve`` first raises as far as allowed.
 
-The listening socket is bound first, before the data folder is touched, with uvicorn's own options
-(``SO_REUSEADDR``, inheritable), listened on, and handed to uvicorn: to its one server, or to the
-supervisor of its workers, which all accept on it. A port in use is one line and exit 2, like any
-other setting that cannot be used, and the port stays held from that check until the service
-answers on it. Logging is configured through uvicorn (``log_config``, in the parent and in every
+The port is bound first, before the data folder is touched, with uvicorn's own options
+(``SO_REUSEADDR``): a port in use is one line and exit 2, like any other setting that cannot be used,
+and the port stays held from that check until the service answers on it. One worker listens on that
+socket at once. Several workers each listen on a socket of their own, bound to the same address with
+``SO_REUSEPORT``, so the kernel spreads new connections over them evenly: on one shared socket, the
+worker that wakes first accepts a burst of keep-alive connections and keeps them, and two workers did
+not use two cores (decision 0016). The parent's socket then only holds the port (bound, never listening, so no
+connection waits on it). Logging is configured through uvicorn (``log_config``, in the parent and in every
 worker) from ``log_format``: see :mod:`forcegate.server.logs`. A misspelt ``FORCEGATE_*`` setting is
 refused by :func:`~forcegate.settings.load_settings`; other unknown names are printed as warnings.
 """
@@ -20,10 +23,15 @@ refused by :func:`~forcegate.settings.load_settings`; other unknown names are pr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
+import shutil
+import signal
 import socket
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +39,10 @@ import click
 
 from forcegate.cli._extras import require_extra
 from forcegate.settings import ENV_PREFIX, Settings, environment_warnings, load_settings
+
+#: prometheus-client's multiprocess folder (forcegate.server.metrics.MULTIPROCESS_VARIABLE; not imported
+#: from there, which would load prometheus-client into every command).
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 if TYPE_CHECKING:  # the server stack is imported only when serve runs
     from forcegate.server.limits import ConnectionLimits
@@ -107,7 +119,7 @@ def serve(
         click.echo(f"forcegate: warning: {warning}", err=True)
     # Before anything is created: a cap that does not fit the open-file limit refuses the start.
     limits = connection_limits(settings, raise_open_file_limit())
-    with _listen(settings.host, settings.port) as sock:
+    with _listen(settings.host, settings.port, share=settings.workers > 1) as sock:
         result = asyncio.run(bootstrap(settings))
         where = _describe_stores(settings)
         click.echo(f"forcegate: serving {settings.public_url} from the {where}")
@@ -117,6 +129,9 @@ def serve(
             click.echo("forcegate: admin token (shown once; `forcegate admin rotate-token` makes a new one):")
             click.echo(result.admin_token)
         click.echo(f"forcegate: {_describe_limits(limits)}")
+        if settings.metrics:
+            protected = "Bearer metrics_token" if settings.metrics_token else "open: set metrics_token to protect it"
+            click.echo(f"forcegate: Prometheus metrics at {settings.public_url}/metrics ({protected})")
         workers_text = "1 worker" if settings.workers == 1 else f"{settings.workers} workers"
         click.echo(f"forcegate: listening on {_address(settings.host, settings.port)} ({workers_text}; Ctrl-C stops)")
         # Workers are separate processes: they read the same settings from the environment. Exported
@@ -126,39 +141,97 @@ def serve(
                 os.environ[ENV_PREFIX + name.upper()] = str(value)
         os.environ[ENV_PREFIX + "PUBLIC_URL"] = settings.public_url
         decisions = settings.development or settings.log_format == "json"
-        _run_uvicorn(
-            sock,
-            app="forcegate.server.app:create_app_from_environment",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_config=log_config(log_format=settings.log_format, level=log_level, decisions=decisions),
-            log_level=log_level,
-            access_log=access_log,
-            proxy_headers=False,
-            server_header=False,
-            # A factory, pickled into each worker with the limits (uvicorn only calls what it is given).
-            http=http_protocol(limits),
-        )
+        with _metrics_folder(settings):
+            _run_uvicorn(
+                sock,
+                app="forcegate.server.app:create_app_from_environment",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers,
+                log_config=log_config(log_format=settings.log_format, level=log_level, decisions=decisions),
+                log_level=log_level,
+                access_log=access_log,
+                proxy_headers=False,
+                server_header=False,
+                # A factory, pickled into each worker with the limits (uvicorn only calls what it is given).
+                http=http_protocol(limits),
+            )
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """The listening socket, bound as uvicorn binds its own (``Config.bind_socket``), or exit 2 with one line."""
+@contextlib.contextmanager
+def _metrics_folder(settings: Settings) -> Iterator[None]:
+    """With several workers, where each writes its metrics for any of them to answer a scrape
+    (:mod:`forcegate.server.metrics`): the operator's ``PROMETHEUS_MULTIPROC_DIR``, emptied of an
+    earlier run's forcegate files, or a folder of this run's own."""
+    if not settings.metrics or settings.workers == 1:
+        yield
+        return
+    given = os.environ.get(MULTIPROCESS_VARIABLE)
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("forcegate_metrics_*"):  # an earlier run's counts would add to this one's
+            stale.unlink()
+        yield
+        return
+    folder = Path(tempfile.mkdtemp(prefix="forcegate-metrics-"))
+    os.environ[MULTIPROCESS_VARIABLE] = str(folder)  # before any worker starts: they read it at import
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_VARIABLE, None)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _listen(host: str, port: int, *, share: bool = False) -> socket.socket:
+    """The socket bound to the service's address, as uvicorn binds its own (``Config.bind_socket``),
+    or exit 2 with one line. Listening at once, unless ``share``: then it holds the port for the
+    workers' own ``SO_REUSEPORT`` sockets (:class:`_WorkerSocket`) and is never listened on."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if share:
+            # Not SO_REUSEADDR: two sockets that both set it may share a port while neither listens,
+            # so another server could take the port this one never listens on. Only sockets that set
+            # SO_REUSEPORT, of this user (Linux's rule), may join it: the workers'.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        # Listening at once holds the port (bound sockets that all set SO_REUSEADDR may share a port
-        # until one listens); uvicorn listens on it again with its backlog. A connection made while
-        # the data folder is set up waits in the queue.
-        sock.listen()
+        if not share:
+            # Listening at once holds the port (bound sockets that all set SO_REUSEADDR may share a
+            # port until one listens); uvicorn listens on it again with its backlog. A connection
+            # made while the data folder is set up waits in the queue.
+            sock.listen()
     except OSError as exc:
         sock.close()
         click.echo(f"forcegate: cannot listen on {_address(host, port)}: {_why_not(exc)}", err=True)
         sys.exit(EXIT_CANNOT_LISTEN)
-    sock.set_inheritable(True)  # the workers accept on it
+    sock.set_inheritable(not share)  # one worker accepts on it; several have their own
+    return sock
+
+
+class _WorkerSocket:
+    """The socket uvicorn's supervisor hands each worker it starts (a replacement too): pickled into
+    the worker process as a new socket of that worker's own, bound with ``SO_REUSEPORT`` to the
+    address the parent holds (uvicorn's server listens on it)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+
+    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
+        return (_reuse_port_socket, (self.host, self.port))
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    """Called in a worker as it starts (see :class:`_WorkerSocket`)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
     return sock
 
 
@@ -188,8 +261,14 @@ def _run_uvicorn(sock: socket.socket, *, app: str, **options: Any) -> None:
     server = uvicorn.Server(config)
     try:
         if config.workers > 1:
-            Multiprocess(config, sockets=[sock]).run()
+            # The port the parent bound (the one the system chose, for port 0), for each worker's socket.
+            own = _WorkerSocket(config.host, sock.getsockname()[1])
+            Multiprocess(config, sockets=[own]).run()  # type: ignore[list-item]
         else:
+            # uvicorn re-sends the signal that stopped it to the handler it found, once it has shut
+            # down: by default that kills the process (exit 143 after SIGTERM), where the supervisor of
+            # several workers exits 0. A clean stop is one exit status whatever the worker count.
+            signal.signal(signal.SIGTERM, lambda *_: None)
             server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass

@@ -30,22 +30,26 @@ def sfdx() -> None:
     "--service-url",
     required=True,
     help="The service's base URL (FORCEGATE_PUBLIC_URL, with the path it is mounted under if any; not an "
-    "endpoint URL): Apex exchanges at SERVICE_URL/oauth2/token.",
+    "endpoint URL): Apex exchanges at SERVICE_URL/oauth2/token. Stored in protected custom metadata.",
 )
 @click.option("--namespace", help="The package's namespace prefix, where Salesforce requires it (default: none).")
 @click.option(
     "--cert-name",
     default=DEFAULT_CERT_NAME,
     show_default=True,
-    help="Unique Name of the certificate in Certificate and Key Management that signs the JWT.",
+    help="Default Unique Name of the certificate in Certificate and Key Management that signs the JWT; each "
+    "org may set another in the Forcegate Settings custom setting.",
 )
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 def sfdx_scaffold(directory: Path, service_url: str, namespace: str | None, cert_name: str, force: bool) -> None:
-    """Write ForcegateClient (Auth.JWT + Auth.JWS + JWTBearerTokenExchange, Platform Cache), an
-    @AuraEnabled controller, the forcegateIdentity LWC, Apex tests, the Canvas lifecycle handler,
-    Remote Site and CSP Trusted Site settings and a cache partition; print each file written.
+    """Write ForcegateClient (Auth.JWT + Auth.JWS + JWTBearerTokenExchange, session cache), an
+    @AuraEnabled controller, the forcegateIdentity LWC, the admin's forcegateSetup page, Apex tests,
+    the Canvas lifecycle handler, the Forcegate User and Forcegate Admin permission sets, the
+    configuration (protected custom metadata, a custom setting), Remote Site and CSP Trusted Site
+    settings and a cache partition; print each file written.
 
-    Adds a minimal sfdx-project.json when DIR has none. See docs/migrating-from-canvas.md.
+    Adds a minimal sfdx-project.json when DIR has none. See docs/migrating-from-canvas.md and
+    docs/security-review.md.
     """
     from forcegate.devtools.sfdx import plan_scaffold, write_scaffold
 

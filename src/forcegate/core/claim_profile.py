@@ -16,6 +16,12 @@ object over the size bound is :class:`~forcegate.errors.ClaimsTooLarge`.
 
 The bounds also keep an access token minted from an accepted assertion under its own size limit,
 so issuing can never fail once the assertion's single use has been claimed.
+
+Other claims are ignored, among them the uniqueness claims :data:`UNIQUENESS_CLAIMS`: a random
+``forcegate_nonce`` (what ``forcegate sfdx scaffold``'s Apex sends) or ``nonce`` (what older Apex
+sends; OpenID Connect registers that name, and ``Auth.JWT`` may treat it as a standard claim). They
+are signed, never read: single use hashes the whole token, so they only keep two assertions built
+in the same second from being the same token.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ __all__ = [
     "MAX_INSTANCE_URL_LENGTH",
     "MAX_PARAMS_BYTES",
     "PROFILE_CLAIMS",
+    "UNIQUENESS_CLAIMS",
     "ProfileClaims",
     "is_loopback_host",
     "is_scope",
@@ -53,6 +60,9 @@ MAX_INSTANCE_URL_LENGTH = 1024
 
 #: The claim names of the profile.
 PROFILE_CLAIMS: frozenset[str] = frozenset({"org_id", "user_id", "instance_url", "record_id", "params", "scope"})
+
+#: Random claims that make an assertion unique; accepted with any value and never read.
+UNIQUENESS_CLAIMS: frozenset[str] = frozenset({"forcegate_nonce", "nonce"})
 
 # RFC 6749 §3.3: scope = scope-token *( SP scope-token ); scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
 # One space between tokens, none leading or trailing: the grammar has no other spelling.

@@ -12,6 +12,8 @@ What it serves (an ASGI app, :attr:`SalesforceEmulator.app`):
   (``sub``, ``user_id``, ``organization_id``, ``preferred_username``, ``email``, ``name`` …).
 * ``GET /services/data/{version}/`` — one REST API resource, so a client's "re-login on
   ``INVALID_SESSION_ID``" path can be exercised.
+* the web server flow with PKCE, the identity URL and the enrollment's permission query
+  (:mod:`forcegate.devtools.emulator_webflow`, reached as :attr:`SalesforceEmulator.web`).
 
 Error bodies are Salesforce's as observed (salesforce.stackexchange.com questions 184363, 207685,
 282513, 212976; jsforce's handling of ``Bad_OAuth_Token``): the token endpoint answers HTTP 400
@@ -49,6 +51,7 @@ from forcegate.core import ids
 from forcegate.core.jws import JWSVerifier, loads_claims
 from forcegate.core.jwt import JWTPolicy, JWTVerifier
 from forcegate.core.trusted_key import TrustedKey
+from forcegate.devtools.emulator_webflow import WebServerFlow
 from forcegate.errors import (
     ConfigurationError,
     ForcegateError,
@@ -92,6 +95,8 @@ class EmulatedUser:
     email: str | None = None
     name: str | None = None
     active: bool = True
+    #: System permissions, as PermissionSet field names without ``Permissions`` (``CustomizeApplication``).
+    permissions: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -126,8 +131,11 @@ class SalesforceEmulator:
         self._users: dict[str, EmulatedUser] = {}  # by username, case-insensitively (lowercased)
         self._sessions: dict[str, _Session] = {}
         self._token_successes = 0
+        #: The web server flow (``/enroll``'s sign-in): its Connected Apps and who signs in next.
+        self.web = WebServerFlow(self)
         self.app = Starlette(
             routes=[
+                *self.web.routes(),
                 Route("/services/oauth2/token", self._token, methods=["POST"]),
                 Route("/services/oauth2/userinfo", self._userinfo, methods=["GET", "POST"]),
                 Route("/services/data/{version}/", self._data_root, methods=["GET"]),
@@ -176,8 +184,13 @@ class SalesforceEmulator:
         email: str | None = None,
         name: str | None = None,
         active: bool = True,
+        permissions: Collection[str] = (),
     ) -> EmulatedUser:
-        """Add (or replace) the user ``username`` of org ``org_id``; ids may be 15 or 18 characters."""
+        """Add (or replace) the user ``username`` of org ``org_id``; ids may be 15 or 18 characters.
+
+        ``permissions``: system permissions from the user's profile and permission sets, named as the
+        PermissionSet fields without ``Permissions`` (``CustomizeApplication``, ``ModifyAllData``).
+        """
         if not username:
             raise ConfigurationError("username must be a non-empty string")
         user = EmulatedUser(
@@ -187,6 +200,7 @@ class SalesforceEmulator:
             email=email,
             name=name,
             active=active,
+            permissions=frozenset(permissions),
         )
         self._users[username.lower()] = user
         return user
@@ -270,6 +284,8 @@ class SalesforceEmulator:
         except ValueError:  # too many fields
             return _oauth_error(_E_JWT_FORMAT)
         grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            return await self.web.token(form, self._origin(request))
         assertion = form.get("assertion")
         if grant_type != GRANT_TYPE or not isinstance(assertion, str) or not assertion:
             return _oauth_error(_E_UNSUPPORTED_GRANT if grant_type != GRANT_TYPE else _E_JWT_FORMAT)

@@ -29,8 +29,8 @@ from forcegate.registry.fields import (
     strings,
 )
 from forcegate.registry.policy import check_consumer_secret
-from forcegate.stores.models import CANVAS_NAME_PATTERN, CONSUMER_KEY_PATTERN, DEFAULT_ORG_ALGORITHMS
-from forcegate.stores.values import MAX_KEEP_PREVIOUS, MAX_NAME_LENGTH
+from forcegate.stores.models import CANVAS_NAME_PATTERN, CONSUMER_KEY_PATTERN, DEFAULT_ORG_ALGORITHMS, Org, OrgPolicy
+from forcegate.stores.values import MAX_KEEP_PREVIOUS, MAX_NAME_LENGTH, POLICY_COLUMNS
 
 __all__ = [
     "MAX_ORG_SECONDS",
@@ -39,6 +39,7 @@ __all__ = [
     "AppInput",
     "CertificateInput",
     "CertificateStateInput",
+    "EnrollmentRejectionInput",
     "OrgChanges",
     "OrgInput",
     "SecretInput",
@@ -243,6 +244,20 @@ class OrgInput(InputModel):
     max_assertion_lifetime: int | None = field(default=None, metadata=spec(_ORG["max_assertion_lifetime"]))
     token_lifetime: int | None = field(default=None, metadata=spec(_ORG["token_lifetime"]))
 
+    def org(self) -> Org:
+        """The org as the store keeps it (its Canvas app bindings apart)."""
+        policy = OrgPolicy(**{name: getattr(self, name) for name in POLICY_COLUMNS})
+        return Org(
+            org_id=self.org_id,
+            name=self.name,
+            enabled=self.enabled,
+            issuers=self.issuers,
+            subjects=self.subjects,
+            scopes=self.scopes,
+            algorithms=self.algorithms,
+            policy=policy,
+        )
+
 
 @input_model
 class OrgChanges(InputModel):
@@ -304,4 +319,18 @@ class CertificateStateInput(InputModel):
         metadata=spec(
             choice("active verifies the org's assertions; retired does not", ("active", "retired"), required=True)
         )
+    )
+
+
+@input_model
+class EnrollmentRejectionInput(InputModel):
+    """Reject a subscriber enrollment."""
+
+    schema_name = "EnrollmentRejection"
+
+    reason: str = field(
+        default="",
+        metadata=spec(
+            string("why: kept with the enrollment and in the audit log", max_length=MAX_NAME_LENGTH, display=True)
+        ),
     )

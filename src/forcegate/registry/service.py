@@ -28,6 +28,7 @@ from forcegate.core.ids import ORG_PREFIX, validate
 from forcegate.errors import AlreadyExists, ConfigurationError, InvalidInput, KeyMaterialError, NotFound
 from forcegate.keys import check_key_strength, load_keystore, sha256_fingerprint
 from forcegate.keys.model import certificate_public_key
+from forcegate.registry.enrollment import Enrollments
 from forcegate.registry.inputs import (
     AppChanges,
     AppInput,
@@ -47,7 +48,6 @@ from forcegate.stores.models import (
     CertificateRecord,
     CertificateState,
     Org,
-    OrgPolicy,
     SigningKey,
 )
 from forcegate.stores.values import POLICY_COLUMNS
@@ -78,6 +78,8 @@ class RegistryService:
         self._trust = stores.trust
         self._settings = settings if settings is not None else Settings()
         self._clock = clock if clock is not None else SystemClock()
+        #: Subscriber enrollment: its steps and its approval policy (:mod:`forcegate.registry.enrollment`).
+        self.enrollments = Enrollments(stores, settings=self._settings, clock=self._clock)
 
     # --- apps -----------------------------------------------------------------------------------------
 
@@ -222,19 +224,7 @@ class RegistryService:
     async def add_org(self, given: OrgInput) -> Org:
         """Register an org, bound to the Canvas apps it lists (each must be registered)."""
         with _store_input():
-            return await self._trust.add_org(
-                Org(
-                    org_id=given.org_id,
-                    name=given.name,
-                    enabled=given.enabled,
-                    issuers=given.issuers,
-                    subjects=given.subjects,
-                    scopes=given.scopes,
-                    algorithms=given.algorithms,
-                    policy=OrgPolicy(**{name: getattr(given, name) for name in POLICY_COLUMNS}),
-                ),
-                apps=given.apps,
-            )
+            return await self._trust.add_org(given.org(), apps=given.apps)
 
     async def update_org(self, org_id: str, changes: OrgChanges) -> Org:
         current = await self.org(org_id)
@@ -256,6 +246,10 @@ class RegistryService:
     async def list_certificates(self, org_id: str, *, include_retired: bool = True) -> Sequence[CertificateRecord]:
         org = await self.org(org_id)
         return await self._trust.list_certificates(org.org_id, include_retired=include_retired)
+
+    async def expiring_certificates(self, *, days: int, limit: int = 1000) -> Sequence[CertificateRecord]:
+        """Active certificates of enabled orgs expiring within ``days`` (expired ones too), soonest first."""
+        return await self._trust.expiring_certificates(self._clock.now() + days * 86400, limit=limit)
 
     async def certificate_holders(self, fingerprint: str) -> Sequence[str]:
         """The orgs that trust the certificate with this SHA-256 fingerprint (full, lowercase hex)."""

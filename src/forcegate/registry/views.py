@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from forcegate.registry.results import AppDetails, OrgDetails
-from forcegate.stores.models import App, AppSecret, AuditEvent, CertificateRecord, Org
+from forcegate.stores.models import App, AppSecret, AuditEvent, CertificateRecord, Enrollment, Org
 from forcegate.stores.values import POLICY_COLUMNS
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "app_view",
     "audit_view",
     "certificate_view",
+    "enrollment_view",
     "iso",
     "org_details_view",
     "org_view",
@@ -71,6 +72,27 @@ def certificate_view(record: CertificateRecord) -> dict[str, Any]:
         "state": record.state,
         "shared": record.shared,
         "created_at": iso(record.created_at),
+    }
+
+
+def enrollment_view(enrollment: Enrollment) -> dict[str, Any]:
+    """An enrollment without its code (only a digest is stored, and it is not shown either)."""
+    certificate = enrollment.certificate()
+    return {
+        "id": enrollment.enrollment_id,
+        "org_id": enrollment.org_id,
+        "user_id": enrollment.user_id,
+        "username": enrollment.username,
+        "state": enrollment.state,
+        "sha256_fingerprint": enrollment.sha256_fingerprint,
+        "subject": certificate.subject.rfc4514_string(),
+        "not_after": iso(certificate.not_valid_after_utc.timestamp()),
+        "code_expires_at": iso(enrollment.code_expires_at),
+        "proven_at": None if enrollment.proven_at is None else iso(enrollment.proven_at),
+        "decided_by": enrollment.decided_by,
+        "reason": enrollment.reason,
+        "created_at": iso(enrollment.created_at),
+        "updated_at": iso(enrollment.updated_at),
     }
 
 

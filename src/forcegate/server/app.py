@@ -23,6 +23,7 @@ from forcegate.registry.service import RegistryService
 from forcegate.server._asgi import ASGIApp, Message, Receive, Scope, Send, send_json
 from forcegate.server.endpoints.hot import ME_ENDPOINT, me, token
 from forcegate.server.logs import REQUEST_ID, REQUEST_ID_HEADER, request_id_of
+from forcegate.server.observability import Observability, RequestObserver, start_observability
 from forcegate.server.openapi import openapi_document
 from forcegate.server.request import local_path
 from forcegate.server.responses import Edge, edge_of, error_response, send_error
@@ -32,6 +33,7 @@ from forcegate.service.authentication import AuthenticationService
 from forcegate.service.maintenance import purge_expired
 from forcegate.settings import Settings, load_settings
 from forcegate.stores.bundle import Stores
+from forcegate.stores.instrumented import instrument
 from forcegate.stores.opening import open_stores
 
 __all__ = ["ForcegateApp", "create_app", "create_app_from_environment"]
@@ -50,8 +52,11 @@ class ForcegateApp:
         self._given_stores = stores
         self._clock = clock
         self.runtime: Runtime | None = None
+        self._routes = routes(settings)
+        self._observability: Observability | None = None
+        self._observe: RequestObserver | None = None  # the request hook of _observability, if any
         self._starlette = Starlette(
-            routes=routes(settings),
+            routes=self._routes,
             exception_handlers={ForcegateError: self._render, Exception: _unexpected},
         )
         self._tasks: list[asyncio.Task[None]] = []
@@ -75,19 +80,31 @@ class ForcegateApp:
         # coroutine level for the whole dispatch, since this runs on every request.
         request_id = request_id_of(scope)
         reset = REQUEST_ID.set(request_id)
+        status = [0]  # the answer's status, once sent (0: nothing sent yet)
+
+        async def respond(message: Message) -> None:  # every answer: its request id, its status noted
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
+            await send(message)
+
+        observe = self._observe
+        handle = None if observe is None else observe.begin(scope)
         try:
             if self.runtime is None:
                 # Only when a server skipped the lifespan protocol: refuse rather than guess.
                 unstarted = StoreUnavailable("forcegate has not started (the ASGI lifespan did not run)")
-                await self._send_error(_with_request_id(send, request_id), unstarted, scope)
+                await self._send_error(respond, unstarted, scope)
                 return
             scope[SCOPE_KEY] = self.runtime
             hot = _HOT.get(local_path(scope))
             if hot is not None:
-                await self._guarded(hot, scope, receive, send, request_id)
+                await self._guarded(hot, scope, receive, respond, status)
             else:
-                await self._starlette(scope, receive, _with_request_id(send, request_id))
+                await self._starlette(scope, receive, respond)
         finally:
+            if observe is not None:
+                observe.end(handle, scope, status[0] or 500)
             REQUEST_ID.reset(reset)
 
     def edge(self, path: str) -> Edge:
@@ -113,38 +130,41 @@ class ForcegateApp:
             instance_domains=self.settings.canvas_instance_domains,
         )
 
-    async def _guarded(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, request_id: bytes) -> None:
-        """Run a raw endpoint: a refusal is rendered for its edge, a bug becomes a logged JSON 500."""
-        started = False
-
-        async def tracking_send(message: Message) -> None:  # and adding the request id: one wrapper, not two
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                # The raw endpoints answer through _asgi.send_bytes, whose header list is new each time.
-                message["headers"].append((REQUEST_ID_HEADER, request_id))
-            await send(message)
-
+    async def _guarded(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, status: list[int]) -> None:
+        """Run a raw endpoint: a refusal is rendered for its edge, a bug becomes a logged JSON 500.
+        ``status[0]`` is the status ``send`` has started an answer with (0: none yet)."""
         try:
-            await app(scope, receive, tracking_send)
+            await app(scope, receive, send)
         except ForcegateError as exc:
-            if started:
+            if status[0]:
                 raise
-            await self._send_error(tracking_send, exc, scope)
+            await self._send_error(send, exc, scope)
         except Exception:
             log.exception("unexpected error in %s", scope.get("path"))
-            if started:
+            if status[0]:
                 raise
-            await send_json(tracking_send, 500, {"error": "server_error"})
+            await send_json(send, 500, {"error": "server_error"})
 
     async def startup(self) -> None:
+        observability = start_observability(self.settings, self._routes)
         stores = self._given_stores or await open_stores(self.settings, migrate="check")
+        if observability.store is not None:
+            stores = instrument(stores, observability.store)
         service = AuthenticationService(self.settings, stores, clock=self._clock)
+        service.audit.observer = observability.decision
         await service.load_signing_keys()
         registry = RegistryService(stores, settings=self.settings, clock=self._clock)
         self.runtime = Runtime(
-            self.settings, service, registry, openapi_document(self.settings), self.settings.proxy_networks
+            self.settings,
+            service,
+            registry,
+            openapi_document(self.settings),
+            self.settings.proxy_networks,
+            metrics=observability.metrics,
         )
+        self._observability = observability
+        self._observe = observability.request
+        observability.start()
         service.audit.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._purge_loop(service)))
 
@@ -159,6 +179,10 @@ class ForcegateApp:
             if self._given_stores is None:
                 await self.runtime.service.stores.close()
             self.runtime = None
+        if self._observability is not None:
+            self._observe = None
+            self._observability.close()
+            self._observability = None
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -180,17 +204,6 @@ class ForcegateApp:
         while True:
             await asyncio.sleep(PURGE_INTERVAL)
             await purge_expired(service.stores, service.settings, service.clock)
-
-
-def _with_request_id(send: Send, request_id: bytes) -> Send:
-    """``send``, adding ``X-Request-Id`` to the response's headers."""
-
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
-        await send(message)
-
-    return sending
 
 
 async def _unexpected(_: Request, exc: Exception) -> Response:

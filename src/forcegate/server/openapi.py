@@ -115,8 +115,9 @@ def _admin_error(status: int) -> dict[str, Any]:
             400: "invalid input (`invalid_input`: malformed JSON, an unknown field, a wrong type or value out of "
             "bounds, a bad id), a value the registry's policy refuses (`weak_key`, `weak_secret`, "
             "`certificate_expired`, …), or a malformed Authorization header (`malformed_credentials`)",
-            404: "no such app, org or certificate: `not_found`",
-            409: "it is already registered: `already_exists`, or `certificate_shared` (trusted for another org)",
+            404: "no such app, org, certificate or enrollment: `not_found`",
+            409: "it is already registered: `already_exists`, or `certificate_shared` (trusted for another org); "
+            "the enrollment is not in a state this applies to: `enrollment_state_conflict`",
         }[status]
     )
 
@@ -199,15 +200,30 @@ def _token_paths() -> dict[str, Any]:
                 },
             }
         },
+        "/api/v1/certificates": {
+            "get": {
+                "summary": "the calling org's active certificates and the days each has left (the expiry watch)",
+                "description": "The org's access token, or an Apex JWT sent directly; not a Canvas session.",
+                "security": [{"bearer": []}],
+                "responses": {
+                    "200": _json(ref("OrgCertificates"), "its certificates, newest first", _no_store()),
+                    "400": _error("a malformed Authorization header: `invalid_request`"),
+                    "401": _challenged("no or an invalid credential (RFC 6750 §3.1)"),
+                    "429": _rate_limited(challenged=True),
+                    "503": _unavailable(),
+                },
+            }
+        },
         "/oauth2/introspect": {
             "post": {
                 "summary": "RFC 7662 token introspection",
-                "security": _admin_security(),
+                "description": "The admin token, or the `introspection_token` setting (a resource server's).",
+                "security": [*_admin_security(), {"introspectionToken": []}],
                 "requestBody": _token_form(),
                 "responses": {
                     "200": _json(ref("IntrospectionResponse"), "the token's state", _no_store()),
                     "400": _error("not a form, or no `token`"),
-                    "401": _challenged("the admin token is missing or wrong"),
+                    "401": _challenged("the admin or introspection token is missing or wrong"),
                     "429": _rate_limited(challenged=False, assertions=False),
                     "503": _unavailable(),
                 },
@@ -342,6 +358,96 @@ def _public_paths() -> dict[str, Any]:
     }
 
 
+def _metrics_paths() -> dict[str, Any]:
+    return {
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (text exposition format)",
+                "description": "With `metrics_token` set, only for `Authorization: Bearer <metrics_token>`.",
+                "security": [{"metricsToken": []}, {}],
+                "responses": {
+                    "200": {
+                        "description": "the metrics",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    "400": _error("a malformed Authorization header: `invalid_request`"),
+                    "401": _challenged("the metrics token is missing or wrong"),
+                },
+            }
+        }
+    }
+
+
+def _enroll_paths() -> dict[str, Any]:
+    """Subscriber enrollment (docs/onboarding.md): pages for the admin's browser, JSON for the proof."""
+    page_errors = {
+        "400": _html("the sign-in failed (state, PKCE, code), or the certificate was refused by the registry's policy"),
+        "403": _html("the Salesforce user holds neither Customize Application nor Modify All Data"),
+        "409": _html("the certificate is already trusted (for this org, or another)"),
+        "429": _html(_FAILURE_LIMIT),
+        "503": _html("a store or Salesforce is unavailable"),
+    }
+    cookie = {"Set-Cookie": _header("`forcegate_enroll` (HttpOnly; SameSite=Lax; Path=/enroll): the sign-in")}
+    return {
+        "/enroll": {
+            "get": {
+                "summary": "where to sign in; with `login`, start the Salesforce sign-in (OAuth web server flow, PKCE)",
+                "parameters": [
+                    {
+                        "name": "login",
+                        "in": "query",
+                        "required": False,
+                        "description": "the login host: an entry of `enrollment_login_hosts`, or a My Domain below one",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": _html("the choice of login host"),
+                    "303": {
+                        "description": "to Salesforce's authorize endpoint",
+                        "headers": {"Location": _header("the login host's /services/oauth2/authorize"), **cookie},
+                    },
+                    **{k: v for k, v in page_errors.items() if k in ("400", "503")},
+                },
+            }
+        },
+        "/enroll/callback": {
+            "get": {
+                "summary": "Salesforce's redirect back: code exchanged, identity and admin check; the upload page",
+                "parameters": [
+                    {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+                    for name in ("code", "state", "error", "error_description")
+                ],
+                "responses": {"200": _html("the certificate upload page"), **page_errors},
+            }
+        },
+        "/enroll/certificate": {
+            "post": {
+                "summary": "start the enrollment of the pasted certificate; the page shows the one-time code",
+                "requestBody": _form(
+                    {"certificate": {"type": "string", "description": "PEM"}, "form_token": {"type": "string"}},
+                    ["certificate", "form_token"],
+                ),
+                "responses": {"200": _html("the enrollment and its one-time code"), **page_errors},
+            }
+        },
+        "/enroll/proof": {
+            "post": {
+                "summary": "proof of possession: a JWT from the org signed with the enrolled certificate's key",
+                "description": "`iss` the org id, `aud` this URL, the one-time code in the `enrollment_code` claim.",
+                "requestBody": _form({"assertion": {"type": "string"}}, ["assertion"]),
+                "responses": {
+                    "200": _json(ref("EnrollmentProof"), "the enrollment's state after the proof", _no_store()),
+                    "400": _error("RFC 6749 §5.2: `invalid_grant` (the proof or its code), `invalid_request`"),
+                    "409": _error("the certificate was trusted for another org meanwhile: `certificate_shared`"),
+                    "429": _rate_limited(challenged=False, assertions=False),
+                    "503": _unavailable(),
+                },
+            }
+        },
+    }
+
+
 def _admin_paths() -> dict[str, Any]:
     prefix = "/admin/api/v1"
     return {
@@ -408,6 +514,35 @@ def _admin_paths() -> dict[str, Any]:
                 body="CertificateStateChange",
             )
         },
+        f"{prefix}/enrollments": {
+            "get": _admin(
+                "subscriber enrollments, newest first",
+                (200, _list("Enrollment", "a page of enrollments")),
+                400,
+                query=("state", "org", "limit"),
+            )
+        },
+        f"{prefix}/enrollments/{{enrollment_id}}": {
+            "get": _admin("show an enrollment", _ok("Enrollment", "the enrollment"), 404)
+        },
+        f"{prefix}/enrollments/{{enrollment_id}}/approve": {
+            "post": _admin(
+                "approve: a proven enrollment becomes active (org registered if new, certificate trusted); "
+                "one waiting for its proof becomes approved",
+                _ok("Enrollment", "the enrollment"),
+                404,
+                409,
+            )
+        },
+        f"{prefix}/enrollments/{{enrollment_id}}/reject": {
+            "post": _admin(
+                "reject an open enrollment (its code stops working); the body is optional",
+                _ok("Enrollment", "the enrollment"),
+                404,
+                409,
+                body="EnrollmentRejection",
+            )
+        },
         f"{prefix}/audit": {
             "get": _admin(
                 "audit events, newest first",
@@ -425,6 +560,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         **_canvas_paths(settings.canvas_landing_path),
         **_public_paths(),
         **_admin_paths(),
+        **_enroll_paths(),
+        **(_metrics_paths() if settings.metrics else {}),
     }
     _declare_path_parameters(paths)
     return {
@@ -442,6 +579,12 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "description": "the admin token printed at first start",
                 },
                 "canvasSession": {"type": "apiKey", "in": "cookie", "name": "forcegate_session"},
+                "metricsToken": {"type": "http", "scheme": "bearer", "description": "the metrics_token setting"},
+                "introspectionToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the introspection_token setting",
+                },
             },
         },
     }

@@ -19,11 +19,13 @@ from forcegate.registry.inputs import (
     AppInput,
     CertificateInput,
     CertificateStateInput,
+    EnrollmentRejectionInput,
     OrgChanges,
     OrgInput,
     SecretInput,
 )
 from forcegate.server.endpoints.admin import DEFAULT_PAGE, MAX_PAGE
+from forcegate.stores.enrollment_rows import ENROLLMENT_STATES
 
 __all__ = ["component_schemas", "path_parameter", "query_parameter", "ref"]
 
@@ -69,7 +71,16 @@ def _timestamp(description: str) -> Schema:
 
 # --- request bodies (admin API): the registry's input models say what they accept ------------------
 
-_INPUTS = (AppInput, AppChanges, SecretInput, OrgInput, OrgChanges, CertificateInput, CertificateStateInput)
+_INPUTS = (
+    AppInput,
+    AppChanges,
+    SecretInput,
+    OrgInput,
+    OrgChanges,
+    CertificateInput,
+    CertificateStateInput,
+    EnrollmentRejectionInput,
+)
 
 
 # --- responses ---------------------------------------------------------------------------------------
@@ -130,6 +141,26 @@ def _certificate() -> Schema:
         "state": {"enum": ["active", "retired"]},
         "shared": {"type": "boolean", "description": "trusted for other orgs too: any of them can sign as the others"},
         "created_at": _timestamp("when it was registered"),
+    }
+    return _object(properties, required=tuple(properties))
+
+
+def _enrollment() -> Schema:
+    properties = {
+        "id": _string("the enrollment's id (public; its one-time code is never shown)", pattern="^enr_[a-z2-7]{20}$"),
+        "org_id": _string("the canonical 18-character org id"),
+        "user_id": _string("the Salesforce user who enrolled"),
+        "username": _string("their username"),
+        "state": {"enum": list(ENROLLMENT_STATES)},
+        "sha256_fingerprint": _string("SHA-256 of the certificate's DER, lowercase hex", pattern="^[0-9a-f]{64}$"),
+        "subject": _string("the certificate's subject DN (RFC 4514)"),
+        "not_after": _timestamp("end of the certificate's validity"),
+        "code_expires_at": _timestamp("until when the enrollment code may prove possession"),
+        "proven_at": _nullable(_timestamp("when the org proved it holds the key")),
+        "decided_by": _nullable(_string("who approved or rejected it (`policy:auto`, `policy:listed`, an entry)")),
+        "reason": _string("why it was rejected or expired"),
+        "created_at": _timestamp("when it was started"),
+        "updated_at": _timestamp("its last change"),
     }
     return _object(properties, required=tuple(properties))
 
@@ -282,6 +313,39 @@ def component_schemas() -> dict[str, Schema]:
         "App": _app(),
         "SecretCreated": _secret_created(),
         "Certificate": _certificate(),
+        "Enrollment": _enrollment(),
+        "OrgCertificates": _object(
+            {
+                "org_id": _string("the calling org"),
+                "checked_at": _timestamp("the service's time of the answer"),
+                "certificates": _array(
+                    {
+                        "allOf": [
+                            ref("Certificate"),
+                            _object(
+                                {
+                                    "days_to_expiry": {
+                                        "type": "integer",
+                                        "description": "whole days left (< 0: expired)",
+                                    }
+                                },
+                                required=("days_to_expiry",),
+                            ),
+                        ]
+                    },
+                    "its active certificates, newest first",
+                ),
+            },
+            required=("org_id", "checked_at", "certificates"),
+        ),
+        "EnrollmentProof": _object(
+            {
+                "enrollment_id": _string(),
+                "org_id": _string("the canonical 18-character org id"),
+                "state": {"enum": ["pending_approval", "active"]},
+            },
+            required=("enrollment_id", "org_id", "state"),
+        ),
         "Org": _org(with_certificates=False),
         "OrgWithCertificates": _org(with_certificates=True),
         "AuditEvent": _audit_event(),
@@ -305,7 +369,11 @@ def query_parameter(name: str) -> Schema:
             f"how many to return; a value outside 1..{MAX_PAGE} is clamped",
             {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
         ),
-        "org": ("only the events of this org", _string(pattern=_ORG_ID)),
+        "org": ("only those of this org", _string(pattern=_ORG_ID)),
+        "state": (
+            "only enrollments in this state (repeatable)",
+            {"type": "array", "items": {"enum": list(ENROLLMENT_STATES)}},
+        ),
         "before": (
             "only the events whose id is below this one (the last id of the previous page)",
             {"type": "integer", "minimum": -MAX_JSON_INTEGER, "maximum": MAX_JSON_INTEGER},
@@ -318,6 +386,7 @@ def path_parameter(name: str) -> Schema:
     description, schema = {
         "consumer_key": ("the Connected App's consumer key", {"type": "string"}),
         "org_id": ("the org id, 15 or 18 characters", {"type": "string", "pattern": _ORG_ID}),
+        "enrollment_id": ("the enrollment's id", {"type": "string"}),
         "fingerprint": (
             "the certificate's SHA-256 fingerprint in hex (colons allowed), or a unique prefix of 8+ digits",
             {"type": "string", "pattern": "^[0-9A-Fa-f:]+$"},

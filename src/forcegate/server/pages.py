@@ -15,7 +15,7 @@ from html import escape
 from forcegate.core.identity import Identity
 from forcegate.core.instance_url import parse_instance_domains
 
-__all__ = ["error_page", "landing_page", "page_headers"]
+__all__ = ["STYLE_HASH", "error_page", "landing_page", "page", "page_headers"]
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#181818}"
@@ -25,6 +25,8 @@ _STYLE = (
 
 
 _STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode("utf-8")).digest()).decode("ascii")
+#: The CSP hash of the pages' one inline style.
+STYLE_HASH = _STYLE_HASH
 
 
 @functools.lru_cache(maxsize=8)
@@ -50,11 +52,15 @@ def page_headers(instance_domains: tuple[str, ...] = ()) -> tuple[tuple[str, str
     )
 
 
-def _page(title: str, body: str) -> str:
+def page(title: str, body: str) -> str:
+    """A page: ``body`` is HTML (its values already escaped by the caller), ``title`` text."""
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}</body></html>"
     )
+
+
+_page = page
 
 
 def landing_page(identity: Identity) -> str:

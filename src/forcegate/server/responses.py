@@ -22,38 +22,25 @@ server log always have them.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from starlette.responses import Response
 
 from forcegate.errors import (
     AuthenticationRequired,
-    ConfigurationError,
     ForcegateError,
-    InsufficientScope,
-    NoCredentials,
+    KeyMaterialError,
     RateLimited,
+    RegistryError,
     RequestError,
-    SalesforceUnavailable,
-    StoreUnavailable,
     TokenError,
 )
 from forcegate.server._asgi import JSON_NO_STORE, Send, send_bytes
-from forcegate.server.pages import error_page, page_headers
+from forcegate.server.pages import STYLE_HASH, error_page, page_headers
+from forcegate.service.refusals import Edge, refusal_parts, status_and_error
 
 __all__ = ["Edge", "RenderedError", "edge_of", "error_response", "render_error", "send_error"]
-
-CHALLENGE = 'Bearer realm="forcegate"'
-
-
-class Edge(enum.Enum):
-    TOKEN = "token"  # noqa: S105 - the token endpoint, not a secret
-    RESOURCE = "resource"
-    ADMIN = "admin"
-    CANVAS = "canvas"
 
 
 def edge_of(path: str) -> Edge:
@@ -62,8 +49,10 @@ def edge_of(path: str) -> Edge:
         return Edge.ADMIN
     if path == "/canvas" or path.startswith("/canvas/"):
         return Edge.CANVAS
-    if path == "/oauth2/token":
-        return Edge.TOKEN
+    if path in ("/oauth2/token", "/enroll/proof"):
+        return Edge.TOKEN  # the proof of possession is an assertion, refused as a grant is
+    if path == "/enroll" or path.startswith("/enroll/"):
+        return Edge.ENROLL
     return Edge.RESOURCE
 
 
@@ -74,56 +63,25 @@ class RenderedError:
     headers: list[tuple[bytes, bytes]]
 
 
-#: Errors that describe the request itself (or the caller's own rate), never whether a credential is
-#: trusted. An outage's reason is not among them: it names servers and addresses, for the log only.
-_HARMLESS = (RequestError, RateLimited)
-
-
-def _status_and_error(exc: ForcegateError, edge: Edge) -> tuple[int, str]:
-    if isinstance(exc, StoreUnavailable | SalesforceUnavailable):
-        return 503, "temporarily_unavailable"
-    if isinstance(exc, ConfigurationError):
-        return 500, "server_error"
-    if isinstance(exc, RateLimited):
-        return 429, "slow_down"
-    if edge is Edge.TOKEN:
-        if isinstance(exc, TokenError):
-            return 400, "invalid_grant"
-        return (400 if isinstance(exc, RequestError) else exc.status), exc.oauth_error
-    if edge is Edge.CANVAS and isinstance(exc, TokenError):
-        return 401, exc.oauth_error  # a session whose org was disabled since: no longer signed in
-    if edge is Edge.RESOURCE:
-        if isinstance(exc, InsufficientScope):
-            return 403, "insufficient_scope"
-        if isinstance(exc, RequestError):
-            return 400, "invalid_request"
-        if isinstance(exc, TokenError | AuthenticationRequired):
-            return 401, "invalid_token"
-    return exc.status, exc.oauth_error
-
-
 def render_error(
     exc: ForcegateError, edge: Edge, *, development: bool, instance_domains: tuple[str, ...] = ()
 ) -> RenderedError:
-    """Status, body and headers of the refusal ``exc`` at ``edge`` (see the module docstring)."""
-    status, error = _status_and_error(exc, edge)
+    """Status, body and headers of the refusal ``exc`` at ``edge`` (see the module docstring); the
+    status, body and challenge are :func:`forcegate.service.refusals.refusal_parts`', shared with
+    :mod:`forcegate.resource`."""
     if edge is Edge.CANVAS:
+        status, _ = status_and_error(exc, edge)
         return _canvas_page(exc, status, development=development, instance_domains=instance_domains)
-    disclose = development or edge is Edge.ADMIN or isinstance(exc, _HARMLESS)
-    body: dict[str, Any] = {"error": error}
-    if disclose:
-        body["error_description"] = exc.reason
-        body["code"] = exc.code
+    if edge is Edge.ENROLL:
+        status, _ = status_and_error(exc, edge)
+        return _enroll_page(exc, status, development=development)
+    parts = refusal_parts(exc, edge, development=development)
     headers = list(JSON_NO_STORE)
-    challenged = status == 401 or (edge is Edge.RESOURCE and status < 500)
-    if challenged:
-        # RFC 6750 §3: a protected resource says why in WWW-Authenticate; a request without any
-        # credential gets a challenge without an error code (§3.1).
-        challenge = CHALLENGE if isinstance(exc, NoCredentials) else f'{CHALLENGE}, error="{error}"'
-        headers.append((b"www-authenticate", challenge.encode()))
-    if isinstance(exc, RateLimited):
-        headers.append((b"retry-after", str(exc.retry_after).encode()))  # RFC 9110 §10.2.3, seconds
-    return RenderedError(status, orjson.dumps(body), headers)
+    if parts.challenge is not None:
+        headers.append((b"www-authenticate", parts.challenge.encode()))
+    if parts.retry_after is not None:
+        headers.append((b"retry-after", str(parts.retry_after).encode()))  # RFC 9110 §10.2.3, seconds
+    return RenderedError(parts.status, orjson.dumps(parts.body), headers)
 
 
 def _canvas_page(
@@ -142,6 +100,34 @@ def _canvas_page(
     if isinstance(exc, RateLimited):
         headers.append((b"retry-after", str(exc.retry_after).encode()))
     return RenderedError(status, error_page(title, message).encode("utf-8"), headers)
+
+
+def _enroll_page(exc: ForcegateError, status: int, *, development: bool) -> RenderedError:
+    """The subscriber admin is told what is wrong with what they sent or who they are (their own
+    input: the certificate, their permissions, the sign-in); an outage or a fault stays in the log."""
+    if status >= 500:
+        title, message = "Unavailable", "Try again shortly."
+    elif isinstance(exc, RegistryError | KeyMaterialError | RequestError | RateLimited):
+        title, message = "Enrollment refused", exc.reason
+    else:
+        title, message = "Enrollment refused", "Start again from the enrollment page."
+    if development and status >= 500:
+        message += f" ({exc.code}: {exc.reason})"
+    headers = [(b"content-type", b"text/html; charset=utf-8")]
+    headers += [
+        (
+            b"content-security-policy",
+            b"default-src 'none'; style-src 'sha256-" + STYLE_HASH.encode() + b"'; frame-ancestors 'none'",
+        )
+    ]
+    headers += [
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"cache-control", b"no-store"),
+    ]
+    if isinstance(exc, RateLimited):
+        headers.append((b"retry-after", str(exc.retry_after).encode()))
+    return RenderedError(status, error_page(title, f"{message} [{exc.code}]").encode("utf-8"), headers)
 
 
 async def send_error(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from forcegate.server.endpoints import admin, canvas, discovery, oauth
+from forcegate.server.endpoints import admin, canvas, discovery, enroll, oauth, org_api
+from forcegate.server.observability import METRICS_PATH
 from forcegate.settings import Settings
 
 __all__ = ["routes"]
@@ -20,6 +21,7 @@ def routes(settings: Settings) -> list[Route]:
         Route("/canvas/logout", canvas.logout, methods=["POST"]),
         Route("/canvas/{consumer_key}", canvas.post_canvas, methods=["POST"]),
         Route("/canvas/{consumer_key}", canvas.get_canvas, methods=["GET"]),
+        Route(org_api.CERTIFICATES_ENDPOINT, org_api.certificates, methods=["GET"]),
         Route("/oauth2/introspect", oauth.introspect, methods=["POST"]),
         Route("/oauth2/revoke", oauth.revoke, methods=["POST"]),
         Route("/.well-known/jwks.json", discovery.jwks, methods=["GET"]),
@@ -29,4 +31,9 @@ def routes(settings: Settings) -> list[Route]:
         Route("/openapi.json", discovery.openapi, methods=["GET"]),
     ]
     table += [Route(admin.PREFIX + path, handler, methods=[method]) for path, handler, method in admin.ROUTES]
+    table += [Route(path, handler, methods=[method]) for path, handler, method in enroll.ROUTES]
+    if settings.metrics:
+        from forcegate.server.metrics import metrics_endpoint  # prometheus-client, only when metrics are on
+
+        table.append(Route(METRICS_PATH, metrics_endpoint, methods=["GET"]))
     return table

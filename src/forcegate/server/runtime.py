@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forcegate.errors import StoreUnavailable
 from forcegate.registry.service import RegistryService
 from forcegate.server._asgi import Scope
 from forcegate.service.authentication import AuthenticationService
 from forcegate.settings import Settings
+
+if TYPE_CHECKING:  # the metrics module imports prometheus-client, which only a serving process needs loaded
+    from forcegate.server.metrics import ServiceMetrics
 
 __all__ = ["SCOPE_KEY", "Runtime", "runtime"]
 
@@ -30,6 +33,8 @@ class Runtime:
     openapi: dict[str, Any]
     #: ``settings.trusted_proxies``, parsed once (the client address is read on every request).
     proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    #: The Prometheus metrics, when ``settings.metrics`` is on.
+    metrics: ServiceMetrics | None = None
 
 
 def runtime(scope: Scope) -> Runtime:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from forcegate.clock import Clock
 from forcegate.core.identity import Identity
@@ -20,11 +21,17 @@ from forcegate.service.refusal_budget import RefusalBudget
 from forcegate.stores.models import AuditEvent
 from forcegate.stores.protocols import AuditLog
 
-__all__ = ["AuditWriter"]
+__all__ = ["AuditWriter", "DecisionObserver"]
 
 log = logging.getLogger("forcegate.audit")
 
 MAX_QUEUE = 50_000
+
+#: Told of every decision (the service's metrics and tracing), before the refusal budget, so a refusal
+#: that is only counted is still observed: a refusal when its event is made, with its error (every
+#: refusal's event is made to be written); an allowance when its event is written, since the token
+#: endpoint makes its event before the single-use claim, which may still turn it into a replay.
+DecisionObserver = Callable[[AuditEvent, ForcegateError | None], None]
 
 
 class AuditWriter:
@@ -45,6 +52,7 @@ class AuditWriter:
         self._queue: list[AuditEvent] = []
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
+        self.observer: DecisionObserver | None = None
 
     def event(
         self,
@@ -59,7 +67,7 @@ class AuditWriter:
         client: str | None = None,
     ) -> AuditEvent:
         """An event for a decision: allowed when ``error`` is None, else denied with its code and reason."""
-        return AuditEvent(
+        event = AuditEvent(
             at=self._clock.now(),
             endpoint=endpoint,
             credential=credential,
@@ -73,6 +81,9 @@ class AuditWriter:
             issuer=issuer,
             client=client,
         )
+        if error is not None and self.observer is not None:
+            self.observer(event, error)
+        return event
 
     def allowed(self, identity: Identity, *, endpoint: str, credential: str, client: str | None) -> AuditEvent:
         """The event for a credential accepted as ``identity``."""
@@ -89,6 +100,7 @@ class AuditWriter:
     async def write(self, event: AuditEvent) -> None:
         """Write now; a store failure propagates (the caller refuses the request). An unverified
         refusal past its client's budget is only counted (:class:`RefusalBudget`)."""
+        self._allowed(event)
         if not self._budget.admit(event):
             return
         _log(event)
@@ -96,10 +108,12 @@ class AuditWriter:
 
     def recorded(self, event: AuditEvent) -> None:
         """Log an event its caller wrote in its own store write (a grant's, in the grant's transaction)."""
+        self._allowed(event)
         _log(event)
 
     def enqueue(self, event: AuditEvent) -> None:
         """Queue for the next batch (an unverified refusal past its client's budget is only counted)."""
+        self._allowed(event)
         if not self._budget.admit(event):
             return
         _log(event)
@@ -108,6 +122,11 @@ class AuditWriter:
             self.dropped += 1
             return
         self._queue.append(event)
+
+    def _allowed(self, event: AuditEvent) -> None:
+        """An allowance is observed once written (a refusal was, when :meth:`event` made it)."""
+        if event.result == "allowed" and self.observer is not None:
+            self.observer(event, None)
 
     async def flush(self) -> None:
         self._queue.extend(self._budget.summaries(self._clock.now()))

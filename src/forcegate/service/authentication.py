@@ -22,6 +22,7 @@ import math
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
+from forcegate._security import secret_matches
 from forcegate.clock import Clock, SystemClock
 from forcegate.core.access_token import AccessTokenIssuer, AccessTokenVerifier, VerifiedAccessToken
 from forcegate.core.assertion import AssertionVerifier
@@ -50,6 +51,7 @@ from forcegate.settings import Settings
 from forcegate.stores.bundle import Stores
 from forcegate.stores.models import AuditEvent, Session
 from forcegate.stores.protocols import ReplayCache
+from forcegate.stores.rate_hit import RateExceeded, RateHit
 
 __all__ = [
     "RATE_WINDOW",
@@ -180,21 +182,27 @@ class AuthenticationService:
         assert self.issuer is not None
         grant = await prepare_grant(request, verifier=self.assertions, issuer=self.issuer)
         identity = grant.identity
-        # After the signature (a forged assertion cannot spend another org's budget), before the
-        # claim (a refused assertion stays unused, for a retry in the next window).
-        spent = await self._spend_rate(identity.org_id)
         event = self.audit.allowed(identity, endpoint=TOKEN_ENDPOINT, credential="jwt-bearer", client=client)
-        # The single-use claim, the token's record and its audit row in one atomic write (one
-        # transaction on SQL, shared with concurrent requests): a token never leaves without its rows.
-        won = await self.stores.grants.record_grant(
-            replay_key=grant.assertion.replay_key,
-            replay_until=grant.assertion.replay_until,
-            token=grant.record,
-            event=event,
-            now=self.clock.now(),
-        )
+        now = self.clock.now()
+        rate = self._rate_hit(identity.org_id, now)
+        # One atomic write (one transaction on SQL, shared with concurrent requests): the org's rate
+        # hit — after the signature, so a forged assertion spends no one's budget — then the
+        # single-use claim (not made past the limit: the assertion stays usable in the next window;
+        # a replay gives the hit back), the token's record and its audit row. A token never leaves
+        # without its rows.
+        try:
+            won = await self.stores.grants.record_grant(
+                replay_key=grant.assertion.replay_key,
+                replay_until=grant.assertion.replay_until,
+                token=grant.record,
+                event=event,
+                now=now,
+                rate=rate,
+            )
+        except RateExceeded:
+            assert rate is not None
+            raise self._rate_limited(identity.org_id, rate, now) from None
         if not won:
-            await self._refund_rate(spent)  # a replay must not spend the org's budget
             raise grant.assertion.replayed()
         self.audit.recorded(event)
         return grant
@@ -335,19 +343,29 @@ class AuthenticationService:
         """Count one single-use assertion of ``org_id`` in the current minute (the service's clock);
         :class:`RateLimited` beyond ``token_rate_limit``. A counter store that is down fails closed.
         Returns the counter and window hit (for :meth:`_refund_rate`), None when nothing is counted."""
+        now = self.clock.now()
+        rate = self._rate_hit(org_id, now)
+        if rate is None:
+            return None
+        hits = await self.stores.rates.hit(rate.key, rate.window_start, rate.window_seconds, now=now)
+        if hits > rate.limit:
+            raise self._rate_limited(org_id, rate, now)
+        return rate.key, rate.window_start
+
+    def _rate_hit(self, org_id: str, now: float) -> RateHit | None:
+        """The hit one single-use assertion of ``org_id`` counts at ``now`` (None: no limit set)."""
         limit = self.settings.token_rate_limit
         if not limit:
             return None
-        now = self.clock.now()
         window_start = float(math.floor(now / RATE_WINDOW) * RATE_WINDOW)
-        key = f"assertions:{org_id}"
-        hits = await self.stores.rates.hit(key, window_start, RATE_WINDOW, now=now)
-        if hits > limit:
-            raise RateLimited(
-                f"org {org_id} has used its {limit} assertions for this minute",
-                retry_after=max(1, math.ceil(window_start + RATE_WINDOW - now)),
-            )
-        return key, window_start
+        return RateHit(f"assertions:{org_id}", window_start, RATE_WINDOW, limit)
+
+    @staticmethod
+    def _rate_limited(org_id: str, rate: RateHit, now: float) -> RateLimited:
+        return RateLimited(
+            f"org {org_id} has used its {rate.limit} assertions for this minute",
+            retry_after=max(1, math.ceil(rate.window_end - now)),
+        )
 
     async def _refund_rate(self, spent: tuple[str, float] | None) -> None:
         """Give back a hit whose assertion proved a replay: whoever holds a used assertion must not
@@ -366,13 +384,18 @@ class AuthenticationService:
 
     # --- the admin credential -------------------------------------------------------------------------
 
-    async def require_admin(self, credentials: Credentials, *, endpoint: str, client: str | None) -> None:
-        """The caller must present the admin token as bearer; a refusal is audited."""
+    async def require_admin(
+        self, credentials: Credentials, *, endpoint: str, client: str | None, or_token: str | None = None
+    ) -> None:
+        """The caller must present the admin token as bearer (or ``or_token``, a narrower credential an
+        endpoint also takes: ``introspection_token``); a refusal is audited."""
         try:
             self.failures.check(client, None)
             token = credentials.bearer()
             if token is None:
                 raise NoCredentials("admin token missing")
+            if or_token is not None and secret_matches(token, or_token):
+                return
             if not await self.stores.keys.check_admin_token(token):
                 raise AuthenticationRequired("admin token does not match")
         except ForcegateError as exc:

@@ -13,8 +13,9 @@ import re
 from typing import NamedTuple
 
 from forcegate.errors import AuthenticationRequired, MalformedCredentials
+from forcegate.settings import Settings
 
-__all__ = ["SESSION_COOKIE", "Credentials", "bearer_token", "session_from_cookie_header"]
+__all__ = ["SESSION_COOKIE", "Credentials", "bearer_token", "session_cookie_header", "session_from_cookie_header"]
 
 SESSION_COOKIE = "forcegate_session"
 
@@ -51,6 +52,26 @@ def session_from_cookie_header(cookie: str | None) -> str | None:
         if name == SESSION_COOKIE and value:
             return value
     return None
+
+
+def session_cookie_header(session_id: str, settings: Settings, *, max_age: int | None = None) -> str:
+    """The ``Set-Cookie`` value of a Canvas session (decision 0009), the same in every framework.
+
+    ``HttpOnly; Secure; SameSite=None; Partitioned; Path=/; Max-Age=<session_lifetime>``: the app lives
+    in a third-party iframe on a Salesforce page, which needs ``SameSite=None``, which needs ``Secure``;
+    ``Partitioned`` (CHIPS) keeps the cookie usable where third-party cookies are blocked. In
+    development mode with a plain-http public URL, ``SameSite=Lax`` without ``Secure``. Written out
+    because the standard library's ``http.cookies`` (and so Starlette, Django and Werkzeug before 3.1)
+    learns ``Partitioned`` only in Python 3.14. The session id is URL-safe base64: no quoting needed.
+    ``max_age`` 0 (with an empty id) removes the cookie: the same attributes, or the browser keeps it.
+    """
+    lifetime = settings.session_lifetime if max_age is None else max_age
+    attributes = [f"{SESSION_COOKIE}={session_id}", "Path=/", f"Max-Age={lifetime}", "HttpOnly"]
+    if settings.secure_cookies:
+        attributes += ["Secure", "SameSite=None", "Partitioned"]
+    else:
+        attributes.append("SameSite=Lax")
+    return "; ".join(attributes)
 
 
 class Credentials(NamedTuple):

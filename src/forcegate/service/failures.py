@@ -88,6 +88,7 @@ class FailureLimiter:
         limited = RateLimited(
             reason if because is None else f"{reason}; this one: {because.code}: {because.reason}",
             retry_after=max(1, math.ceil(until - now)),
+            limit="failures",
         )
         # What was verified of the attempt itself (a 429 here proves nothing about the sender).
         limited.verified = because.verified if because is not None else False

@@ -15,7 +15,8 @@ log = logging.getLogger("forcegate.service")
 
 
 async def purge_expired(stores: Stores, settings: Settings, clock: Clock) -> dict[str, int]:
-    """Forget what has expired (claims, rate counters, tokens, sessions) and audit events past the retention limit.
+    """Forget what has expired (claims, rate counters, tokens, sessions, enrollment sign-ins), mark lapsed
+    enrollment codes expired, and purge audit events past the retention limit.
 
     Every worker runs this periodically; the deletes are idempotent, so workers running it at the
     same time only repeat each other. A store that is down is skipped until the next round.
@@ -27,6 +28,9 @@ async def purge_expired(stores: Stores, settings: Settings, clock: Clock) -> dic
         "rates": lambda: stores.rates.purge(now),
         "tokens": lambda: stores.tokens.purge(now),
         "sessions": lambda: stores.sessions.purge(now),
+        "enrollment_sign_ins": lambda: stores.enrollments.purge_sign_ins(now),
+        # A lapsed enrollment code is refused anyway; marking it shows the queue as it is.
+        "enrollment_codes": lambda: stores.enrollments.expire_enrollments(now),
     }
     if retention_days:
         jobs["audit"] = lambda: stores.audit.purge(now - retention_days * 86_400)

@@ -19,9 +19,12 @@ async def introspect(
 ) -> dict[str, Any]:
     """RFC 7662 §2.2: the token's claims when it is live here, else ``{"active": false}`` and nothing more.
 
-    The caller must be the admin. A store that is down is raised (the answer would be a guess).
+    The caller must present ``introspection_token`` (a resource server's credential) or the admin
+    token. A store that is down is raised (the answer would be a guess).
     """
-    await service.require_admin(credentials, endpoint=endpoint, client=client)
+    await service.require_admin(
+        credentials, endpoint=endpoint, client=client, or_token=service.settings.introspection_token
+    )
     token = required(dict(await form()), "token")
     try:
         verified = await service.verify_access_token(token)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from forcegate.stores.protocols import (
     AuditLog,
+    EnrollmentStore,
     GrantRecorder,
     RateCounter,
     ReplayCache,
@@ -36,5 +37,6 @@ class Stores:
     keys: ServiceKeyStore
     grants: GrantRecorder
     rates: RateCounter
+    enrollments: EnrollmentStore
     check: Callable[[], Awaitable[Mapping[str, str]]]
     close: Callable[[], Awaitable[None]]

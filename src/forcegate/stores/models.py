@@ -19,19 +19,28 @@ from forcegate.core.trusted_key import TrustedKey
 __all__ = [
     "CONSUMER_KEY_PATTERN",
     "DEFAULT_ORG_ALGORITHMS",
+    "OPEN_ENROLLMENT_STATES",
     "App",
     "AppSecret",
     "AuditEvent",
     "CertificateRecord",
     "CertificateState",
+    "Enrollment",
+    "EnrollmentState",
     "IssuedToken",
     "Org",
     "OrgPolicy",
     "Session",
+    "SignIn",
     "SigningKey",
 ]
 
 CertificateState = Literal["active", "retired"]
+#: An enrollment's life: ``pending_proof`` -> (``approved``) -> ``pending_approval`` -> ``active``, or
+#: ``rejected`` / ``expired`` (see :class:`Enrollment`).
+EnrollmentState = Literal["pending_proof", "approved", "pending_approval", "active", "rejected", "expired"]
+#: The states an enrollment can still move on from.
+OPEN_ENROLLMENT_STATES: tuple[EnrollmentState, ...] = ("pending_proof", "approved", "pending_approval")
 
 #: What an org's assertions may be signed with unless it is set otherwise: ``Auth.JWS`` signs RS256 only.
 DEFAULT_ORG_ALGORITHMS: tuple[str, ...] = ("RS256",)
@@ -189,3 +198,58 @@ class AuditEvent:
     client: str | None = None
     id: int | None = None
     verified: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Enrollment:
+    """A subscriber admin's request that the registry trust a certificate for their org (issue 14).
+
+    ``state``: ``pending_proof`` until an assertion signed with the certificate's key and carrying the
+    enrollment code arrives; ``approved`` when the ISV approved it before that proof; then
+    ``pending_approval`` (proven, waiting for the ISV) or ``active`` (the certificate is trusted);
+    ``rejected`` or ``expired`` (the code lapsed, or a newer enrollment of the same certificate
+    replaced this one) end it. ``code_digest``: the SHA-256 (hex) of the one-time enrollment code,
+    which is never stored. ``decided_by``: who approved or rejected it (``cli``, ``admin-api``,
+    ``policy:auto``, ``policy:listed``).
+    """
+
+    enrollment_id: str
+    org_id: str
+    user_id: str
+    username: str
+    certificate_der: bytes = field(repr=False)
+    sha256_fingerprint: str
+    state: EnrollmentState
+    code_digest: str = field(repr=False)
+    code_expires_at: float
+    proven_at: float | None = None
+    decided_by: str | None = None
+    reason: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    def certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.certificate_der)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignIn:
+    """A subscriber admin's Salesforce sign-in at ``/enroll``, server-side; the browser holds a random value.
+
+    ``id_hash``: SHA-256 (hex) of that value; ``state_hash``: of the OAuth ``state``. ``login_url``:
+    where the admin signs in (``https://login.salesforce.com``, a My Domain). ``org_id``,
+    ``user_id``, ``username``: None until the callback completed the sign-in.
+    """
+
+    id_hash: str
+    state_hash: str = field(repr=False)
+    login_url: str
+    created_at: float
+    expires_at: float
+    org_id: str | None = None
+    user_id: str | None = None
+    username: str | None = None
+
+    @property
+    def completed(self) -> bool:
+        return self.org_id is not None

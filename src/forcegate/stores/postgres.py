@@ -15,6 +15,7 @@ from forcegate.stores.encryption import SecretBox
 from forcegate.stores.key_check import KEY_CHECK_NAME, ensure_key_check
 from forcegate.stores.migrate import MigratePolicy
 from forcegate.stores.postgres_db import PostgresDatabase
+from forcegate.stores.postgres_enrollments import PostgresEnrollmentStore
 from forcegate.stores.postgres_keys import PostgresServiceKeyStore
 from forcegate.stores.postgres_state import (
     PostgresAuditLog,
@@ -58,6 +59,7 @@ async def open_postgres_stores(
         keys=PostgresServiceKeyStore(db, box),
         grants=PostgresGrantRecorder(db),
         rates=PostgresRateCounter(db),
+        enrollments=PostgresEnrollmentStore(db),
         check=check,
         close=db.close,
     )

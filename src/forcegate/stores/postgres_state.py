@@ -14,6 +14,7 @@ from forcegate.errors import ConfigurationError
 from forcegate.stores import records
 from forcegate.stores.models import AuditEvent, IssuedToken, Session
 from forcegate.stores.postgres_db import Connection, PostgresDatabase, placeholders, rowcount
+from forcegate.stores.rate_hit import RateExceeded, RateHit
 from forcegate.stores.values import check_rate_hit
 
 __all__ = [
@@ -39,6 +40,7 @@ _HIT = (
     "INSERT INTO rate_counters (counter_key, window_start, hits, expires_at) VALUES ($1, $2, 1, $3) "
     "ON CONFLICT (counter_key, window_start) DO UPDATE SET hits = rate_counters.hits + 1 RETURNING hits"
 )
+_REFUND = "UPDATE rate_counters SET hits = hits - 1 WHERE counter_key = $1 AND window_start = $2 AND hits > 0"
 # The interpolated names are constants, never input.
 _INSERT_ISSUED = f"INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}) VALUES ({placeholders(7)})"  # noqa: S608
 _INSERT_GRANTED = (
@@ -78,11 +80,7 @@ class PostgresRateCounter:
         return int(hits)
 
     async def refund(self, key: str, window_start: float) -> None:
-        await self._db.execute(
-            "UPDATE rate_counters SET hits = hits - 1 WHERE counter_key = $1 AND window_start = $2 AND hits > 0",
-            key,
-            window_start,
-        )
+        await self._db.execute(_REFUND, key, window_start)
 
     async def purge(self, now: float) -> int:
         return await self._db.execute("DELETE FROM rate_counters WHERE expires_at < $1", now)
@@ -95,13 +93,30 @@ class PostgresGrantRecorder:
         self._db = db
 
     async def record_grant(
-        self, *, replay_key: str, replay_until: float, token: IssuedToken, event: AuditEvent, now: float
+        self,
+        *,
+        replay_key: str,
+        replay_until: float,
+        token: IssuedToken,
+        event: AuditEvent,
+        now: float,
+        rate: RateHit | None = None,
     ) -> bool:
         audit = records.audit_values(event)
+        over: int | None = None
         async with self._db.transaction() as conn:
-            if rowcount(await conn.execute(_CLAIM, replay_key, replay_until, now)) != 1:
-                return False  # already claimed: write nothing else
-            await _write_rows(conn, token, audit)
+            if rate is not None:
+                hits = int(await conn.fetchval(_HIT, rate.key, rate.window_start, rate.window_end))
+                if hits > rate.limit:
+                    over = hits  # raised once committed: the hit stays counted, nothing is claimed
+            if over is None:
+                if rowcount(await conn.execute(_CLAIM, replay_key, replay_until, now)) != 1:
+                    if rate is not None:
+                        await conn.execute(_REFUND, rate.key, rate.window_start)  # a replay spends no budget
+                    return False  # already claimed: write nothing else
+                await _write_rows(conn, token, audit)
+        if over is not None:
+            raise RateExceeded(over)
         return True
 
     async def write_records(self, token: IssuedToken, event: AuditEvent, grant_key: str) -> bool:

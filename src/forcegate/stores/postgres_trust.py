@@ -27,7 +27,7 @@ from forcegate.stores.models import App, AppSecret, CertificateRecord, Certifica
 from forcegate.stores.postgres_db import Connection, PostgresDatabase, placeholders, rowcount
 from forcegate.stores.protocols import UNSET
 
-__all__ = ["PostgresTrustStore"]
+__all__ = ["BUMP_GENERATION", "PostgresTrustStore", "insert_certificates"]
 
 _MAX_PAGE = 1000
 # The interpolated names are constants, never input.
@@ -43,6 +43,37 @@ _INSERT_CERT = (
 _SELECT_CERTS = f"SELECT {records.CERT_COLUMNS} FROM certificates WHERE org_id = $1"  # noqa: S608
 #: The hot path (every request): one primary-key lookup.
 _GENERATION = "SELECT generation FROM trust_generation WHERE singleton = 1"
+#: First statement of every registry write: bumps the generation and locks its row (serialising writes).
+BUMP_GENERATION = "UPDATE trust_generation SET generation = generation + 1 WHERE singleton = 1"
+
+
+async def insert_certificates(
+    conn: Connection, oid: str, new: Sequence[tuple[object, ...]], *, shared: bool
+) -> list[CertificateRecord]:
+    """Trust the :func:`~forcegate.stores.records.certificate_rows` ``new`` for org ``oid`` inside the
+    caller's registry write (generation locked first): the org must exist; one held by another org is
+    refused unless ``shared``. The one certificate write of the registry (``certs add``, the admin API
+    and an enrollment's activation)."""
+    if await conn.fetchval("SELECT 1 FROM orgs WHERE org_id = $1", oid) is None:
+        raise NotFound(f"org {oid} is not registered")
+    added: list[CertificateRecord] = []
+    for row in new:
+        fingerprint = str(row[3])
+        others = [
+            found["org_id"]
+            for found in await conn.fetch(
+                "SELECT org_id FROM certificates WHERE sha256_fingerprint = $1 AND org_id <> $2", fingerprint, oid
+            )
+        ]
+        records.check_sharing(fingerprint, oid, others, shared=shared)
+        try:
+            certificate_id = await conn.fetchval(_INSERT_CERT, *row)
+        except asyncpg.UniqueViolationError:
+            raise AlreadyExists(f"certificate {fingerprint} is already registered for org {oid}") from None
+        if others:
+            await conn.execute("UPDATE certificates SET shared = 1 WHERE sha256_fingerprint = $1", fingerprint)
+        added.append(records.certificate_from_row((certificate_id, *row)))
+    return added
 
 
 async def _bind_apps(conn: Connection, org_id: str, apps: Sequence[str], now: float) -> None:
@@ -71,7 +102,7 @@ class PostgresTrustStore:
     async def _write(self) -> AsyncIterator[Connection]:
         """A registry write's transaction, the generation bumped (and locked) first."""
         async with self._db.transaction() as conn:
-            await conn.execute("UPDATE trust_generation SET generation = generation + 1 WHERE singleton = 1")
+            await conn.execute(BUMP_GENERATION)
             yield conn
 
     # --- apps -----------------------------------------------------------------------------------------
@@ -283,37 +314,38 @@ class PostgresTrustStore:
     ) -> Sequence[CertificateRecord]:
         oid = values.canonical_org_id(org_id)
         new = records.certificate_rows(oid, certificates, time.time(), shared=values.check_flag(shared, "shared"))
-        added: list[CertificateRecord] = []
         # The generation's row lock (taken first by _write) serialises this check with every other
         # registry write, so two orgs adding the same certificate at once cannot both miss each other.
         async with self._write() as conn:
-            if await conn.fetchval("SELECT 1 FROM orgs WHERE org_id = $1", oid) is None:
-                raise NotFound(f"org {oid} is not registered")
-            for row in new:
-                fingerprint = row[3]
-                others = [
-                    found["org_id"]
-                    for found in await conn.fetch(
-                        "SELECT org_id FROM certificates WHERE sha256_fingerprint = $1 AND org_id <> $2",
-                        fingerprint,
-                        oid,
-                    )
-                ]
-                records.check_sharing(fingerprint, oid, others, shared=shared)
-                try:
-                    certificate_id = await conn.fetchval(_INSERT_CERT, *row)
-                except asyncpg.UniqueViolationError:
-                    raise AlreadyExists(f"certificate {fingerprint} is already registered for org {oid}") from None
-                if others:
-                    await conn.execute("UPDATE certificates SET shared = 1 WHERE sha256_fingerprint = $1", fingerprint)
-                added.append(records.certificate_from_row((certificate_id, *row)))
-        return added
+            return await insert_certificates(conn, oid, new, shared=shared)
 
     async def certificate_holders(self, fingerprint: str) -> Sequence[str]:
         rows = await self._db.fetch(
             "SELECT org_id FROM certificates WHERE sha256_fingerprint = $1 ORDER BY org_id", fingerprint
         )
         return [row["org_id"] for row in rows]
+
+    async def certificates_expiring(self, before: Sequence[float]) -> Sequence[int]:
+        if not before:
+            return []
+        counts = ", ".join(f"COUNT(*) FILTER (WHERE c.not_after < ${i})" for i in range(1, len(before) + 1))
+        row = await self._db.fetchrow(
+            f"SELECT {counts} FROM certificates c JOIN orgs o ON o.org_id = c.org_id "  # noqa: S608 - placeholders only
+            "WHERE c.state = 'active' AND o.enabled = 1",
+            *(float(t) for t in before),
+        )
+        assert row is not None  # an aggregate always yields one row
+        return [int(n) for n in row.values()]
+
+    async def expiring_certificates(self, before: float, *, limit: int = 1000) -> Sequence[CertificateRecord]:
+        columns = ", ".join(f"c.{name.strip()}" for name in records.CERT_COLUMNS.split(","))
+        rows = await self._db.fetch(
+            f"SELECT {columns} FROM certificates c JOIN orgs o ON o.org_id = c.org_id "  # noqa: S608 - constants only
+            "WHERE c.state = 'active' AND o.enabled = 1 AND c.not_after < $1 ORDER BY c.not_after, c.id LIMIT $2",
+            float(before),
+            max(0, min(limit, _MAX_PAGE)),
+        )
+        return [records.certificate_from_row(row) for row in rows]
 
     async def list_certificates(self, org_id: str, *, include_retired: bool = True) -> Sequence[CertificateRecord]:
         """The org's certificates, newest first (the one a rotation just added is tried first)."""

@@ -20,16 +20,21 @@ from forcegate.stores.models import (
     AuditEvent,
     CertificateRecord,
     CertificateState,
+    Enrollment,
+    EnrollmentState,
     IssuedToken,
     Org,
     OrgPolicy,
     Session,
+    SignIn,
     SigningKey,
 )
+from forcegate.stores.rate_hit import RateHit
 
 __all__ = [
     "UNSET",
     "AuditLog",
+    "EnrollmentStore",
     "GrantRecorder",
     "RateCounter",
     "ReplayCache",
@@ -148,6 +153,16 @@ class TrustStore(Protocol):
         ...
 
     async def list_certificates(self, org_id: str, *, include_retired: bool = True) -> Sequence[CertificateRecord]: ...
+    async def certificates_expiring(self, before: Sequence[float]) -> Sequence[int]:
+        """For each time in ``before``, how many active certificates of enabled orgs expire before it
+        (``not_after`` < the time); one query, whatever the registry's size (the metrics' gauge)."""
+        ...
+
+    async def expiring_certificates(self, before: float, *, limit: int = 1000) -> Sequence[CertificateRecord]:
+        """Active certificates of enabled orgs whose ``not_after`` is before ``before`` (expired ones
+        included), soonest first, at most ``limit`` (the expiry watch)."""
+        ...
+
     async def set_certificate_state(self, org_id: str, fingerprint: str, state: CertificateState) -> CertificateRecord:
         """``fingerprint``: the SHA-256 hex fingerprint (a unique prefix of at least 8 hex digits is accepted)."""
         ...
@@ -212,9 +227,21 @@ class GrantRecorder(Protocol):
     """
 
     async def record_grant(
-        self, *, replay_key: str, replay_until: float, token: IssuedToken, event: AuditEvent, now: float
+        self,
+        *,
+        replay_key: str,
+        replay_until: float,
+        token: IssuedToken,
+        event: AuditEvent,
+        now: float,
+        rate: RateHit | None = None,
     ) -> bool:
-        """False, writing nothing, when ``replay_key`` is already claimed (live at ``now``)."""
+        """False, writing nothing, when ``replay_key`` is already claimed (live at ``now``).
+
+        ``rate``: count this hit first, in the same unit of work; past its limit, raise
+        :class:`~forcegate.stores.rate_hit.RateExceeded` having claimed and written nothing else (the
+        hit stays counted, as :meth:`RateCounter.hit`'s do); a replay gives the hit back.
+        """
         ...
 
 
@@ -276,3 +303,97 @@ class ServiceKeyStore(Protocol):
         ...
 
     async def has_admin_token(self) -> bool: ...
+
+
+class EnrollmentStore(Protocol):
+    """Subscriber enrollments and the approval list (issue 14), part of the trust registry.
+
+    Every write bumps :meth:`TrustStore.generation` in the same transaction and is atomic; a state
+    change is a compare-and-set on the current state, so two deciders (an approval racing a proof or a
+    rejection) cannot both win. Which transitions are allowed, and when, is the registry service's
+    policy (:mod:`forcegate.registry.enrollment`); the store only makes them atomic.
+    """
+
+    async def add_enrollment(self, enrollment: Enrollment) -> Enrollment:
+        """Store a new enrollment. An open enrollment of the same org and certificate is expired in the
+        same transaction (the newer one replaces it); a taken ``enrollment_id`` is :class:`AlreadyExists`."""
+        ...
+
+    async def get_enrollment(self, enrollment_id: str) -> Enrollment | None: ...
+    async def list_enrollments(
+        self, *, states: Sequence[EnrollmentState] = (), org_id: str | None = None, limit: int = 100
+    ) -> Sequence[Enrollment]:
+        """Newest first; ``states`` (empty: any) and ``org_id`` narrow the list."""
+        ...
+
+    async def set_enrollment_state(
+        self,
+        enrollment_id: str,
+        *,
+        expected: Sequence[EnrollmentState],
+        state: EnrollmentState,
+        now: float,
+        decided_by: str | None = None,
+        reason: str | None = None,
+        proven: bool = False,
+    ) -> Enrollment:
+        """Move the enrollment from one of ``expected`` to ``state`` (``proven``: record ``now`` as the
+        proof's time). :class:`NotFound` for an unknown id, :class:`EnrollmentStateConflict` (and no
+        change) when its state is not one of ``expected``."""
+        ...
+
+    async def activate_enrollment(
+        self,
+        enrollment_id: str,
+        *,
+        expected: Sequence[EnrollmentState],
+        org: Org,
+        label: str,
+        now: float,
+        decided_by: str | None = None,
+        proven: bool = False,
+    ) -> tuple[Enrollment, CertificateRecord]:
+        """ONE transaction: register ``org`` unless its id is registered, trust the enrollment's
+        certificate for it (active; the write of :meth:`TrustStore.add_certificates`: one held by
+        another org is :class:`CertificateShared`, by this org :class:`AlreadyExists`), and make the
+        enrollment ``active`` from one of ``expected``. All or nothing."""
+        ...
+
+    async def expire_enrollments(self, now: float) -> int:
+        """Expire the ``pending_proof`` and ``approved`` enrollments whose code lapsed before ``now``; how many."""
+        ...
+
+    async def enrollment_counts(self) -> dict[str, int]:
+        """How many enrollments are in each state (states without any are absent); one query."""
+        ...
+
+    async def approve_orgs(self, org_ids: Sequence[str], *, source: str = "") -> int:
+        """Add canonical (18-character) org ids to the approval list, all in ONE transaction; ids already
+        listed stay as they are. How many were new."""
+        ...
+
+    async def is_org_approved(self, org_id: str) -> bool: ...
+    async def approved_orgs(self, *, limit: int = 1000, after: str | None = None) -> Sequence[str]:
+        """The approval list by id; ``after`` pages."""
+        ...
+
+    async def begin_sign_in(self, sign_in: SignIn) -> None:
+        """Record a sign-in that has just been sent to Salesforce (not a registry write: no generation bump)."""
+        ...
+
+    async def complete_sign_in(
+        self, id_hash: str, state_hash: str, *, org_id: str, user_id: str, username: str, now: float, expires_at: float
+    ) -> bool:
+        """ONE compare-and-set: the sign-in ``id_hash`` with this ``state_hash``, not completed and not
+        expired at ``now``, becomes signed in as this user until ``expires_at``. False, changing
+        nothing, otherwise (the state was used already, or is another sign-in's)."""
+        ...
+
+    async def get_sign_in(self, id_hash: str, *, now: float) -> SignIn | None:
+        """The sign-in, or None if unknown or expired at ``now``."""
+        ...
+
+    async def end_sign_in(self, id_hash: str) -> None: ...
+    async def purge_sign_ins(self, now: float) -> int:
+        """Forget the sign-ins that expired before ``now``; how many."""
+        ...

@@ -33,6 +33,7 @@ from forcegate.errors import AlreadyExists, ConfigurationError, StoreUnavailable
 from forcegate.settings import MAX_LEEWAY
 from forcegate.stores.models import AuditEvent, IssuedToken, Session
 from forcegate.stores.protocols import TokenStore
+from forcegate.stores.rate_hit import RateExceeded, RateHit
 from forcegate.stores.redis_client import (
     DEFAULT_CLIENT_NAME,
     LuaScript,
@@ -342,15 +343,31 @@ class RedisGrantRecorder:
     A token therefore never leaves without its record.
     """
 
-    def __init__(self, replay: RedisReplayCache, write_records: WriteRecords) -> None:
+    def __init__(self, replay: RedisReplayCache, write_records: WriteRecords, rates: RedisRateCounter) -> None:
         self._replay = replay
         self._write_records = write_records
+        self._rates = rates
 
     async def record_grant(
-        self, *, replay_key: str, replay_until: float, token: IssuedToken, event: AuditEvent, now: float
+        self,
+        *,
+        replay_key: str,
+        replay_until: float,
+        token: IssuedToken,
+        event: AuditEvent,
+        now: float,
+        rate: RateHit | None = None,
     ) -> bool:
+        if rate is not None:
+            # Redis and the database are two stores: the hit (one atomic script) comes first, as it
+            # would in the transaction; a replay gives it back.
+            hits = await self._rates.hit(rate.key, rate.window_start, rate.window_seconds, now=now)
+            if hits > rate.limit:
+                raise RateExceeded(hits)
         nonce = _new_nonce()
         if not await self._replay.claim_as(nonce, replay_key, replay_until, now=now):
+            if rate is not None:
+                await self._rates.refund(rate.key, rate.window_start)
             return False
         try:
             written = await self._write_records(token, event, replay_key)
@@ -388,7 +405,7 @@ class RedisParts:
         return RedisTokenStore(records, self.connection, prefix=self.prefix)
 
     def grants(self, write_records: WriteRecords) -> RedisGrantRecorder:
-        return RedisGrantRecorder(self.replay, write_records)
+        return RedisGrantRecorder(self.replay, write_records, self.rates)
 
     async def check(self) -> str:
         """``"ok"`` or a short reason; never raises; answers within ~2 s when Redis is down."""

@@ -14,6 +14,7 @@ from forcegate.stores.encryption import SecretBox
 from forcegate.stores.key_check import KEY_CHECK_NAME, ensure_key_check
 from forcegate.stores.migrate import MigratePolicy
 from forcegate.stores.sqlite_db import SqliteDatabase
+from forcegate.stores.sqlite_enrollments import SqliteEnrollmentStore
 from forcegate.stores.sqlite_keys import SqliteServiceKeyStore
 from forcegate.stores.sqlite_state import (
     SqliteAuditLog,
@@ -59,6 +60,7 @@ async def open_sqlite_stores(path: str, *, box: SecretBox, migrate: MigratePolic
         keys=SqliteServiceKeyStore(db, box),
         grants=SqliteGrantRecorder(db),
         rates=SqliteRateCounter(db),
+        enrollments=SqliteEnrollmentStore(db),
         check=check,
         close=close,
     )

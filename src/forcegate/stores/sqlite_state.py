@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from forcegate.errors import ConfigurationError
 from forcegate.stores.models import AuditEvent, IssuedToken, Session
+from forcegate.stores.rate_hit import RateExceeded, RateHit
 from forcegate.stores.records import (
     AUDIT_COLUMN_COUNT,
     AUDIT_COLUMNS,
@@ -106,19 +107,37 @@ class SqliteGrantRecorder:
         self._db = db
 
     async def record_grant(
-        self, *, replay_key: str, replay_until: float, token: IssuedToken, event: AuditEvent, now: float
+        self,
+        *,
+        replay_key: str,
+        replay_until: float,
+        token: IssuedToken,
+        event: AuditEvent,
+        now: float,
+        rate: RateHit | None = None,
     ) -> bool:
         issued = issued_values(token)
         audit = audit_values(event)
 
         def unit(conn: sqlite3.Connection) -> int:
+            # 1 granted, 0 a replay, -hits over the rate limit (a unit returns; it never raises
+            # inside the group-commit transaction it shares with other requests).
+            if rate is not None:
+                hits = int(conn.execute(_HIT, (rate.key, rate.window_start, rate.window_end)).fetchall()[0][0])
+                if hits > rate.limit:
+                    return -hits  # counted; nothing claimed
             if conn.execute(_CLAIM, (replay_key, replay_until, now)).rowcount != 1:
+                if rate is not None:
+                    conn.execute(_REFUND, (rate.key, rate.window_start))  # a replay spends no budget
                 return 0  # already claimed: write nothing else
             conn.execute(_INSERT_ISSUED, issued)
             conn.execute(_INSERT_AUDIT, audit)
             return 1
 
-        return await self._db.execute_grouped(unit) == 1
+        outcome = await self._db.execute_grouped(unit)
+        if outcome < 0:
+            raise RateExceeded(-outcome)
+        return outcome == 1
 
 
 class SqliteTokenStore:

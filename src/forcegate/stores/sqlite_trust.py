@@ -53,7 +53,7 @@ from forcegate.stores.values import (
     org_values,
 )
 
-__all__ = ["SqliteTrustStore"]
+__all__ = ["SqliteTrustStore", "bump_generation", "insert_certificates"]
 
 _MAX_PAGE = 1000
 # The interpolated names are the module's constants, never input.
@@ -65,8 +65,42 @@ _INSERT_APP = f"INSERT INTO apps ({APP_COLUMNS}) VALUES (?, ?, ?, ?, ?)"  # noqa
 _INSERT_CERT = f"INSERT INTO certificates ({NEW_CERT_COLUMNS}) VALUES ({', '.join('?' * NEW_CERT_COLUMN_COUNT)})"  # noqa: S608
 
 
-def _bump(conn: sqlite3.Connection) -> None:
+def bump_generation(conn: sqlite3.Connection) -> None:
+    """Inside a registry write: every process caching the registry reloads on its next request."""
     conn.execute("UPDATE trust_generation SET generation = generation + 1")
+
+
+_bump = bump_generation
+
+
+def insert_certificates(
+    conn: sqlite3.Connection, oid: str, new: Sequence[tuple[object, ...]], *, shared: bool
+) -> list[CertificateRecord]:
+    """Trust the :func:`certificate_rows` ``new`` for org ``oid`` inside the caller's write transaction:
+    the org must exist; one held by another org is refused unless ``shared``. The one certificate
+    write of the registry (``certs add``, the admin API and an enrollment's activation)."""
+    if conn.execute("SELECT 1 FROM orgs WHERE org_id = ?", (oid,)).fetchone() is None:
+        raise NotFound(f"org {oid} is not registered")
+    added: list[CertificateRecord] = []
+    for values in new:
+        fingerprint = str(values[3])
+        others = [
+            row[0]
+            for row in conn.execute(
+                "SELECT org_id FROM certificates WHERE sha256_fingerprint = ? AND org_id <> ?", (fingerprint, oid)
+            )
+        ]
+        check_sharing(fingerprint, oid, others, shared=shared)
+        try:
+            cursor = conn.execute(_INSERT_CERT, values)
+        except sqlite3.IntegrityError as exc:
+            if not is_duplicate(exc):
+                raise
+            raise AlreadyExists(f"certificate {fingerprint} is already registered for org {oid}") from None
+        if others:
+            conn.execute("UPDATE certificates SET shared = 1 WHERE sha256_fingerprint = ?", (fingerprint,))
+        added.append(certificate_from_row((cursor.lastrowid, *values)))
+    return added
 
 
 def _bind_apps(conn: sqlite3.Connection, org_id: str, apps: Sequence[str], now: float) -> None:
@@ -303,29 +337,8 @@ class SqliteTrustStore:
     ) -> Sequence[CertificateRecord]:
         oid = canonical_org_id(org_id)
         new = certificate_rows(oid, certificates, time.time(), shared=check_flag(shared, "shared"))
-        added: list[CertificateRecord] = []
         async with self._db.write() as conn:
-            if conn.execute("SELECT 1 FROM orgs WHERE org_id = ?", (oid,)).fetchone() is None:
-                raise NotFound(f"org {oid} is not registered")
-            for values in new:
-                fingerprint = values[3]
-                others = [
-                    row[0]
-                    for row in conn.execute(
-                        "SELECT org_id FROM certificates WHERE sha256_fingerprint = ? AND org_id <> ?",
-                        (fingerprint, oid),
-                    )
-                ]
-                check_sharing(fingerprint, oid, others, shared=shared)
-                try:
-                    cursor = conn.execute(_INSERT_CERT, values)
-                except sqlite3.IntegrityError as exc:
-                    if not is_duplicate(exc):
-                        raise
-                    raise AlreadyExists(f"certificate {fingerprint} is already registered for org {oid}") from None
-                if others:
-                    conn.execute("UPDATE certificates SET shared = 1 WHERE sha256_fingerprint = ?", (fingerprint,))
-                added.append(certificate_from_row((cursor.lastrowid, *values)))
+            added = insert_certificates(conn, oid, new, shared=shared)
             _bump(conn)
         return added
 
@@ -334,6 +347,27 @@ class SqliteTrustStore:
             "SELECT org_id FROM certificates WHERE sha256_fingerprint = ? ORDER BY org_id", (fingerprint,)
         )
         return [row[0] for row in rows]
+
+    async def certificates_expiring(self, before: Sequence[float]) -> Sequence[int]:
+        if not before:
+            return []
+        counts = ", ".join("COALESCE(SUM(c.not_after < ?), 0)" for _ in before)
+        row = self._db.read_one(
+            f"SELECT {counts} FROM certificates c JOIN orgs o ON o.org_id = c.org_id "  # noqa: S608 - placeholders only
+            "WHERE c.state = 'active' AND o.enabled = 1",
+            tuple(float(t) for t in before),
+        )
+        assert row is not None  # an aggregate always yields one row
+        return [int(n) for n in row]
+
+    async def expiring_certificates(self, before: float, *, limit: int = 1000) -> Sequence[CertificateRecord]:
+        columns = ", ".join(f"c.{name.strip()}" for name in CERT_COLUMNS.split(","))
+        rows = self._db.read_all(
+            f"SELECT {columns} FROM certificates c JOIN orgs o ON o.org_id = c.org_id "  # noqa: S608 - constants only
+            "WHERE c.state = 'active' AND o.enabled = 1 AND c.not_after < ? ORDER BY c.not_after, c.id LIMIT ?",
+            (float(before), max(0, min(limit, _MAX_PAGE))),
+        )
+        return [certificate_from_row(row) for row in rows]
 
     async def list_certificates(self, org_id: str, *, include_retired: bool = True) -> Sequence[CertificateRecord]:
         """The org's certificates, newest first (the one a rotation just added is tried first)."""

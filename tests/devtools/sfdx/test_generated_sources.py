@@ -6,6 +6,7 @@ check-lwc.cjs (@lwc/eslint-plugin-lwc); the negative tests prove each can fail.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -28,16 +29,32 @@ def tree(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 
 def test_generated_apex_parses(tree: Path, check_apex: Checker) -> None:
     classes = sorted((tree / "classes").glob("*.cls"))
-    assert len(classes) == 5
+    assert len(classes) == 9
     result = check_apex(*classes)
     assert result.returncode == 0, result.stdout
-    assert "5 file(s) parsed, 0 with errors" in result.stdout
+    assert "9 file(s) parsed, 0 with errors" in result.stdout
 
 
 def test_generated_lwc_passes_the_lwc_rules(tree: Path, check_lwc: Checker) -> None:
     result = check_lwc(tree / "lwc")
     assert result.returncode == 0, result.stdout
-    assert "1 file(s) linted, 0 problem(s)" in result.stdout
+    assert "2 file(s) linted, 0 problem(s)" in result.stdout
+
+
+def test_apex_rules_the_parser_does_not_check(tree: Path) -> None:
+    # Compiler rules a grammar cannot see: a class extending Exception must be named …Exception, and
+    # only outer classes may declare static members.
+    for path in sorted((tree / "classes").glob("*.cls")):
+        text = path.read_text()
+        for name in re.findall(r"class (\w+) extends Exception\b", text):
+            assert name.endswith("Exception"), f"{path.name}: {name}"
+        depth = 0
+        for number, line in enumerate(text.splitlines(), 1):
+            code = re.sub(r"'(?:\\.|[^'\\])*'", "''", line).split("//")[0]  # string literals out
+            if depth >= 2 and re.match(r"\s*(?:public |private |global )?static ", code):
+                pytest.fail(f"{path.name}:{number}: a static member in an inner class")
+            depth += code.count("{") - code.count("}")
+        assert depth == 0, f"{path.name}: braces outside string literals do not balance"
 
 
 def test_the_apex_checker_fails_on_a_broken_generated_class(tree: Path, check_apex: Checker) -> None:

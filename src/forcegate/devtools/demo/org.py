@@ -79,8 +79,9 @@ class DemoOrg:
                 "record_id": RECORD_ID,
                 "params": self.parameters,
                 # Two assertions minted in the same second would be byte-identical (RS256 is
-                # deterministic) and the second a replay: a nonce keeps them apart.
-                "nonce": secrets.token_hex(16),
+                # deterministic) and the second a replay: a random claim keeps them apart, under
+                # the name the generated Apex uses (docs/claim-profile.md, "Single use").
+                "forcegate_nonce": secrets.token_hex(16),
             },
         )
         return AuthJWS(jwt, CERT_NAME, certificates=self.certificates)

@@ -201,13 +201,11 @@ def plan_scaffold(
     values = {
         "API_VERSION": API_VERSION,
         "SERVICE_URL": url,
-        "SERVICE_URL_COMMENT": url,
         "SERVICE_ORIGIN": origin,
         "CERT_NAME": cert_name,
         # `local` is the running org's namespace, which in an installed managed package is the
         # subscriber's, not the package's: a packaged partition must be named by its namespace.
         "CACHE_PARTITION": f"{namespace or 'local'}.{CACHE_PARTITION_NAME}",
-        "APEX_PREFIX": f"{namespace}." if namespace else "",
         "LIFECYCLE_NAMESPACE_HINT": f" (as {namespace}.ForcegateCanvasLifecycle)" if namespace else "",
     }
     files: dict[PurePosixPath, str] = {}

@@ -1,4 +1,4 @@
-"""The admin API under ``/admin/api/v1``: apps, orgs, certificates, audit. Admin token required.
+"""The admin API under ``/admin/api/v1``: apps, orgs, certificates, enrollments, audit. Admin token required.
 
 A thin adapter over :class:`~forcegate.registry.RegistryService`: each handler checks the admin
 token, turns the JSON body into the registry's input model (:meth:`InputModel.from_json`), calls one
@@ -22,14 +22,24 @@ from forcegate.registry import (
     AppInput,
     CertificateInput,
     CertificateStateInput,
+    EnrollmentRejectionInput,
     OrgChanges,
     OrgInput,
     SecretInput,
 )
 from forcegate.registry.fields import MAX_JSON_INTEGER
-from forcegate.registry.views import app_details_view, audit_view, certificate_view, iso, org_details_view, org_view
+from forcegate.registry.views import (
+    app_details_view,
+    audit_view,
+    certificate_view,
+    enrollment_view,
+    iso,
+    org_details_view,
+    org_view,
+)
 from forcegate.server.request import client_address, credentials, local_path, read_body
 from forcegate.server.runtime import Runtime, runtime
+from forcegate.stores.enrollment_rows import ENROLLMENT_STATES
 
 __all__ = ["DEFAULT_PAGE", "MAX_JSON", "MAX_PAGE", "PREFIX", "ROUTES"]
 
@@ -51,7 +61,10 @@ async def _admin(request: Request) -> tuple[Runtime, Actor]:
 
 async def _json_body(request: Request) -> Any:
     # Bounded while reading: request.body() would take any size into memory before a check.
-    body = await read_body(request.receive, limit=MAX_JSON)
+    return _parse_json(await read_body(request.receive, limit=MAX_JSON))
+
+
+def _parse_json(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -169,6 +182,41 @@ async def set_certificate_state(request: Request) -> Response:
     return _json(certificate_view(record))
 
 
+# --- enrollments -------------------------------------------------------------------------------------
+
+
+async def list_enrollments(request: Request) -> Response:
+    found, _ = await _admin(request)
+    states = request.query_params.getlist("state")
+    unknown = sorted(set(states) - set(ENROLLMENT_STATES))
+    if unknown:
+        raise RequestError(f"state is one of {', '.join(ENROLLMENT_STATES)}")
+    org = request.query_params.get("org")
+    listed = await found.registry.enrollments.list_enrollments(
+        states=[state for state in ENROLLMENT_STATES if state in states], org_id=org, limit=_page_size(request)
+    )
+    return _json([enrollment_view(enrollment) for enrollment in listed])
+
+
+async def get_enrollment(request: Request) -> Response:
+    found, _ = await _admin(request)
+    return _json(enrollment_view(await found.registry.enrollments.get(request.path_params["enrollment_id"])))
+
+
+async def approve_enrollment(request: Request) -> Response:
+    found, actor = await _admin(request)
+    decided = await found.registry.enrollments.approve(request.path_params["enrollment_id"], actor=actor)
+    return _json(enrollment_view(decided))
+
+
+async def reject_enrollment(request: Request) -> Response:
+    found, actor = await _admin(request)
+    body = await read_body(request.receive, limit=MAX_JSON)
+    given = EnrollmentRejectionInput.from_json(_parse_json(body) if body.strip() else {})
+    decided = await found.registry.enrollments.reject(request.path_params["enrollment_id"], given, actor=actor)
+    return _json(enrollment_view(decided))
+
+
 # --- audit -------------------------------------------------------------------------------------------
 
 
@@ -210,5 +258,9 @@ ROUTES = (
     ("/orgs/{org_id}/certificates", list_certificates, "GET"),
     ("/orgs/{org_id}/certificates", add_certificate, "POST"),
     ("/orgs/{org_id}/certificates/{fingerprint}", set_certificate_state, "PATCH"),
+    ("/enrollments", list_enrollments, "GET"),
+    ("/enrollments/{enrollment_id}", get_enrollment, "GET"),
+    ("/enrollments/{enrollment_id}/approve", approve_enrollment, "POST"),
+    ("/enrollments/{enrollment_id}/reject", reject_enrollment, "POST"),
     ("/audit", audit, "GET"),
 )

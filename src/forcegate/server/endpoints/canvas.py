@@ -19,7 +19,7 @@ from forcegate.server.pages import error_page, landing_page, page_headers
 from forcegate.server.request import client_address, credentials, local_path, read_form
 from forcegate.server.runtime import runtime
 from forcegate.service.canvas import check_origin, open_canvas_session
-from forcegate.service.credentials import SESSION_COOKIE
+from forcegate.service.credentials import session_cookie_header
 from forcegate.service.tokens import end_session
 from forcegate.settings import Settings
 
@@ -27,21 +27,6 @@ __all__ = ["MAX_CANVAS_BODY", "get_canvas", "landing", "logout", "post_canvas", 
 
 # The form body carries the signed request urlencoded: allow for the encoding overhead.
 MAX_CANVAS_BODY = 3 * DEFAULT_MAX_BYTES
-
-
-def session_cookie_header(session_id: str, settings: Settings, *, max_age: int | None = None) -> str:
-    """The ``Set-Cookie`` value, written out: the standard library (and so Starlette) learns the
-    ``Partitioned`` attribute only in Python 3.14. The session id is URL-safe base64: no quoting needed.
-    ``max_age`` 0 (with an empty id) removes the cookie: the same attributes, or the browser keeps it."""
-    lifetime = settings.session_lifetime if max_age is None else max_age
-    attributes = [f"{SESSION_COOKIE}={session_id}", "Path=/", f"Max-Age={lifetime}", "HttpOnly"]
-    if settings.secure_cookies:
-        # A third-party iframe (Salesforce's page embeds the app) needs SameSite=None, which needs
-        # Secure; Partitioned (CHIPS) keeps the cookie usable where third-party cookies are blocked.
-        attributes += ["Secure", "SameSite=None", "Partitioned"]
-    else:
-        attributes.append("SameSite=Lax")
-    return "; ".join(attributes)
 
 
 async def post_canvas(request: Request) -> Response:

@@ -1,0 +1,12 @@
+"""Django's command-line utility for the example project (``python manage.py runserver``, ``check`` …)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "acme_orders.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
