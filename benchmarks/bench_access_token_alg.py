@@ -4,7 +4,8 @@ An access token is signed once (at the token endpoint) and verified on every API
 cost matters most, then sign. Candidates: ES256 (P-256), EdDSA (Ed25519), RS256 (RSA-2048). Each
 operation runs over the same ~600-byte signing input, shaped like a forcegate access token, with
 ``cryptography`` directly (plus the DER -> R||S conversion ES256 needs for JOSE). Then forcegate's
-own :class:`AccessTokenVerifier`: a full verify (cache off) and a cache hit.
+own :class:`AccessTokenVerifier`: a full verify (cache off), the service's check by signing again
+(cache off; decision 0019) and a cache hit.
 
 Interleaved rounds (``_harness.py``); the baseline of each group is its first row.
 
@@ -101,6 +102,10 @@ def main() -> None:
     token, _ = issuer.issue(identity, client_id=identity.issuer)
     uncached = AccessTokenVerifier(keys={"k1": ec_public}, issuer=SERVICE, audience=SERVICE, clock=clock, cache_size=0)
     cached = AccessTokenVerifier(keys={"k1": ec_public}, issuer=SERVICE, audience=SERVICE, clock=clock)
+    # The service holds the signing key: it signs the token's input again and compares (decision 0019).
+    own = AccessTokenVerifier(
+        keys={"k1": ec_public}, issuer=SERVICE, audience=SERVICE, clock=clock, cache_size=0, signing_keys={"k1": ec_key}
+    )
     print(f"\naccess token: {len(token)} bytes")
     print_results(
         "forcegate access tokens (ES256)",
@@ -108,6 +113,7 @@ def main() -> None:
             [
                 Contender("AccessTokenIssuer.issue", lambda: issuer.issue(identity, client_id=identity.issuer)),
                 Contender("AccessTokenVerifier.verify, cache off", lambda: uncached.verify(token)),
+                Contender("AccessTokenVerifier.verify, cache off, sign again", lambda: own.verify(token)),
                 Contender("AccessTokenVerifier.verify, cache hit", lambda: cached.verify(token)),
             ],
             seconds=args.seconds,

@@ -32,9 +32,10 @@ EXTRAS = {
 }
 EXTRAS["all"] = set().union(*EXTRAS.values())
 
-# The version ranges the packages had before they became extras.
+# The version ranges the packages had before they became extras (cryptography's floor since raised to 44:
+# deterministic ECDSA for the access tokens, decision 0019).
 RANGES = {
-    "cryptography": ">=43,<51",
+    "cryptography": ">=44,<51",
     "orjson": ">=3.9,<4",
     "click": ">=8.1,<9",
     "starlette": ">=1.6,<2",

@@ -6,7 +6,9 @@ from typing import Any
 
 import jwt as pyjwt
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from forcegate.clock import FixedClock
 from forcegate.core import access_token as access_token_module
@@ -410,3 +412,74 @@ def test_configuration_errors(signing: tuple[ec.EllipticCurvePrivateKey, str]) -
         AccessTokenIssuer(private_key=key, kid="", issuer=SERVICE, audience=SERVICE)
     with pytest.raises(ConfigurationError):
         AccessTokenIssuer(private_key=key, kid=kid, issuer=SERVICE, audience=SERVICE, lifetime=0)
+
+
+# --- the service's own check: sign again and compare (decision 0019) -------------------------------
+
+
+@pytest.fixture
+def service_verifier(signing: tuple[ec.EllipticCurvePrivateKey, str], clock: FixedClock) -> AccessTokenVerifier:
+    key, kid = signing
+    return AccessTokenVerifier(
+        keys={kid: key.public_key()}, issuer=SERVICE, audience=SERVICE, clock=clock, cache_size=0,
+        signing_keys={kid: key},
+    )  # fmt: skip
+
+
+def _no_public_verify(monkeypatch: pytest.MonkeyPatch) -> None:
+    class NoVerify:
+        def verify(self, *_: object) -> bool:
+            raise AssertionError("the public-key verify ran")
+
+    monkeypatch.setattr(access_token_module, "_ES256", NoVerify())
+
+
+def test_tokens_are_signed_deterministically(
+    issuer: AccessTokenIssuer, signing: tuple[ec.EllipticCurvePrivateKey, str]
+) -> None:
+    token, _ = issuer.issue(identity(), client_id=CLIENT)
+    signing_input, _, signature = token.rpartition(".")
+    key, _ = signing
+    again = key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    r, s = decode_dss_signature(again)
+    assert b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big")) == signature
+
+
+def test_the_service_checks_its_own_token_without_a_verify(
+    issuer: AccessTokenIssuer, service_verifier: AccessTokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token, record = issuer.issue(identity(), client_id=CLIENT)
+    _no_public_verify(monkeypatch)
+    assert service_verifier.verify(token).jti == record.jti
+
+
+def test_the_service_check_is_strict_and_falls_back_to_the_verify(
+    issuer: AccessTokenIssuer,
+    service_verifier: AccessTokenVerifier,
+    signing: tuple[ec.EllipticCurvePrivateKey, str],
+) -> None:
+    token, record = issuer.issue(identity(), client_id=CLIENT)
+    head, payload, signature = token.split(".")
+    # Tampered claims or signature: not the signature issued, and the verify refuses them too.
+    claims = decode_part(token, 1) | {"org_id": ids.to18("00D5g000009WXYZ")}
+    forged_payload = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    with pytest.raises(InvalidAccessToken, match="signature"):
+        service_verifier.verify(f"{head}.{forged_payload}.{signature}")
+    flipped = signature[:10] + ("A" if signature[10] != "A" else "B") + signature[11:]
+    with pytest.raises(InvalidAccessToken, match="signature"):
+        service_verifier.verify(f"{head}.{payload}.{flipped}")
+    # A token signed with a random nonce (a version before deterministic signing): the verify decides.
+    key, _ = signing
+    r, s = decode_dss_signature(key.sign(f"{head}.{payload}".encode(), ec.ECDSA(hashes.SHA256())))
+    randomized = f"{head}.{payload}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+    assert randomized != token
+    assert service_verifier.verify(randomized).jti == record.jti
+
+
+def test_a_signing_key_must_be_the_private_half_of_its_kid(signing: tuple[ec.EllipticCurvePrivateKey, str]) -> None:
+    key, kid = signing
+    other = ec.generate_private_key(ec.SECP256R1())
+    with pytest.raises(ConfigurationError, match="private half"):
+        AccessTokenVerifier(keys={kid: key.public_key()}, issuer=SERVICE, audience=SERVICE, signing_keys={kid: other})
+    with pytest.raises(ConfigurationError, match="private half"):
+        AccessTokenVerifier(keys={kid: key.public_key()}, issuer=SERVICE, audience=SERVICE, signing_keys={"x": key})

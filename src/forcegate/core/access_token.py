@@ -15,6 +15,7 @@ here: the service looks the ``jti`` up in its token store after :meth:`AccessTok
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import secrets
 from collections.abc import Mapping, Sequence
@@ -55,6 +56,17 @@ ACCESS_TOKEN_TYPES: frozenset[str] = frozenset({"at+jwt", "application/at+jwt"})
 
 _ES256 = get_algorithm("ES256")
 _SHA256 = ec.ECDSA(hashes.SHA256())
+# RFC 6979: the same key and input always give the same signature, so the service can check a token
+# it issued by signing its input again (decision 0019) — about 33 µs against a 75 µs verify.
+_SHA256_DETERMINISTIC = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+
+
+def _es256(key: ec.EllipticCurvePrivateKey, signing_input: bytes) -> bytes:
+    """The JWS signature (R || S, 32 octets each; RFC 7518 §3.4), deterministic (RFC 6979)."""
+    r, s = decode_dss_signature(key.sign(signing_input, _SHA256_DETERMINISTIC))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
 _SOURCES: frozenset[Source] = frozenset(get_args(Source))
 
 
@@ -208,9 +220,7 @@ class AccessTokenIssuer:
         signing_input = f"{self._header}.{b64url_encode(orjson.dumps(claims, default=_json_default))}".encode("ascii")
         if len(signing_input) + 87 > MAX_ACCESS_TOKEN_BYTES:  # 87 = "." + 86 base64url of r || s
             raise ClaimsTooLarge(f"the access token would exceed {MAX_ACCESS_TOKEN_BYTES} bytes")
-        r, s = decode_dss_signature(self._key.sign(signing_input, _SHA256))
-        # RFC 7518 §3.4: the JWS signature is R || S, each 32 octets, not the DER that OpenSSL returns.
-        token = signing_input.decode("ascii") + "." + b64url_encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+        token = signing_input.decode("ascii") + "." + b64url_encode(_es256(self._key, signing_input))
         record = IssuedAccessToken(
             jti=jti,
             org_id=identity.org_id,
@@ -260,11 +270,24 @@ class AccessTokenVerifier:
     ``exp`` with leeway, ``iat`` not in the future, the identity claims. Every failure is
     :class:`~forcegate.errors.InvalidAccessToken` (RFC 6750 §3.1 ``invalid_token``) with the reason.
 
+    ``signing_keys``: ``kid`` -> private key, for the keys this process signs with (the service): a
+    token is then checked by signing again and comparing (decision 0019). A resource server gives none.
+
     ``cache_size``: how many verified tokens are remembered (0 disables the cache). When full, the
     oldest entry goes first: with short-lived tokens the oldest are the nearest to expiry.
     """
 
-    __slots__ = ("_audience", "_cache", "_cache_size", "_clock", "_issuer", "_keys", "_leeway", "_parser")
+    __slots__ = (
+        "_audience",
+        "_cache",
+        "_cache_size",
+        "_clock",
+        "_issuer",
+        "_keys",
+        "_leeway",
+        "_parser",
+        "_signing_keys",
+    )
 
     def __init__(
         self,
@@ -275,9 +298,13 @@ class AccessTokenVerifier:
         leeway: int = 60,
         clock: Clock | None = None,
         cache_size: int = 10_000,
+        signing_keys: Mapping[str, ec.EllipticCurvePrivateKey] | None = None,
     ) -> None:
         for kid, key in keys.items():
             _check_p256(key, f"access-token key {kid!r}")
+        for kid, private in (signing_keys or {}).items():
+            if kid not in keys or private.public_key().public_numbers() != keys[kid].public_numbers():
+                raise ConfigurationError(f"signing key {kid!r} is not the private half of access-token key {kid!r}")
         if not 0 <= leeway <= 300 or cache_size < 0:
             raise ConfigurationError("leeway must be between 0 and 300 seconds and cache_size not negative")
         self._keys = dict(keys)
@@ -288,6 +315,7 @@ class AccessTokenVerifier:
         self._cache_size = cache_size
         self._cache: dict[str, VerifiedAccessToken] = {}
         self._parser = JWSVerifier(algorithms=("ES256",), max_bytes=MAX_ACCESS_TOKEN_BYTES)
+        self._signing_keys = dict(signing_keys or {})
 
     def verify(self, token: str) -> VerifiedAccessToken:
         """Verify ``token`` (or find it already verified and still unexpired); see the class docstring."""
@@ -316,9 +344,16 @@ class AccessTokenVerifier:
             raise InvalidAccessToken(f"header 'typ' is {_show(header.get('typ'))}, not 'at+jwt' (RFC 9068 §4)")
         kid = header.get("kid")
         key = self._keys.get(kid) if isinstance(kid, str) else None
-        if key is None:
+        if key is None or not isinstance(kid, str):
             raise InvalidAccessToken(f"header 'kid' {_show(kid)} names no access-token key of this service")
-        if not _ES256.verify(key, jws.signing_input, jws.signature):
+        private = self._signing_keys.get(kid)
+        # Where this process holds the signing key (the service), a token it issued is checked by
+        # signing its input again (RFC 6979: one signature per key and input) and comparing: the very
+        # signature issued, no other, and cheaper than a verify. A token signed otherwise (before
+        # deterministic signing, or forged) is left to the verify.
+        if (private is None or not hmac.compare_digest(_es256(private, jws.signing_input), jws.signature)) and (
+            not _ES256.verify(key, jws.signing_input, jws.signature)
+        ):
             raise InvalidAccessToken("ES256 signature does not verify")
         try:
             return self._read_claims(jws, now)

@@ -39,12 +39,14 @@ def signing_state(records: Sequence[SigningKey], settings: Settings, clock: Cloc
     if not records:
         raise ConfigurationError("no signing key in the store: run `forcegate serve` once to create one")
     public: dict[str, ec.EllipticCurvePublicKey] = {}
+    private: dict[str, ec.EllipticCurvePrivateKey] = {}
     signer: tuple[ec.EllipticCurvePrivateKey, str] | None = None
     for record in records:
         key = load_pem_private_key(record.private_pem, password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise ConfigurationError(f"signing key {record.kid} is not an EC key")
         public[record.kid] = key.public_key()
+        private[record.kid] = key
         if signer is None and record.active:
             signer = (key, record.kid)
     if signer is None:
@@ -58,7 +60,12 @@ def signing_state(records: Sequence[SigningKey], settings: Settings, clock: Cloc
         clock=clock,
     )
     verifier = AccessTokenVerifier(
-        keys=public, issuer=settings.public_url, audience=settings.public_url, leeway=settings.leeway, clock=clock
+        keys=public,
+        issuer=settings.public_url,
+        audience=settings.public_url,
+        leeway=settings.leeway,
+        clock=clock,
+        signing_keys=private,
     )
     return SigningState(
         issuer=issuer,
