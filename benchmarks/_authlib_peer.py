@@ -17,6 +17,7 @@ import os
 import sqlite3
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -28,7 +29,7 @@ from flask import Flask, request
 from joserfc.jwk import RSAKey
 
 ORG_ID = "00D5g000004ABCDEA4"
-CERTIFICATE = x509.load_pem_x509_certificate(open(os.environ["BENCH_PEER_CERT"], "rb").read())  # noqa: SIM115
+CERTIFICATE = x509.load_pem_x509_certificate(Path(os.environ["BENCH_PEER_CERT"]).read_bytes())
 AUDIENCE = os.environ["BENCH_PEER_AUDIENCE"]
 DATABASE = os.environ["BENCH_PEER_DB"]
 

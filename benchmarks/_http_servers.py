@@ -295,6 +295,32 @@ class Forcegate:
         )
 
 
+@dataclass(frozen=True)
+class BenchOrg:
+    """The benchmark org's RSA-2048 key and self-signed certificate: PEM for the minting processes, a file
+    for the servers."""
+
+    key_pem: bytes
+    certificate_pem: bytes
+    certificate_path: Path
+
+
+def bench_org(workdir: Path) -> BenchOrg:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from forcegate.keys.generate import self_signed_certificate
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    certificate_pem = self_signed_certificate(key, cn="bench", org_id=ORG_ID).public_bytes(serialization.Encoding.PEM)
+    path = workdir / "org.pem"
+    path.write_bytes(certificate_pem)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return BenchOrg(key_pem, certificate_pem, path)
+
+
 def forcegate_instance(workdir: Path, certificate_pem: Path, *, rate_limit: int = 0) -> Forcegate:
     """A fresh data folder (``forcegate init``) with the org and its certificate registered.
 

@@ -26,11 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _http_load import Bench, Minter, init_minter, pool_rate, say, token_script
-from _http_servers import HOST, ORG_ID, Server, Servers, forcegate_instance, free_port
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from forcegate.keys.generate import self_signed_certificate
+from _http_servers import HOST, ORG_ID, Server, Servers, bench_org, forcegate_instance, free_port
 
 WORKERS = 2
 DEFAULT_RATE_LIMIT = 3000  # forcegate's default per org per minute; the run spends far more than that
@@ -64,13 +60,8 @@ def main(rounds: int, seconds: int, connections: int) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="forcegate-bench-authlib-"))
     servers = Servers()
     try:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        certificate = self_signed_certificate(key, cn="bench", org_id=ORG_ID)
-        cert_path = workdir / "org.pem"
-        cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        key_pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        org = bench_org(workdir)
+        key_pem, cert_path = org.key_pem, org.certificate_path
         # As deployed: the default per-org limit is far below what one org spends here, so it is raised
         # to its maximum — every assertion still counted, none refused (what counting costs is in).
         instance = forcegate_instance(workdir, cert_path, rate_limit=1_000_000)
@@ -78,9 +69,7 @@ def main(rounds: int, seconds: int, connections: int) -> int:
         peer = servers.start(_peer(workdir, cert_path))
         bench = Bench(workdir, seconds=seconds, connections=connections, verbose=False)
         rates: dict[str, list[float]] = {"forcegate": [], "authlib": []}
-        with ProcessPoolExecutor(
-            initializer=init_minter, initargs=(key_pem, cert_path.read_bytes(), ORG_ID, "")
-        ) as pool:
+        with ProcessPoolExecutor(initializer=init_minter, initargs=(key_pem, org.certificate_pem, ORG_ID, "")) as pool:
             minter = Minter(pool)
             # Pools larger than either server can take in a run (their ends are counted, never reused).
             sizes = {"forcegate": 9000 * seconds, "authlib": 2500 * seconds}

@@ -28,11 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _http_load import Bench, Minter, fetch_access_tokens, init_minter, me_script, say, token_script
-from _http_servers import ORG_ID, Servers, forcegate_instance
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from forcegate.keys.generate import self_signed_certificate
+from _http_servers import ORG_ID, Servers, bench_org, forcegate_instance
 
 # (category, substrings of a frame "function (file)"): the first that matches the innermost frames wins.
 # Time in cryptography's and sqlite3's native code is counted to the Python frame that called it (py-spy
@@ -41,7 +37,8 @@ from forcegate.keys.generate import self_signed_certificate
 CATEGORIES: Sequence[tuple[str, tuple[str, ...]]] = (
     ("RS256 verify of the assertion (cryptography)", ("_rsa.<locals>.verify",)),
     ("ES256 verify of an access token (cryptography)", ("_ecdsa.<locals>.verify",)),
-    ("ES256 sign of the access token (cryptography)", ("AccessTokenIssuer.issue",)),
+    # _es256 signs: the token at issue, and the service's check of its own token (decision 0019).
+    ("ES256 sign: the token, or the check of one (cryptography)", ("_es256 (", "AccessTokenIssuer.issue")),
     ("SQLite: statements and COMMIT", ("sqlite_db.py", "record_grant.<locals>.unit", "sqlite3")),
     ("metrics", ("metric_series.py", "metrics.py", "observability.py", "instrumented.py")),
     ("HTTP (uvicorn, httptools, forcegate's protocol)", ("httptools", "uvicorn", "server/protocol.py")),
@@ -101,19 +98,14 @@ def main(seconds: int, flat: int) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="forcegate-profile-"))
     servers = Servers()
     try:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        certificate = self_signed_certificate(key, cn="bench", org_id=ORG_ID)
-        cert_path = workdir / "org.pem"
-        cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        key_pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        org = bench_org(workdir)
+        key_pem, cert_path = org.key_pem, org.certificate_path
         instance = forcegate_instance(workdir, cert_path, rate_limit=1_000_000)
         service = servers.start(instance.server(workdir, 1))
         assert service.process is not None
         bench = Bench(workdir, seconds=seconds, connections=32, verbose=False)
         with ProcessPoolExecutor(
-            initializer=init_minter, initargs=(key_pem, cert_path.read_bytes(), ORG_ID, instance.audience)
+            initializer=init_minter, initargs=(key_pem, org.certificate_pem, ORG_ID, instance.audience)
         ) as pool:
             minter = Minter(pool)
             tokens = fetch_access_tokens(service.port, minter.mint(24_000))

@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from private_servers import free_port
+from server.serve_process import ServeProcess
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_is_a_clean_stop(tmp_path: Path, workers: int) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FORCEGATE_")}
-    argv = [sys.executable, "-m", "forcegate.cli", "serve", "--port", str(port), "--workers", str(workers)]
-    argv += ["--data-dir", str(tmp_path / "data")]
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = ServeProcess(None, tmp_path / "data", port=port, public_url=f"http://127.0.0.1:{port}", workers=workers)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            assert time.monotonic() < deadline, "forcegate serve did not become ready"
-            time.sleep(0.1)
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
+        server.process.send_signal(signal.SIGTERM)  # to the serving process only, as systemd's main-PID stop
+        returncode = server.process.wait(timeout=30)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, output.decode()
-    assert b"Application shutdown complete" in output
+        server.stop()
+    output = server.log.read_text()
+    assert returncode == 0, output
+    assert "Application shutdown complete" in output

@@ -263,6 +263,7 @@ def _run_uvicorn(sock: socket.socket, *, app: str, **options: Any) -> None:
         if config.workers > 1:
             # The port the parent bound (the one the system chose, for port 0), for each worker's socket.
             own = _WorkerSocket(config.host, sock.getsockname()[1])
+            # uvicorn types the list as sockets; it only hands it to each worker, where it becomes one.
             Multiprocess(config, sockets=[own]).run()  # type: ignore[list-item]
         else:
             # uvicorn re-sends the signal that stopped it to the handler it found, once it has shut

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from prometheus_client import (
@@ -76,6 +76,15 @@ class ServiceMetrics:
         self.series = series = Series()
         self._shared = None if folder is None else SharedSeries(series, Path(folder))
         self._sharing: asyncio.Task[None] | None = None
+        # What every scrape renders, set up once (a registry of its own, not prometheus-client's global
+        # one: an application built twice in one process never clashes with another's names).
+        self._registry = CollectorRegistry(auto_describe=False)
+        if folder is None:
+            # Per-process figures mean nothing summed over workers: only a single process reports them.
+            ProcessCollector(registry=self._registry)
+            PlatformCollector(registry=self._registry)
+            GCCollector(registry=self._registry)
+        self._registry.register(self)
         self.requests = series.counter(
             "forcegate_http_requests",
             "HTTP requests answered, by endpoint (route template), method and status.",
@@ -184,23 +193,15 @@ class ServiceMetrics:
 
     # --- exposition ----------------------------------------------------------------------------------
 
+    def collect(self) -> Iterator[Metric]:
+        """This worker's series summed with the other workers' latest (prometheus-client's collector API)."""
+        return self.series.collect([] if self._shared is None else self._shared.others())
+
     def exposition(self, expiring: Sequence[int] | None, pending: Mapping[str, int] | None = None) -> bytes:
         """The text format: this worker's figures summed with the others' (if any), then the registry's."""
-        registry = CollectorRegistry(auto_describe=False)
-        if self._shared is None:
-            # Per-process figures mean nothing summed over workers: only a single process reports them.
-            ProcessCollector(registry=registry)
-            PlatformCollector(registry=registry)
-            GCCollector(registry=registry)
-        others = [] if self._shared is None else self._shared.others()
-        registry.register(_Collected(lambda: self.series.collect(others)))
-        registry.register(_RegistryGauges(expiring, pending))
-        return generate_latest(registry)
-
-
-class _Collected:
-    def __init__(self, collect: Callable[[], Iterator[Metric]]) -> None:
-        self.collect = collect
+        snapshot = CollectorRegistry(auto_describe=False)
+        snapshot.register(_RegistryGauges(expiring, pending))
+        return generate_latest(self._registry) + generate_latest(snapshot)
 
 
 class _RegistryGauges:
@@ -245,8 +246,7 @@ async def metrics_endpoint(request: Request) -> Response:
     """``GET /metrics``: the Prometheus text format; with ``metrics_token`` set, only for its bearer."""
     state = runtime(request.scope)
     metrics = state.metrics
-    if metrics is None:  # only routed when metrics are on; an embedding application may still reach here
-        raise AuthenticationRequired("metrics are switched off (FORCEGATE_METRICS=0)")
+    assert metrics is not None  # routed only when metrics are on (routes() and the runtime read one setting)
     expected = state.settings.metrics_token
     if expected is not None:
         # The service's one Authorization grammar: a malformed Bearer header is 400, another scheme 401.

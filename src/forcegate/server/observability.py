@@ -97,8 +97,13 @@ class Observability:
     def __init__(self, observers: Iterable[Any], *, metrics: ServiceMetrics | None = None) -> None:
         self.metrics = metrics
         self.observers = tuple(observers)
-        self.request: RequestObserver | None = _combined_requests(self.observers)
-        self.store: StoreObserver | None = _combined_stores(self.observers)
+        # Each observer is both a request and a store observer: one of them is used as it is, several
+        # through one object that calls each in turn.
+        combined: Any = (
+            None if not self.observers else self.observers[0] if len(self.observers) == 1 else _All(self.observers)
+        )
+        self.request: RequestObserver | None = combined
+        self.store: StoreObserver | None = combined
         self.decision: DecisionObserver | None = _combined_decisions(self.observers)
 
     def start(self) -> None:
@@ -132,24 +137,6 @@ def start_observability(settings: Settings, routes: Iterable[Route]) -> Observab
     return Observability(observers, metrics=metrics)
 
 
-def _combined_requests(observers: tuple[Any, ...]) -> RequestObserver | None:
-    if not observers:
-        return None
-    if len(observers) == 1:
-        only: RequestObserver = observers[0]
-        return only
-    return _AllRequests(observers)
-
-
-def _combined_stores(observers: tuple[Any, ...]) -> StoreObserver | None:
-    if not observers:
-        return None
-    if len(observers) == 1:
-        only: StoreObserver = observers[0]
-        return only
-    return _AllStores(observers)
-
-
 def _combined_decisions(observers: tuple[Any, ...]) -> DecisionObserver | None:
     hooks: list[DecisionObserver] = [observer.decision for observer in observers]
     if not hooks:
@@ -164,8 +151,10 @@ def _combined_decisions(observers: tuple[Any, ...]) -> DecisionObserver | None:
     return every
 
 
-class _AllRequests:
-    def __init__(self, observers: tuple[RequestObserver, ...]) -> None:
+class _All:
+    """Several observers as one, for requests and store calls alike."""
+
+    def __init__(self, observers: tuple[Any, ...]) -> None:
         self._observers = observers
 
     def begin(self, scope: Scope) -> Any:
@@ -175,11 +164,6 @@ class _AllRequests:
         # In reverse: a span opened first (made current) is closed last.
         for observer, each in zip(reversed(self._observers), reversed(handle), strict=True):
             observer.end(each, scope, status)
-
-
-class _AllStores:
-    def __init__(self, observers: tuple[StoreObserver, ...]) -> None:
-        self._observers = observers
 
     def store_begin(self, store: str, operation: str) -> Any:
         return [observer.store_begin(store, operation) for observer in self._observers]

@@ -62,11 +62,12 @@ class Tracing:
         parent = propagate.extract(carrier) if carrier else context.get_current()
         path = local_path(scope)
         method = method_label(scope)
+        route = self._labels(path)
         span = self._tracer.start_span(
-            f"{method} {self._labels(path)}",
+            f"{method} {route}",
             context=parent,
             kind=trace.SpanKind.SERVER,
-            attributes={"http.request.method": method, "url.path": path, "http.route": self._labels(path)},
+            attributes={"http.request.method": method, "url.path": path, "http.route": route},
         )
         return span, context.attach(trace.set_span_in_context(span, parent))
 
