@@ -35,8 +35,8 @@ PUBLIC = {
     ],
     "forcegate.devtools.demo": ["DemoOptions", "run_demo"],
     "forcegate.devtools.sfdx": [
-        "API_VERSION", "CACHE_PARTITION_NAME", "DEFAULT_CERT_NAME", "ScaffoldPlan", "normalise_service_url",
-        "plan_scaffold", "write_scaffold",
+        "API_VERSION", "CACHE_PARTITION_NAME", "CALLOUT_MODES", "DEFAULT_CERT_NAME", "DEFAULT_ISSUER", "ScaffoldPlan",
+        "normalise_service_url", "plan_scaffold", "write_scaffold",
     ],
     "forcegate.core.jws_sign": ["SIGNING_ALGORITHMS", "SigningKey", "encode_header", "sign", "sign_compact"],
     "forcegate.clock": ["Clock", "FixedClock", "SystemClock"],

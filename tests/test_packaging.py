@@ -19,10 +19,19 @@ from packaging.utils import canonicalize_name
 from blocked_imports import EXTRA_PACKAGES, run_forcegate, run_python
 
 EXTRAS = {
-    "server": {"starlette", "uvicorn", "httpx", "prometheus-client"},
+    "server": {"starlette", "uvicorn", "httpx", "prometheus-client", "jinja2", "argon2-cffi", "python-multipart"},
     "postgres": {"asyncpg"},
     "redis": {"redis"},
-    "fastapi": {"fastapi", "starlette", "uvicorn", "httpx", "prometheus-client"},
+    "fastapi": {
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "httpx",
+        "prometheus-client",
+        "jinja2",
+        "argon2-cffi",
+        "python-multipart",
+    },
     "salesforce": {"httpx"},
     "resource": {"httpx"},
     "flask": {"flask", "httpx"},

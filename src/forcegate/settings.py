@@ -49,9 +49,13 @@ LOG_FORMATS = ("text", "json")
 ENROLLMENT_POLICIES = ("auto", "listed", "manual")
 MIN_ENROLLMENT_CODE_LIFETIME = 300
 MAX_ENROLLMENT_CODE_LIFETIME = 30 * 24 * 3600
+#: The longest a replaced certificate may stay trusted after a rotation from the org.
+MAX_ROTATION_OVERLAP = 90 * 24 * 3600
 #: A login host: a host name, a ``*.`` suffix, or an http(s) origin (http only on loopback, checked apart).
 LOGIN_HOST_ENTRY = re.compile(r"(?:\*\.)?[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|https?://[a-z0-9.\[\]:-]{1,255}")
 MIN_SECRET_TOKEN = 16
+#: The longest one notification's POST may take, whole (seconds): a receiver is a webhook, quick or down.
+MAX_NOTIFY_TIMEOUT = 30
 #: FORCEGATE_* variables that are not settings: the settings file, and those of the tests, benchmarks
 #: and fuzzing (never read here; listed so that setting them is not reported as a typo).
 OTHER_VARIABLES = frozenset(
@@ -139,6 +143,18 @@ class Settings:
     ``enrollment_login_hosts``: where that sign-in may happen: host names (``login.salesforce.com``),
     ``*.``-prefixed suffixes (``*.my.salesforce.com``, My Domains) or, for an emulator, a loopback
     origin (``http://127.0.0.1:8443``).
+    ``enrollment_canvas``: enrollment from inside a Canvas app (``POST /enroll/canvas``, decision
+    0022): the verified signed request stands in for the sign-in; off by default.
+    ``rotation_overlap``: seconds a certificate replaced by a rotation from the org stays trusted
+    (default 7 days; 0 retires it at once), so transactions signing with it finish.
+    ``rotation_approval``: hold rotations for the ISV's approval too (default off: a rotation signed
+    with a trusted certificate needs no operator, even under ``enrollment_policy = manual``).
+    ``notify_url``: where notifications are POSTed as JSON (``certificate.expiring`` at 30, 7 and 1
+    days, ``enrollment.pending_approval``; docs/onboarding.md): https, or http to a loopback host;
+    unset, none are sent. Kept out of logs but for its origin (a webhook URL may carry its token).
+    ``notify_secret``: when set (16 or more characters), each POST carries ``Forcegate-Signature``, an
+    HMAC-SHA256 over the send time and the body, for the receiver to authenticate it.
+    ``notify_timeout``: seconds one POST may take, whole (1 to 30).
     """
 
     public_url: str = "http://127.0.0.1:8000"
@@ -181,6 +197,12 @@ class Settings:
     enrollment_client_id: str | None = None
     enrollment_client_secret: str | None = field(default=None, repr=False)
     enrollment_login_hosts: tuple[str, ...] = ("login.salesforce.com", "test.salesforce.com", "*.my.salesforce.com")
+    enrollment_canvas: bool = False
+    rotation_overlap: int = 7 * 24 * 3600
+    rotation_approval: bool = False
+    notify_url: str | None = field(default=None, repr=False)
+    notify_secret: str | None = field(default=None, repr=False)
+    notify_timeout: int = 5
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
@@ -259,6 +281,7 @@ class Settings:
             raise ConfigurationError(f"trusted_proxies: {exc}") from None
         InstanceDomains.parse(self.canvas_instance_domains)  # a bad entry names itself here, not at a login
         self._check_enrollment()
+        self._check_notifications()
 
     def _check_enrollment(self) -> None:
         object.__setattr__(self, "enrollment_policy", self.enrollment_policy.strip().lower())
@@ -269,6 +292,8 @@ class Settings:
                 f"enrollment_code_lifetime must be between {MIN_ENROLLMENT_CODE_LIFETIME} and "
                 f"{MAX_ENROLLMENT_CODE_LIFETIME} seconds"
             )
+        if not 0 <= self.rotation_overlap <= MAX_ROTATION_OVERLAP:
+            raise ConfigurationError(f"rotation_overlap must be between 0 and {MAX_ROTATION_OVERLAP} seconds (90 days)")
         for name in ("enrollment_client_id", "enrollment_client_secret"):
             if getattr(self, name) is not None and not getattr(self, name):
                 object.__setattr__(self, name, None)
@@ -281,6 +306,34 @@ class Settings:
                 raise ConfigurationError(
                     f"enrollment_login_hosts: {entry!r} is not a host name, a '*.' suffix or a loopback http origin"
                 )
+
+    def _check_notifications(self) -> None:
+        for name in ("notify_url", "notify_secret"):
+            if getattr(self, name) is not None and not getattr(self, name):
+                object.__setattr__(self, name, None)
+        if self.notify_url is not None:
+            # The URL is never quoted back: it may carry the receiver's token.
+            try:
+                parts = urlsplit(self.notify_url)
+                parts.port  # noqa: B018 - a port out of range raises here
+            except ValueError:
+                raise ConfigurationError("notify_url is not a valid URL") from None
+            if parts.scheme not in ("https", "http") or not parts.hostname:
+                raise ConfigurationError("notify_url must be an https:// URL (or http:// to a loopback host)")
+            if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+                raise ConfigurationError(
+                    "notify_url is plain http to a non-loopback host: use https (notifications name your orgs)"
+                )
+            url = self.notify_url
+            if parts.fragment or len(url) > 2048 or not url.isprintable() or " " in url:
+                raise ConfigurationError("notify_url must be a URL without fragment or spaces, at most 2048 characters")
+        secret = self.notify_secret
+        if secret is not None and (len(secret) < MIN_SECRET_TOKEN or any(c.isspace() for c in secret)):
+            raise ConfigurationError(f"notify_secret must be at least {MIN_SECRET_TOKEN} characters without whitespace")
+        if secret is not None and self.notify_url is None:
+            raise ConfigurationError("notify_secret is set but notify_url is not: set both, or neither")
+        if not 1 <= self.notify_timeout <= MAX_NOTIFY_TIMEOUT:
+            raise ConfigurationError(f"notify_timeout must be between 1 and {MAX_NOTIFY_TIMEOUT} seconds")
 
     @property
     def enrollment_enabled(self) -> bool:

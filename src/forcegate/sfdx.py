@@ -4,7 +4,9 @@ from forcegate._deprecation import warn_moved
 from forcegate.devtools.sfdx import (
     API_VERSION,
     CACHE_PARTITION_NAME,
+    CALLOUT_MODES,
     DEFAULT_CERT_NAME,
+    DEFAULT_ISSUER,
     ScaffoldPlan,
     normalise_service_url,
     plan_scaffold,
@@ -14,7 +16,9 @@ from forcegate.devtools.sfdx import (
 __all__ = [
     "API_VERSION",
     "CACHE_PARTITION_NAME",
+    "CALLOUT_MODES",
     "DEFAULT_CERT_NAME",
+    "DEFAULT_ISSUER",
     "ScaffoldPlan",
     "normalise_service_url",
     "plan_scaffold",

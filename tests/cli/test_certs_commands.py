@@ -311,3 +311,20 @@ def test_orgs_show_lists_the_certificates(
         iso(cert),
         "active",
     )
+
+
+def test_a_certificate_in_a_rotation_overlap_reads_retiring() -> None:
+    import dataclasses
+    import time
+
+    from forcegate.cli.certs_commands import certificate_line
+    from forcegate.stores.models import CertificateRecord
+
+    now = time.time()
+    record = CertificateRecord(
+        id=1, org_id="00D5g000004ABCDEA4", label="old", der=b"x", sha256_fingerprint="ab" * 32, x5t_s256="x",
+        subject="CN=old", not_before=now - 86400, not_after=now + 86400 * 30, retire_at=1_800_000_000.0,
+    )  # fmt: skip
+    assert "  active/retiring-2027-01-15T08:00:00Z  " in certificate_line(record)
+    assert "retiring" not in certificate_line(dataclasses.replace(record, retire_at=None))
+    assert "retiring" not in certificate_line(dataclasses.replace(record, state="retired"))

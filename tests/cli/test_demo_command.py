@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from blocked_imports import run_forcegate
-from forcegate.devtools.demo import outbound, run, steps
+from forcegate.devtools import setup_page
+from forcegate.devtools.demo import named_credential_step, onboarding, outbound, run, steps
 from forcegate.devtools.demo.org import DemoOrg
 from forcegate.devtools.demo.report import Reporter, redact
 from forcegate.devtools.demo.service import DemoError
@@ -27,10 +28,18 @@ HEADINGS = [
     f"== 3. {steps.STEP_CANVAS} ==",
     f"== 4. {steps.STEP_APEX} ==",
     f"== 5. {steps.STEP_DIRECT} ==",
-    f"== 6. {steps.STEP_SAME_SHAPE} ==",
-    f"== 7. {outbound.STEP_OUTBOUND} ==",
-    f"== 8. {run.STEP_AUDIT} ==",
+    f"== 6. {named_credential_step.STEP_NAMED_CREDENTIAL} ==",
+    f"== 7. {steps.STEP_SAME_SHAPE} ==",
+    f"== 8. {outbound.STEP_OUTBOUND} ==",
+    f"== 9. {onboarding.STEP_ENROLL} ==",
+    f"== 10. {onboarding.STEP_PROOF} ==",
+    f"== 11. {onboarding.STEP_APPROVE} ==",
+    f"== 12. {onboarding.STEP_CALL} ==",
+    f"== 13. {onboarding.STEP_ROTATE} ==",
+    f"== 14. {onboarding.STEP_EXPIRY} ==",
+    f"== 15. {run.STEP_AUDIT} ==",
 ]
+ENROLLMENT_CODE = re.compile(r"enr_[a-z2-7]{20}\.[A-Za-z0-9_-]{20,}")
 SERVICE_LINE = re.compile(r"forcegate serve \(pid (\d+)\) is ready at http://127\.0\.0\.1:(\d+)")
 FULL_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
 
@@ -75,7 +84,7 @@ def test_demo_plays_every_path_and_leaves_nothing(forcegate: Runner, temp_root: 
     assert positions == sorted(positions)
     for source in ("canvas", "jwt-bearer", "jwt"):
         assert f"      source       {source}\n" in out
-    assert out.count("      org_id       00D5g000004ABCDEA4\n") == 3
+    assert out.count("      org_id       00D5g000004ABCDEA4\n") == 4  # three paths and the Named Credential
     assert out.count('      parameters   {"region": "EMEA", "view": "open-orders"}\n') == 3
     # After logout the same Canvas request is refused: the liveness check asked the emulated userinfo.
     canvas = _section(out, 2)
@@ -84,13 +93,33 @@ def test_demo_plays_every_path_and_leaves_nothing(forcegate: Runner, temp_root: 
     direct = _section(out, 4)
     assert direct.count("<- 200 OK") == 1
     assert "<- 401 Unauthorized" in direct
+    # The other callout mode: the platform's JWT (iss the package's issuer, org_id the org) exchanged.
+    named = _section(out, 5)
+    assert '"iss":"forcegate-package"' in named
+    assert '"org_id":"00D5g000004ABCDEA4"' in named
+    assert '{"alg":"RS256","typ":"JWT","kid":"Forcegate"}' in named
+    assert "      source       jwt-bearer\n" in named
     # The service logs in to Salesforce, and once more after the session is revoked.
-    salesforce = _section(out, 6)
+    salesforce = _section(out, 7)
     assert salesforce.count("-> POST http://127.0.0.1:") == 2
     assert "INVALID_SESSION_ID" in salesforce
-    audit = _section(out, 7)
+    # A second org enrolls itself: sign-in, upload, proof, the ISV's approval, a call, rotation, expiry.
+    assert "-> 303 to Salesforce's authorize endpoint (PKCE S256)" in _section(out, 8)
+    assert "one-time code shown once" in _section(out, 8)
+    assert not ENROLLMENT_CODE.search(out), "the enrollment code is abbreviated"
+    assert '"pending_approval"' in _section(out, 9)
+    assert '"active"' in _section(out, 10)
+    assert "signed with 'globex_jwt': token issued" in _section(out, 11)
+    rotation = _section(out, 12)
+    assert '"certificate_rotated"' not in rotation  # the answer, not the audit code
+    assert rotation.index("signed with 'globex_jwt_2027'") < rotation.index("signed with 'globex_jwt':")
+    expiry = _section(out, 13).splitlines()
+    assert sum("CN=globex_jwt" in line for line in expiry) == 2
+    audit = _section(out, 14)
     assert "canvas_session_not_live" in audit
     assert "assertion_replayed" in audit
+    for code in ("enrollment_started", "enrollment_proven", "enrollment_activated", "certificate_rotated"):
+        assert code in audit
     assert "same fields on every path: expires_at, instance_url, issuer, org_id" in out
     assert "every step succeeded" in out
     assert not FULL_JWT.search(out), "tokens are abbreviated"
@@ -113,6 +142,23 @@ def test_a_failed_step_is_named_and_everything_is_cleaned_up(
     assert "(the audit log: invalid_audience: audience 'http://127.0.0.1:" in outcome.err  # the precise reason
     assert HEADINGS[4] not in outcome.out
     assert "every step succeeded" not in outcome.out
+    _assert_nothing_left(outcome, temp_root)
+
+
+def test_a_refused_rotation_fails_the_demo_with_its_reason(
+    forcegate: Runner, temp_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = setup_page.rotation_form
+
+    def old_key_twice(*args: Any, **kwargs: Any) -> dict[str, str]:
+        form = original(*args, **kwargs)
+        return {**form, "new_key_assertion": form["assertion"]}
+
+    monkeypatch.setattr(onboarding, "rotation_form", old_key_twice)
+    outcome = forcegate("demo")
+    assert outcome.code == 1
+    assert f"forcegate demo: step 13 failed ({onboarding.STEP_ROTATE}): POST /enroll/rotate answered 400" in outcome.err
+    assert "invalid_signature: rotation refused: the new certificate's key did not sign the request" in outcome.err
     _assert_nothing_left(outcome, temp_root)
 
 
@@ -169,7 +215,7 @@ def test_keep_port_verbose_and_the_users_settings_stay_out(
         port = sock.getsockname()[1]
     outcome = forcegate("demo", "--keep", "--port", str(port), "--verbose")
     assert outcome.code == 0, outcome.err
-    assert "admin token (shown once" in outcome.out[outcome.out.index("== 9. The service's output ==") :]
+    assert "admin token (shown once" in outcome.out[outcome.out.index("== 16. The service's output ==") :]
     pid, served = _service(outcome.out)
     assert served == port
     (kept,) = temp_root.iterdir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from forcegate.cli import sfdx_commands
-from forcegate.devtools.sfdx import DEFAULT_CERT_NAME
+from forcegate.devtools.sfdx import CALLOUT_MODES, DEFAULT_CERT_NAME, DEFAULT_ISSUER
 from helpers import Runner
 
 
@@ -13,7 +13,7 @@ def test_scaffold_writes_and_lists_every_file(forcegate: Runner, tmp_path: Path)
     out = forcegate("sfdx", "scaffold", "--dir", str(tmp_path), "--service-url", "https://svc.example.com")
     assert out.code == 0, out.err
     listed = out.out.splitlines()
-    assert len(listed) == 36
+    assert len(listed) == 42
     assert str(tmp_path / "sfdx-project.json") in listed
     assert str(tmp_path / "force-app/main/default/classes/ForcegateClient.cls") in listed
     assert all(Path(line).is_file() for line in listed)
@@ -46,7 +46,7 @@ def test_existing_files_need_force(forcegate: Runner, tmp_path: Path) -> None:
     forced = forcegate(*args, "--force")
     assert forced.code == 0, forced.err
     # The project file is the user's once it exists: --force rewrites only the generated sources.
-    assert len(forced.out.splitlines()) == 35
+    assert len(forced.out.splitlines()) == 41
 
 
 def test_plain_http_to_a_public_host_is_refused(forcegate: Runner, tmp_path: Path) -> None:
@@ -87,6 +87,32 @@ def test_missing_required_options_are_usage_errors(forcegate: Runner, tmp_path: 
     assert "--service-url" in out.err
 
 
-def test_the_cert_name_default_is_the_scaffolds() -> None:
+def test_the_named_credential_mode_and_its_issuer(forcegate: Runner, tmp_path: Path) -> None:
+    out = forcegate(
+        "sfdx", "scaffold", "--dir", str(tmp_path), "--service-url", "https://svc.example.com",
+        "--callout", "named-credential", "--issuer", "acme-forcegate",
+    )  # fmt: skip
+    assert out.code == 0, out.err
+    root = tmp_path / "force-app/main/default"
+    credential = (root / "externalCredentials/Forcegate.externalCredential-meta.xml").read_text()
+    assert "<parameterValue>acme-forcegate</parameterValue>" in credential
+    assert "callout:" in (root / "classes/ForcegateClient.cls").read_text()
+    assert not (root / "remoteSiteSettings").exists()
+
+
+def test_an_unknown_callout_mode_or_a_bad_issuer_is_refused(forcegate: Runner, tmp_path: Path) -> None:
+    base = ("sfdx", "scaffold", "--dir", str(tmp_path), "--service-url", "https://svc.example.com")
+    mode = forcegate(*base, "--callout", "soap")
+    assert mode.code == 2
+    assert "'soap' is not one of 'apex', 'named-credential'" in mode.err
+    issuer = forcegate(*base, "--callout", "named-credential", "--issuer", "00D5g000004ABCDEA4")
+    assert issuer.code == 2
+    assert "looks like an org id" in issuer.err
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_defaults_are_the_scaffolds() -> None:
     # Spelled out in the command so that building the CLI does not import forcegate.devtools.
     assert sfdx_commands.DEFAULT_CERT_NAME == DEFAULT_CERT_NAME
+    assert sfdx_commands.CALLOUT_MODES == CALLOUT_MODES
+    assert sfdx_commands.DEFAULT_ISSUER == DEFAULT_ISSUER

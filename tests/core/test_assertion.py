@@ -138,6 +138,45 @@ def test_org_id_as_iss_when_the_org_only_accepts_a_consumer_key(
         run(verifier, mint())
 
 
+# A Named Credential's External Credential: one static iss for every subscriber org (decision 0020).
+PACKAGE_ISSUER = "acme-forcegate"
+
+
+def test_an_issuer_the_org_lists_names_it_through_org_id(
+    org: OrgTrust, clock: FixedClock, mint: Any, directory: FakeDirectory
+) -> None:
+    directory.orgs[ORG] = replace(org, issuers=frozenset({ORG, PACKAGE_ISSUER}))
+    verifier = AssertionVerifier(directory=directory, audiences=[AUD], clock=clock)
+    identity = run(verifier, mint(iss=PACKAGE_ISSUER, org_id=ORG[:15], sub=USERNAME)).identity
+    assert (identity.org_id, identity.issuer, identity.username) == (ORG, PACKAGE_ISSUER, USERNAME)
+    # The org's own id stays an issuer beside it (the Apex mode's assertions).
+    assert run(verifier, mint()).identity.issuer == ORG
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{}, {"org_id": None}, {"org_id": OTHER_ORG}, {"org_id": "00Dnot-an-id"}, {"org_id": 12}, {"org_id": USER}],
+)
+def test_a_listed_issuer_needs_an_org_id_naming_an_org_that_lists_it(
+    org: OrgTrust, clock: FixedClock, mint: Any, directory: FakeDirectory, claims: dict[str, Any]
+) -> None:
+    directory.orgs[ORG] = replace(org, issuers=frozenset({ORG, PACKAGE_ISSUER}))
+    directory.orgs[OTHER_ORG] = replace(org, org_id=OTHER_ORG, issuers=frozenset({OTHER_ORG}))
+    verifier = AssertionVerifier(directory=directory, audiences=[AUD], clock=clock)
+    with pytest.raises(UnknownIssuer):
+        run(verifier, mint(iss=PACKAGE_ISSUER, **claims))
+
+
+def test_a_listed_issuer_is_judged_by_the_named_orgs_keys(
+    org: OrgTrust, clock: FixedClock, directory: FakeDirectory, other_rsa_key: rsa.RSAPrivateKey
+) -> None:
+    directory.orgs[ORG] = replace(org, issuers=frozenset({ORG, PACKAGE_ISSUER}))
+    verifier = AssertionVerifier(directory=directory, audiences=[AUD], clock=clock)
+    claims = {"iss": PACKAGE_ISSUER, "org_id": ORG, "sub": USERNAME, "aud": AUD, "exp": NOW + 60}
+    with pytest.raises(InvalidSignature):
+        run(verifier, make_jws(claims, other_rsa_key))
+
+
 @pytest.mark.parametrize("iss", [OTHER_ORG, "3MVGunknown", "https://login.salesforce.com", USER])
 def test_unknown_issuers(verifier: AssertionVerifier, mint: Any, iss: str) -> None:
     with pytest.raises(UnknownIssuer):

@@ -273,6 +273,27 @@ def test_the_pinned_url_takes_a_checked_address() -> None:
     assert target.url_at("2606:2800:220:1::1") == "https://[2606:2800:220:1::1]/services/oauth2/userinfo"
 
 
+QUERY = "/services/data/v60.0/query?q=SELECT%20Id%20FROM%20PermissionSetAssignment"
+
+
+def test_another_resource_of_the_checked_instance_keeps_its_origin() -> None:
+    """The enrollment's permission query: forcegate's path on the origin the policy checked."""
+    pinned = userinfo_target("https://acme.my.salesforce.com/", SALESFORCE).at_path(QUERY)
+    assert (pinned.host, pinned.pinned, pinned.path) == ("acme.my.salesforce.com", True, QUERY)
+    assert pinned.url == "https://acme.my.salesforce.com" + QUERY
+    assert pinned.url_at("93.184.216.34") == "https://93.184.216.34" + QUERY
+    configured = userinfo_target("http://127.0.0.1:8443", CONFIGURED).at_path(QUERY)
+    assert (configured.url, configured.pinned) == ("http://127.0.0.1:8443" + QUERY, False)
+
+
+@pytest.mark.parametrize(
+    "path", ["", "/", "/id/00D/005", "//evil.example/services/x", "/services/x#y", "/services/a b", "/services\\x"]
+)
+def test_only_a_services_path_of_forcegates_making_is_taken(path: str) -> None:
+    with pytest.raises(ConfigurationError):
+        userinfo_target("https://acme.my.salesforce.com", SALESFORCE).at_path(path)
+
+
 @given(st.text(max_size=80))
 def test_any_text_is_a_target_or_a_refusal(text: str) -> None:
     for candidate in (text, "https://" + text, "https://" + text + ".my.salesforce.com"):

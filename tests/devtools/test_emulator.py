@@ -189,6 +189,26 @@ def test_a_revoked_session_is_refused(emulator: SalesforceEmulator, client: AppC
     assert client.get("/services/oauth2/userinfo", headers={"Authorization": f"Bearer {token}"}).status_code == 403
 
 
+def test_the_revocation_endpoint_ends_a_session(emulator: SalesforceEmulator, client: AppClient) -> None:
+    token = emulator.issue_session_token(org_id=ORG_ID, user_id=USER_ID)
+    revoked = client.post("/services/oauth2/revoke", data={"token": token})
+    assert (revoked.status_code, revoked.content) == (200, b"")
+    assert client.get("/services/oauth2/userinfo", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    assert emulator.revocations == 1
+    for form in ({"token": token}, {"token": "00D5g000004ABCD!unknown"}, {}):  # used, unknown, missing
+        again = client.post("/services/oauth2/revoke", data=form)
+        assert again.status_code == 400
+        assert again.json()["error"] == "invalid_token"
+    assert emulator.revocations == 1
+
+
+def test_a_revocation_outage_revokes_nothing(emulator: SalesforceEmulator, client: AppClient) -> None:
+    token = emulator.issue_session_token(org_id=ORG_ID, user_id=USER_ID)
+    emulator.revocation_outage = True
+    assert client.post("/services/oauth2/revoke", data={"token": token}).status_code == 503
+    assert client.get("/services/oauth2/userinfo", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
 def test_the_rest_api_says_invalid_session_id(emulator: SalesforceEmulator, client: AppClient) -> None:
     token = emulator.issue_session_token(org_id=ORG_ID, user_id=USER_ID)
     assert client.get("/services/data/v62.0/", headers={"Authorization": f"Bearer {token}"}).status_code == 200

@@ -1,12 +1,15 @@
-"""The registry's two entries today, driven the same way: the ``forcegate`` command and the admin API.
+"""The registry's entries, driven the same way: the ``forcegate`` command and the admin API (every
+registry write), and the ``/enroll`` pages (the certificate a subscriber admin uploads).
 
 Each :class:`Entry` answers a :class:`Verdict`: whether the registry took the request, and the stable
 code of its refusal (``forcegate: <code>: …`` on the CLI's standard error, ``code`` in the admin
-API's JSON). A policy test runs once per entry and expects the same verdict from both.
+API's JSON, ``[code]`` on an enrollment page). A policy test runs once per entry and expects the same
+verdict from each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import sys
@@ -21,6 +24,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from forcegate.cli.main import main
+from forcegate.devtools import SalesforceEmulator
+from forcegate.registry import Actor, RegistryService
+from forcegate.settings import Settings
+from forcegate.stores import open_stores
 from server.live import LiveServer
 
 PREFIX = "/admin/api/v1"
@@ -48,6 +55,29 @@ class Entry(Protocol):
     def rotate_secret(self, consumer_key: str, secret: str) -> Verdict: ...
     def add_certificate(self, org_id: str, certificate: x509.Certificate, *, shared: bool = False) -> Verdict: ...
     def org(self, org_id: str) -> dict[str, Any]: ...
+    def start_enrollment(self, org_id: str, certificate: x509.Certificate) -> str: ...
+    def approve_enrollment(self, enrollment_id: str) -> Verdict: ...
+    def reject_enrollment(self, enrollment_id: str, reason: str = "") -> Verdict: ...
+    def show_enrollment(self, enrollment_id: str) -> Verdict: ...
+
+
+def start_enrollment(settings: Settings, org_id: str, certificate: x509.Certificate) -> str:
+    """An enrollment waiting for its proof, started in the store ``settings`` name (as the ``/enroll``
+    pages start one after the sign-in); its id."""
+
+    async def go() -> str:
+        stores = await open_stores(settings)
+        try:
+            registry = RegistryService(stores, settings=settings)
+            started = await registry.enrollments.start(
+                org_id=org_id, user_id="0055g00000AbCdEAAV", username="admin@acme.example",
+                certificate=certificate, actor=Actor(entry="/enroll/certificate", credential="salesforce-sign-in"),
+            )  # fmt: skip
+            return started.enrollment.enrollment_id
+        finally:
+            await stores.close()
+
+    return asyncio.run(go())
 
 
 class AdminApiEntry:
@@ -85,6 +115,21 @@ class AdminApiEntry:
         with self.server.admin() as admin:
             found: dict[str, Any] = admin.get(f"{PREFIX}/orgs/{org_id}").json()
         return found
+
+    def start_enrollment(self, org_id: str, certificate: x509.Certificate) -> str:
+        return start_enrollment(self.server.settings, org_id, certificate)
+
+    def approve_enrollment(self, enrollment_id: str) -> Verdict:
+        return self._send("POST", f"/enrollments/{enrollment_id}/approve", {})
+
+    def reject_enrollment(self, enrollment_id: str, reason: str = "") -> Verdict:
+        return self._send("POST", f"/enrollments/{enrollment_id}/reject", {"reason": reason})
+
+    def show_enrollment(self, enrollment_id: str) -> Verdict:
+        with self.server.admin() as admin:
+            response = admin.get(f"{PREFIX}/enrollments/{enrollment_id}")
+        payload = response.json()
+        return Verdict(True, None, payload) if response.is_success else Verdict(False, payload["code"], payload)
 
 
 class CliEntry:
@@ -148,6 +193,54 @@ class CliEntry:
         found: dict[str, Any] = json.loads(shown.body)
         assert found.pop("store").endswith("cli-data (SQLite)")  # which store the command used, not the org's
         return found
+
+    def start_enrollment(self, org_id: str, certificate: x509.Certificate) -> str:
+        return start_enrollment(Settings(data_dir=self.tmp_path / "cli-data"), org_id, certificate)
+
+    def approve_enrollment(self, enrollment_id: str) -> Verdict:
+        return self.run("enrollments", "approve", enrollment_id, "--json")
+
+    def reject_enrollment(self, enrollment_id: str, reason: str = "") -> Verdict:
+        return self.run("enrollments", "reject", enrollment_id, "--reason", reason, "--json")
+
+    def show_enrollment(self, enrollment_id: str) -> Verdict:
+        return self.run("enrollments", "show", enrollment_id, "--json")
+
+
+class EnrollPages:
+    """The ``/enroll`` pages of a server whose sign-in is the emulator's: an admin of the org signs in
+    and uploads a certificate; the verdict is the page's (``[code]`` on a refusal)."""
+
+    name = "enroll-pages"
+
+    def __init__(self, server: LiveServer, emulator: SalesforceEmulator, login: str, username: str) -> None:
+        self.server = server
+        self.emulator = emulator
+        self.login = login
+        self.username = username
+
+    def add_certificate(self, certificate: x509.Certificate) -> Verdict:
+        with httpx.Client(base_url=self.server.url, timeout=30, follow_redirects=False) as browser:
+            started = browser.get("/enroll", params={"login": self.login})
+            assert started.status_code == 303, started.text
+            # The sign-in cookie, sent back by hand (the jar keeps no cookie of a bare IP address host).
+            cookie = {"cookie": started.headers["set-cookie"].split(";", 1)[0]}
+            self.emulator.web.sign_in_as(self.username)
+            callback = httpx.get(started.headers["location"], timeout=30, follow_redirects=False)
+            assert callback.status_code == 302, callback.text
+            page = browser.get(callback.headers["location"], headers=cookie)
+            found = re.search(r"name='form_token' value='([^']+)'", page.text)
+            assert found is not None, page.text
+            pem = certificate.public_bytes(Encoding.PEM).decode()
+            response = browser.post(
+                "/enroll/certificate", data={"certificate": pem, "form_token": found.group(1)}, headers=cookie
+            )
+        assert response.status_code < 500, response.text
+        if response.is_success:
+            return Verdict(True, None, response.text)
+        code = re.search(r"\[([a-z_]+)\]", response.text)
+        assert code is not None, response.text
+        return Verdict(False, code.group(1), response.text)
 
 
 _ORG_OPTIONS: dict[str, str] = {

@@ -151,16 +151,21 @@ def test_the_certificate_policy_applies(harness: Harness, make: Any, error: type
     assert harness.audit_codes() == [error.code]  # type: ignore[attr-defined]
 
 
-def test_a_certificate_trusted_for_another_org_is_refused(harness: Harness, rsa_key: rsa.RSAPrivateKey) -> None:
-    theirs, ours = certificate(rsa_key), certificate(rsa_key, days=400)
+def test_a_certificate_trusted_for_another_org_is_refused(
+    harness: Harness, rsa_key: rsa.RSAPrivateKey, other_rsa_key: rsa.RSAPrivateKey
+) -> None:
+    theirs, ours = certificate(rsa_key), certificate(other_rsa_key, days=400)
     harness.run(harness.registry.add_org(OrgInput(org_id=OTHER_ORG)))
     harness.run(harness.registry.add_certificates(OTHER_ORG, [("theirs", theirs)]))
     with pytest.raises(CertificateShared):
         harness.start(rsa_key, cert=theirs)
+    # Another certificate of the same key is the same signer: refused too.
+    with pytest.raises(CertificateShared, match="another certificate of its key"):
+        harness.start(rsa_key, cert=certificate(rsa_key, days=500))
     harness.run(harness.registry.add_org(OrgInput(org_id=ORG)))
     harness.run(harness.registry.add_certificates(ORG, [("ours", ours)]))
     with pytest.raises(AlreadyExists):
-        harness.start(rsa_key, cert=ours)
+        harness.start(other_rsa_key, cert=ours)
     assert harness.run(harness.stores.enrollments.list_enrollments()) == []
 
 

@@ -2,18 +2,27 @@
 
 Before the registry service existed, `forcegate certs add` checked key strength and expiry but the
 admin API stored a 1024-bit certificate, an expired one and one with public exponent 3 (201 each),
-and took " ", "\\t\\n" and "a" as consumer secrets. Every case below runs once per entry.
+and took " ", "\\t\\n" and "a" as consumer secrets. Every case below runs once per entry. The
+enrollment queue (`forcegate enrollments`, `/admin/api/v1/enrollments`) is held to one rule the same
+way, and the `/enroll` pages refuse the certificates `certs add` refuses, with the same codes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from forcegate.clock import FixedClock
+from forcegate.devtools import SalesforceEmulator, running_emulator
 from helpers import self_signed
-from registry.entries import Entry
+from registry.entries import EnrollPages, Entry, Verdict
+from server.live import start_server
 
 ORG = "00D5g000004ABCDEA4"
 OTHER_ORG = "00D5g000004XYZWEA4"
@@ -132,3 +141,101 @@ def test_names_refuse_control_and_bidi_characters(entry: Entry) -> None:
 )
 def test_org_fields_have_one_rule(entry: Entry, field: str, value: object) -> None:
     assert entry.add_org(ORG, **{field: value}).refused == "invalid_input"
+
+
+# --- enrollments: the queue ----------------------------------------------------------------------
+
+
+def _state(verdict: Verdict) -> str:
+    """An enrollment's state in a verdict's body (the CLI's ``--json`` text, the admin API's object)."""
+    body = json.loads(verdict.body) if isinstance(verdict.body, str) else verdict.body
+    return str(body["state"])
+
+
+def test_enrollment_decisions_have_one_rule(entry: Entry, rsa_key: rsa.RSAPrivateKey) -> None:
+    """Approve, reject and show give the same verdicts from the CLI and the admin API."""
+    first = entry.start_enrollment(ORG, self_signed(rsa_key))
+    approved = entry.approve_enrollment(first)
+    assert approved.ok
+    assert _state(approved) == "approved"  # before its proof: the proof will activate it
+    assert entry.approve_enrollment(first).refused == "enrollment_state_conflict"  # approved before its proof
+    assert entry.reject_enrollment(first, "not a customer").ok  # still open: it can be rejected
+    assert entry.reject_enrollment(first).refused == "enrollment_state_conflict"
+    assert entry.approve_enrollment(first).refused == "enrollment_state_conflict"
+    assert entry.show_enrollment(first).ok
+    for unknown in ("enr_" + "a" * 20, "enr_nope", "not-an-id"):
+        assert entry.show_enrollment(unknown).refused == "not_found"
+        assert entry.approve_enrollment(unknown).refused == "not_found"
+        assert entry.reject_enrollment(unknown).refused == "not_found"
+
+
+@pytest.mark.parametrize("reason", ["x" * 300, "evil\u202egnp.exe", "a\x1b[2Jb"])
+def test_a_rejection_reason_has_one_rule(entry: Entry, rsa_key: rsa.RSAPrivateKey, reason: str) -> None:
+    enrollment_id = entry.start_enrollment(ORG, self_signed(rsa_key))
+    assert entry.reject_enrollment(enrollment_id, reason).refused == "invalid_input"
+    assert entry.reject_enrollment(enrollment_id, "a plain reason").ok  # the refusal changed nothing
+
+
+# --- enrollments: the /enroll pages apply the certificate policy of `certs add` ---------------------
+
+
+@pytest.fixture
+def pages(tmp_path: Path, clock: FixedClock) -> Iterator[EnrollPages]:
+    emulator = SalesforceEmulator(clock)
+    emulator.add_user(ORG, "0055g00000AbCdEAAV", "admin@acme.example", permissions=("CustomizeApplication",))
+    with running_emulator(emulator) as login:
+        server = start_server(
+            tmp_path / "pages-data",
+            clock=clock,
+            enrollment_client_id="3MVG9_policy_enrollment",
+            enrollment_client_secret="policy-enrollment-secret-0123456789",
+            enrollment_login_hosts=(login,),
+        )
+        emulator.web.add_web_app("3MVG9_policy_enrollment", "policy-enrollment-secret-0123456789",
+                                 server.url + "/enroll/callback")  # fmt: skip
+        try:
+            yield EnrollPages(server, emulator, login, "admin@acme.example")
+        finally:
+            server.stop()
+
+
+def test_the_enroll_pages_refuse_what_certs_add_refuses(
+    entry: Entry,
+    pages: EnrollPages,
+    weak_rsa_key: rsa.RSAPrivateKey,
+    rsa_key: rsa.RSAPrivateKey,
+    ec_key: ec.EllipticCurvePrivateKey,
+) -> None:
+    cases = {
+        "1024-bit RSA": self_signed(weak_rsa_key),
+        "exponent 3": self_signed(rsa.generate_private_key(public_exponent=3, key_size=2048)),
+        "expired": self_signed(rsa_key, start=NOW - dt.timedelta(days=400), days=365),
+        "EC key, RS256 org": self_signed(ec_key),
+    }
+    assert entry.add_org(ORG).ok
+    verdicts = {name: (entry.add_certificate(ORG, cert).refused, pages.add_certificate(cert).refused)
+                for name, cert in cases.items()}  # fmt: skip
+    assert verdicts == {
+        "1024-bit RSA": ("weak_key", "weak_key"),
+        "exponent 3": ("weak_key", "weak_key"),
+        "expired": ("certificate_expired", "certificate_expired"),
+        "EC key, RS256 org": ("key_algorithm_mismatch", "key_algorithm_mismatch"),
+    }
+
+
+def test_the_enroll_pages_never_share_a_certificate(
+    entry: Entry, pages: EnrollPages, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    """`certs add` shares only when asked; enrollment never does, and refuses with the same code."""
+    certificate = self_signed(rsa_key)
+    with pages.server.admin() as admin:  # trusted for another org on the pages' server too
+        assert admin.post("/admin/api/v1/orgs", json={"org_id": OTHER_ORG}).status_code == 201
+        pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+        added = admin.post(f"/admin/api/v1/orgs/{OTHER_ORG}/certificates", json={"certificate": pem})
+        assert added.status_code == 201, added.text
+    assert entry.add_org(ORG).ok
+    assert entry.add_org(OTHER_ORG).ok
+    assert entry.add_certificate(OTHER_ORG, certificate).ok
+    assert entry.add_certificate(ORG, certificate).refused == "certificate_shared"
+    assert pages.add_certificate(certificate).refused == "certificate_shared"
+    assert pages.add_certificate(self_signed(rsa.generate_private_key(65537, 2048))).ok

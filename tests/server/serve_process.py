@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -20,19 +21,28 @@ class ServeProcess:
     """``forcegate serve`` as its own process group (its workers included), stopped with SIGTERM."""
 
     def __init__(
-        self, backend: Backend | None, data_dir: Path, *, port: int, public_url: str, workers: int = 1
+        self,
+        backend: Backend | None,
+        data_dir: Path,
+        *,
+        port: int,
+        public_url: str,
+        workers: int = 1,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
-        """``backend``: PostgreSQL (+ Redis); None for the embedded default in ``data_dir``."""
+        """``backend``: PostgreSQL (+ Redis); None for the embedded default in ``data_dir`` (which may
+        exist already, prepared by the test). ``environ``: more ``FORCEGATE_*`` settings."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("FORCEGATE_")}
         env.update(backend.environ() if backend is not None else {})
         env.update({"FORCEGATE_DATA_DIR": str(data_dir), "FORCEGATE_PUBLIC_URL": public_url})
         # The tests drive one org far beyond a real org's rate: the limit at its maximum, so every
         # assertion is still counted (the counter store is exercised) but none is refused.
         env["FORCEGATE_TOKEN_RATE_LIMIT"] = "1000000"
+        env.update(environ or {})
         argv = [sys.executable, "-m", "forcegate.cli", "serve", "--port", str(port), "--workers", str(workers)]
         self.url = f"http://127.0.0.1:{port}"
         self.log = data_dir.with_suffix(".log")
-        data_dir.mkdir(parents=True)
+        data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + SERVE_TIMEOUT

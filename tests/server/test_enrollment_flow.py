@@ -7,6 +7,7 @@ tested is the headers the service really sends.
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from forcegate.clock import FixedClock
 from forcegate.devtools import SalesforceEmulator, running_emulator
@@ -161,9 +163,13 @@ def test_sign_in_upload_prove_and_call(world: World) -> None:
     page = browser.get(callback)
     assert page.status_code == 200
     assert ORG_ID in page.text
-    assert page.headers["referrer-policy"] == "no-referrer"
+    # The page's form posts back: under no-referrer a browser would send it with "Origin: null", which
+    # the upload refuses; strict-origin keeps the Origin and still sends no path (the code) anywhere.
+    assert page.headers["referrer-policy"] == "strict-origin"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
-    form_token = re.search(r"name='form_token' value='([^']+)'", page.text).group(1)  # type: ignore[union-attr]
+    found = re.search(r"name='form_token' value='([^']+)'", page.text)
+    assert found is not None
+    form_token = found.group(1)
     code_page = browser.upload(world.org.certificate_pem, form_token)
     code = the_code(code_page)
     assert "forcegate_enroll" not in browser.cookies  # the sign-in ended with the upload
@@ -191,6 +197,61 @@ def test_nothing_secret_is_stored_or_shown(world: World) -> None:
     for secret in (code, code.split(".")[1], CLIENT_SECRET):
         assert secret not in shown
         assert secret not in dump
+
+
+def test_the_upload_takes_its_own_origin_and_refuses_null(world: World) -> None:
+    browser = Browser(world)
+    form = {"certificate": world.org.certificate_pem, "form_token": browser.sign_in()}
+    for origin in ("null", "https://evil.example.com"):
+        refused = httpx.post(
+            world.server.url + "/enroll/certificate",
+            data=form,
+            headers={**browser._headers(), "origin": origin},
+            timeout=30,
+        )
+        assert refused.status_code == 400, origin
+    accepted = httpx.post(
+        world.server.url + "/enroll/certificate",
+        data=form,
+        headers={**browser._headers(), "origin": world.server.url},
+        timeout=30,
+    )
+    the_code(accepted)
+
+
+# --- the Salesforce token is dropped ------------------------------------------------------------------
+
+
+def _userinfo(world: World, token: str) -> int:
+    return httpx.get(
+        world.login + "/services/oauth2/userinfo", headers={"authorization": f"Bearer {token}"}, timeout=30
+    ).status_code
+
+
+@pytest.mark.parametrize("username", [ADMIN, PLAIN])
+def test_the_salesforce_token_is_revoked_after_the_sign_in(world: World, username: str) -> None:
+    """Allowed or refused, the sign-in's access token is revoked once the admin check is done."""
+    browser = Browser(world)
+    page = browser.get(browser.authorize(browser.start(), username))
+    assert page.status_code == (200 if username == ADMIN else 403)
+    [token] = world.emulator.web.issued_tokens
+    assert world.emulator.revocations == 1
+    assert _userinfo(world, token) == 403  # Bad_OAuth_Token: the session is over
+
+
+def test_a_failed_revocation_is_logged_without_the_token_and_blocks_nothing(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.emulator.revocation_outage = True
+    with caplog.at_level(logging.WARNING, logger="forcegate.service"):
+        code = enroll(world)
+    assert prove(world, world.org, code).json()["state"] == "active"
+    [token] = world.emulator.web.issued_tokens
+    assert _userinfo(world, token) == 200  # not revoked: it lives until Salesforce's session timeout
+    [line] = [r.getMessage() for r in caplog.records if "not revoked" in r.getMessage()]
+    assert "HTTP 503" in line
+    assert token not in line
+    assert token.split("!")[1] not in caplog.text
 
 
 # --- refusals ----------------------------------------------------------------------------------------
@@ -296,3 +357,27 @@ def test_junk_is_answered_without_a_server_error(world: World) -> None:
         httpx.get(url + "/enroll?login=" + "a" * 5000, timeout=30),
     ):
         assert 400 <= response.status_code < 500, (response.request.url, response.status_code)
+
+
+def test_the_certificate_file_is_uploaded_as_a_browser_sends_it(world: World) -> None:
+    """The upload page's file input: multipart/form-data with the .crt file (PEM or DER), as a browser posts it."""
+    browser = Browser(world)
+    url = world.server.url + "/enroll/certificate"
+
+    def send(files: dict[str, tuple[str, bytes, str]], **fields: str) -> httpx.Response:
+        headers = {"cookie": "; ".join(f"{k}={v}" for k, v in browser.cookies.items())}
+        return httpx.post(url, data={"form_token": form_token, **fields}, files=files, headers=headers, timeout=30)
+
+    page = browser.get(browser.authorize(browser.start(), ADMIN))
+    assert "enctype='multipart/form-data'" in page.text
+    assert "type='file'" in page.text
+    found = re.search(r"name='form_token' value='([^']+)'", page.text)
+    assert found is not None
+    form_token = found.group(1)
+    assert send({}).status_code == 400  # neither a file nor a pasted certificate
+    two = {"certificate_file": ("a.crt", b"x", "application/x-x509-ca-cert"), "other": ("b.crt", b"y", "text/plain")}
+    assert send(two).status_code == 400  # one file at most
+    der = world.org.certificate.public_bytes(Encoding.DER)
+    started = send({"certificate_file": ("forcegate_cert.crt", der, "application/x-x509-ca-cert")})
+    code = the_code(started)
+    assert prove(world, world.org, code).status_code == 200

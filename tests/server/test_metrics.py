@@ -57,6 +57,7 @@ def test_names_follow_prometheus_conventions(live_server: LiveServer) -> None:
         "forcegate_build_info",
         "forcegate_registry_readable",
         "forcegate_certificates_expiring",
+        "forcegate_notifications",
     }
     assert expected <= {f.name for f in ours}
     for family in families:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from forcegate.cli._stores import clean, echo_json, run_with_registry, store_option
+from forcegate.cli.console_commands import create_user
 from forcegate.registry import KeyRotation, RegistryService
 from forcegate.registry.views import iso
 from forcegate.stores.models import SigningKey
@@ -130,3 +131,6 @@ def admin_signing_keys(as_json: bool) -> None:
     for key in keys:
         state = "signing" if key.kid == signer else "verifying"
         click.echo(f"{clean(key.kid)}  {iso(key.created_at)}  {'active' if key.active else 'inactive'}  {state}")
+
+
+admin.add_command(create_user)

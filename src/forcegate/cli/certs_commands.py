@@ -26,11 +26,13 @@ _FINGERPRINT = re.compile(r"[0-9a-f]{8,64}")
 
 def certificate_line(record: CertificateRecord) -> str:
     """``FINGERPRINT  STATE  NOT_AFTER  LABEL``: the state reads ``active/expired`` once it has expired,
-    ``…/not-yet-valid`` before it starts, and ``…/shared`` when other orgs trust it too."""
+    ``…/not-yet-valid`` before it starts, ``…/shared`` when other orgs trust it too, and
+    ``…/retiring-<time>`` while a rotation's overlap runs."""
     now = time.time()
     state: str = record.state
     state += "/expired" if record.not_after < now else "/not-yet-valid" if record.not_before > now else ""
     state += "/shared" if record.shared else ""
+    state += f"/retiring-{iso(record.retire_at)}" if record.retire_at is not None and record.state == "active" else ""
     return f"{record.sha256_fingerprint}  {state}  {iso(record.not_after)}  {clean(record.label)}"
 
 

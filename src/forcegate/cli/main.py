@@ -28,6 +28,7 @@ from forcegate.cli.enrollments_commands import enrollments
 from forcegate.cli.init_command import init
 from forcegate.cli.jwt_commands import jwt
 from forcegate.cli.keys_commands import keys
+from forcegate.cli.notifications_commands import notifications
 from forcegate.cli.orgs_commands import orgs
 from forcegate.cli.serve_command import serve
 from forcegate.cli.sfdx_commands import sfdx
@@ -53,6 +54,7 @@ cli.add_command(apps)
 cli.add_command(orgs)
 cli.add_command(certs)
 cli.add_command(enrollments)
+cli.add_command(notifications)
 cli.add_command(audit)
 cli.add_command(admin)
 cli.add_command(db)

@@ -16,6 +16,7 @@ from forcegate.cli._io import UnreadableInput
 from forcegate.cli._org_csv import read_org_ids
 from forcegate.cli._stores import clean, echo_json, run_with_registry, store_option
 from forcegate.cli.certs_commands import certificate_line
+from forcegate.cli.console_commands import migration_status
 from forcegate.registry import Actor, OrgChanges, OrgDetails, OrgInput, RegistryService
 from forcegate.registry.views import iso, org_details_view, org_view
 from forcegate.stores.models import Org
@@ -49,8 +50,9 @@ def _trust_options(function: F) -> F:
             "issuers",
             multiple=True,
             metavar="ISS",
-            help="Accepted iss value; repeatable. Default: the org id only. A consumer key here lets assertions "
-            "issued under that Connected App name this org.",
+            help="Accepted iss value; repeatable. Default: the org id only (list it too when adding others). A "
+            "consumer key or a Named Credential's static issuer here lets assertions with that iss name this org "
+            "in org_id.",
         ),
         click.option("--scope", "scopes", multiple=True, metavar="S", help="Scope tokens may carry; repeatable."),
         click.option(
@@ -338,3 +340,6 @@ def orgs_import(file: Path, column: str | None, as_json: bool) -> None:
         echo_json({"read": len(org_ids), "added": added, "empty_cells": empty})
         return
     click.echo(f"{len(org_ids)} org id(s) read, {added} new on the approval list")
+
+
+orgs.add_command(migration_status)

@@ -8,8 +8,10 @@ fosite's RFC 7523 handler; docs/architecture.md), each step raising its own erro
 2. header ``alg`` in the verifier's allow-list (part of parsing; asymmetric algorithms only), and
    no ``typ`` of another kind of token (an access token: RFC 8725 §3.11);
 3. issuer resolution: ``iss`` a registered org id -> that org; else ``iss`` a registered consumer
-   key -> the org named by the ``org_id`` claim (required); else :class:`UnknownIssuer`. ``iss``
-   must be one of the org's issuers (:class:`IssuerNotAllowed`);
+   key -> the org named by the ``org_id`` claim (required); else, with an ``org_id`` claim, the org
+   it names *if that org lists this ``iss`` among its issuers* (an External Credential's one static
+   issuer, decision 0020); else :class:`UnknownIssuer`. ``iss`` must be one of the org's issuers
+   (:class:`IssuerNotAllowed`);
 4. the org is enabled (:class:`OrgDisabled`), and ``alg`` is one the org allows
    (:class:`UnsupportedAlgorithm`; RS256 unless the org is set otherwise);
 5. key selection among the org's certificates (valid at this moment, give or take the leeway),
@@ -20,8 +22,8 @@ fosite's RFC 7523 handler; docs/architecture.md), each step raising its own erro
 9. scope: the requested scopes must be a subset of the org's (:class:`InvalidScope`);
 10. single use, LAST, as one atomic claim — a token that fails any check above never burns its key.
 
-Before the signature only ``iss`` (and, for a consumer-key issuer, ``org_id``) is read from the
-unverified claims: they are needed to find the keys. Every other claim is judged after the
+Before the signature only ``iss`` (and, for an issuer that is not an org id, ``org_id``) is read
+from the unverified claims: they are needed to find the keys. Every other claim is judged after the
 signature, so a forged token reports ``invalid_signature`` (decision 0005).
 """
 
@@ -110,6 +112,14 @@ def _org_id_or_none(iss: str) -> str | None:
         return None
 
 
+def _org_id_claim_or_none(claims: dict[str, object]) -> str | None:
+    # A malformed org_id under an unlisted issuer is still an unknown issuer, not a claim error.
+    try:
+        return read_org_id(claims)
+    except InvalidClaim:
+        return None
+
+
 class AssertionVerifier:
     """Verifies Apex-signed assertions for any registered org.
 
@@ -192,7 +202,19 @@ class AssertionVerifier:
             if iss not in org.issuers:
                 raise IssuerNotAllowed(f"org {named} does not accept consumer key {_show(iss)} as issuer")
             return org, iss
-        raise UnknownIssuer(f"issuer {_show(iss)} is neither a registered org id nor a registered consumer key")
+        # An issuer the registry lists for one org only (`forcegate orgs update --issuer`): a Named
+        # Credential's External Credential sends one static `iss` from every subscriber org and names
+        # the org in `org_id`. The unverified `org_id` only picks whose keys are tried; the listing is
+        # the operator's, so an issuer no org lists stays unknown, as it was.
+        named = _org_id_claim_or_none(claims)
+        if named is not None:
+            org = await directory.org(named)
+            if org is not None and iss in org.issuers:
+                return org, iss
+        raise UnknownIssuer(
+            f"issuer {_show(iss)} is not a registered org id, a registered consumer key, "
+            "or an issuer listed by the org its org_id claim names"
+        )
 
     async def verify(
         self,

@@ -1,8 +1,9 @@
 """Where the Canvas liveness check may send a user's session: the instance-URL policy (no I/O).
 
 The liveness check calls ``{client.instanceUrl}/services/oauth2/userinfo`` with ``client.oauthToken``
-as bearer. The envelope is signed by Salesforce, but with a consumer secret that every subscriber org
-admin of the Connected App shares, so its ``instanceUrl`` is a request to our server to open a
+as bearer (and enrollment from a Canvas app asks the same checked instance one permission query,
+:meth:`UserinfoTarget.at_path`). The envelope is signed by Salesforce, but with a consumer secret
+that every subscriber org admin of the Connected App shares, so its ``instanceUrl`` is a request to our server to open a
 connection anywhere, with a credential, and the answer (303/401/503) is an oracle for internal
 probing. Only these are called:
 
@@ -41,7 +42,7 @@ import functools
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from forcegate.errors import CanvasSessionNotLive, ConfigurationError
 
@@ -74,6 +75,8 @@ _MAX_HOST = 253
 _URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(.*)", re.DOTALL)
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _PORT = re.compile(r"[0-9]{1,5}")
+# A path and query of forcegate's own making: printable ASCII, no spaces, fragments or backslashes.
+_RESOURCE = re.compile(r"/services/[\x21\x22\x24-\x5b\x5d-\x7e]*")
 # WHATWG URL: a host whose last label is a number (decimal, octal, 0x-hex) is an IPv4 address;
 # inet_aton() agrees ("127.1", "0x7f.1", "2130706433", "0177.0.0.1" are all 127.0.0.1).
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
@@ -100,16 +103,29 @@ class Origin:
 
 @dataclass(frozen=True, slots=True)
 class UserinfoTarget:
-    """Where to ask: ``url`` by name; when ``pinned``, resolve ``host`` and connect to a checked address."""
+    """Where to ask: ``url`` by name; when ``pinned``, resolve ``host`` and connect to a checked address.
+
+    ``path`` is the resource asked for on the checked instance: userinfo, unless :meth:`at_path`
+    named another one (the enrollment's permission query).
+    """
 
     host: str
     url: str
     pinned: bool
+    path: str = USERINFO_PATH
 
     def url_at(self, address: str) -> str:
-        """The userinfo URL with ``address`` (already checked) in place of the name."""
+        """The URL with ``address`` (already checked) in place of the name."""
         shown = f"[{address}]" if ":" in address else address
-        return f"https://{shown}{USERINFO_PATH}"
+        return f"https://{shown}{self.path}"
+
+    def at_path(self, path: str) -> UserinfoTarget:
+        """Another resource of the same checked instance. ``path`` is written by forcegate (a REST
+        resource and its query string), never taken from the envelope: only the origin is the
+        envelope's, and that was checked."""
+        if not _RESOURCE.fullmatch(path):
+            raise ConfigurationError(f"{path[:80]!r} is not an absolute path under /services/")
+        return replace(self, url=self.url[: len(self.url) - len(self.path)] + path, path=path)
 
 
 @dataclass(frozen=True, slots=True)

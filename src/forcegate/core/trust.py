@@ -18,8 +18,9 @@ __all__ = ["OrgTrust", "TrustDirectory"]
 class OrgTrust:
     """One registered org as the verifier sees it.
 
-    ``issuers``: accepted ``iss`` values (the org id by default; a consumer key listed here lets
-    assertions under that Connected App name this org in ``org_id``). ``subjects``: ``None`` accepts
+    ``issuers``: accepted ``iss`` values (the org id by default; a consumer key or any other issuer
+    listed here — a Named Credential's static ``iss`` — lets assertions with it name this org in
+    ``org_id``). ``subjects``: ``None`` accepts
     any ``sub``. ``scopes``: what tokens for this org may carry. ``keys``: the org's active
     certificates. ``algorithms``: the JWS algorithms its assertions may use (RS256 by default, what
     ``Auth.JWS`` signs with). ``max_assertion_lifetime`` / ``token_lifetime``: per-org overrides,

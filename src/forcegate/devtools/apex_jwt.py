@@ -44,6 +44,7 @@ from forcegate.errors import ConfigurationError, InvalidAdditionalClaim
 __all__ = [
     "DEFAULT_NBF_CLOCK_SKEW",
     "DEFAULT_VALIDITY_LENGTH",
+    "SALESFORCE_ALGORITHMS",
     "STANDARD_CLAIMS",
     "AuthJWS",
     "AuthJWT",
@@ -57,6 +58,10 @@ DEFAULT_VALIDITY_LENGTH = 300
 DEFAULT_NBF_CLOCK_SKEW = 0
 
 STANDARD_CLAIMS: frozenset[str] = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
+
+#: What Salesforce signs with: ``Auth.JWS`` RS256 only, an External Credential RS256 or RS512 (Salesforce
+#: Help, "Set Up JWT Claims for External Credentials").
+SALESFORCE_ALGORITHMS: frozenset[str] = frozenset({"RS256", "RS512"})
 
 # Key sizes Certificate and Key Management creates and imports.
 _SALESFORCE_RSA_SIZES = frozenset({2048, 3072, 4096})
@@ -162,13 +167,19 @@ class CertificateAndKeyManagement:
         """RS256 (RSASSA-PKCS1-v1_5 with SHA-256, RFC 7518 §3.3) over ``signing_input`` with key ``name``."""
         return sign("RS256", self._entry(name).private_key, signing_input)
 
-    def sign_jws(self, name: str, payload: bytes) -> str:
-        """``payload`` as a compact RS256 JWS with header ``{"alg":"RS256"}``, signed with key ``name``.
+    def sign_jws(
+        self, name: str, payload: bytes, *, alg: str = "RS256", header: Mapping[str, object] | None = None
+    ) -> str:
+        """``payload`` as a compact JWS signed with key ``name``: by default RS256 with header ``{"alg":"RS256"}``.
 
-        Apex has no way to add header members, so neither has this. The signing itself is
-        :func:`forcegate.core.jws_sign.sign_compact`, the same code forcegate's own outbound login uses.
+        That default is ``Auth.JWS``, which has no way to add header members. An External Credential
+        (:mod:`forcegate.devtools.named_credential`) signs RS256 or RS512 and adds ``typ`` and ``kid``.
+        The signing itself is :func:`forcegate.core.jws_sign.sign_compact`, the same code forcegate's
+        own outbound login uses.
         """
-        return sign_compact(payload, self._entry(name).private_key, alg="RS256")
+        if alg not in SALESFORCE_ALGORITHMS:
+            raise ConfigurationError(f"Salesforce signs with {' or '.join(sorted(SALESFORCE_ALGORITHMS))}, not {alg!r}")
+        return sign_compact(payload, self._entry(name).private_key, alg=alg, header=header)
 
     def _entry(self, name: str) -> _NamedCertificate:
         try:

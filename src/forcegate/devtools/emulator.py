@@ -10,6 +10,8 @@ What it serves (an ASGI app, :attr:`SalesforceEmulator.app`):
   ``{access_token, scope, instance_url, id, token_type}`` (no refresh token, no ``expires_in``).
 * ``GET|POST /services/oauth2/userinfo`` — the OpenID Connect userinfo of a session token
   (``sub``, ``user_id``, ``organization_id``, ``preferred_username``, ``email``, ``name`` …).
+* ``POST /services/oauth2/revoke`` — form ``token``: ends that session (200), else 400
+  ``invalid_token`` (:attr:`SalesforceEmulator.revocation_outage` makes it answer 503 instead).
 * ``GET /services/data/{version}/`` — one REST API resource, so a client's "re-login on
   ``INVALID_SESSION_ID``" path can be exercised.
 * the web server flow with PKCE, the identity URL and the enrollment's permission query
@@ -80,6 +82,7 @@ _E_EXPIRED = ("invalid_grant", "expired authorization code")
 _E_NOT_APPROVED = ("invalid_grant", "user hasn't approved this consumer")
 _E_NOT_ADMIN_APPROVED = ("invalid_grant", "user is not admin approved to access this app")
 _E_INACTIVE_USER = ("invalid_grant", "inactive user")
+_E_INVALID_TOKEN = ("invalid_token", "invalid token")
 
 _MAX_FORM_BYTES = 64 * 1024
 _NO_STORE = {"Cache-Control": "no-cache,must-revalidate,max-age=0,no-store,private"}
@@ -131,6 +134,10 @@ class SalesforceEmulator:
         self._users: dict[str, EmulatedUser] = {}  # by username, case-insensitively (lowercased)
         self._sessions: dict[str, _Session] = {}
         self._token_successes = 0
+        #: When True, the revocation endpoint answers 503 (an outage), revoking nothing.
+        self.revocation_outage = False
+        #: How many tokens the revocation endpoint revoked.
+        self.revocations = 0
         #: The web server flow (``/enroll``'s sign-in): its Connected Apps and who signs in next.
         self.web = WebServerFlow(self)
         self.app = Starlette(
@@ -138,6 +145,7 @@ class SalesforceEmulator:
                 *self.web.routes(),
                 Route("/services/oauth2/token", self._token, methods=["POST"]),
                 Route("/services/oauth2/userinfo", self._userinfo, methods=["GET", "POST"]),
+                Route("/services/oauth2/revoke", self._revoke, methods=["POST"]),
                 Route("/services/data/{version}/", self._data_root, methods=["GET"]),
                 Route("/services/data/{version}", self._data_root, methods=["GET"]),
             ]
@@ -351,6 +359,22 @@ class SalesforceEmulator:
             # Salesforce's identity service answers a bare word, HTTP 403, where the data API says 401.
             return PlainTextResponse("Bad_OAuth_Token" if presented else "Missing_OAuth_Token", status_code=403)
         return JSONResponse(_userinfo_document(session.user, self._origin(request)), headers=_NO_STORE)
+
+    async def _revoke(self, request: Request) -> Response:
+        """``POST /services/oauth2/revoke`` with form ``token``: the session ends (200, empty body);
+        an unknown, expired or missing token is 400 ``invalid_token``, as Salesforce documents
+        ("Revoke OAuth Tokens Programmatically"; Mobile SDK guide, "Revoking OAuth Tokens")."""
+        if self.revocation_outage:
+            return PlainTextResponse("Service Unavailable", status_code=503)
+        body = await request.body()
+        form = (
+            dict(parse_qsl(body.decode("utf-8", "replace"), max_num_fields=20)) if len(body) <= _MAX_FORM_BYTES else {}
+        )
+        session = self._sessions.pop(form.get("token", ""), None)
+        if session is None or session.expires_at <= self.clock.now():
+            return _oauth_error(_E_INVALID_TOKEN)
+        self.revocations += 1
+        return Response(status_code=200, headers=_NO_STORE)
 
     async def _data_root(self, request: Request) -> Response:
         session, _ = self._session(request)

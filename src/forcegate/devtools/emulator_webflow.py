@@ -16,8 +16,11 @@ Served by :class:`~forcegate.devtools.emulator.SalesforceEmulator` beside its JW
   ``display_name``, ``urls`` … for a session of that user; else HTTP 403 ``Bad_OAuth_Token``.
 * ``GET /services/data/{version}/query?q=`` — the one query the enrollment's admin check makes (a
   ``PermissionSetAssignment`` of the user whose permission set grants ``PermissionsCustomizeApplication``
-  or ``PermissionsModifyAllData``), answered from the user's ``permissions``. A user who may not view
-  setup gets ``INVALID_TYPE``, another query ``MALFORMED_QUERY``, a dead session ``INVALID_SESSION_ID``.
+  or ``PermissionsModifyAllData``), answered from the user's ``permissions``, for any live session:
+  the web flow's token, or a Canvas envelope's ``oauthToken``
+  (:meth:`~forcegate.devtools.emulator.SalesforceEmulator.issue_session_token`), as enrollment from a
+  Canvas app asks it. A user who may not view setup gets ``INVALID_TYPE``, another query
+  ``MALFORMED_QUERY``, a dead session ``INVALID_SESSION_ID``.
 
 Error strings are Salesforce's as observed: ``invalid_client_id`` "client identifier invalid",
 ``invalid_client`` "invalid client credentials", ``redirect_uri_mismatch`` "redirect_uri must match
@@ -94,6 +97,8 @@ class WebServerFlow:
         self._next_user: str | None = None
         self._deny = False
         self.authorize_requests: list[dict[str, str]] = []
+        #: The access tokens the code exchange issued, oldest first (a test asks whether they still work).
+        self.issued_tokens: list[str] = []
 
     def routes(self) -> list[Route]:
         return [
@@ -162,6 +167,7 @@ class WebServerFlow:
             return _oauth_error(_E_VERIFIER)
         user = grant.user
         token = self._emulator._new_session(user, lifetime=None, consumer_key=app.consumer_key)
+        self.issued_tokens.append(token)
         identity_url = f"{origin}/id/{user.org_id}/{user.user_id}"
         issued_at = str(int(self._emulator.clock.now() * 1000))
         signature = hmac.new(app.consumer_secret.encode(), (identity_url + issued_at).encode(), hashlib.sha256)

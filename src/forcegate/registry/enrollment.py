@@ -59,10 +59,11 @@ from forcegate.errors import (
 from forcegate.keys import sha256_fingerprint
 from forcegate.registry.inputs import EnrollmentRejectionInput, OrgInput
 from forcegate.registry.policy import check_certificate
-from forcegate.registry.results import Actor
+from forcegate.registry.results import Actor, audit_event
 from forcegate.settings import Settings
 from forcegate.stores.bundle import Stores
 from forcegate.stores.enrollment_rows import ENROLLMENT_ID
+from forcegate.stores.key_digests import key_sha256
 from forcegate.stores.models import (
     DEFAULT_ORG_ALGORITHMS,
     OPEN_ENROLLMENT_STATES,
@@ -72,7 +73,16 @@ from forcegate.stores.models import (
     EnrollmentState,
 )
 
-__all__ = ["CODE_CLAIM", "PROOF_PATH", "AuditSink", "Enrollments", "StartedEnrollment", "code_digest"]
+__all__ = [
+    "CODE_CLAIM",
+    "PROOF_PATH",
+    "AuditSink",
+    "Enrollments",
+    "StartedEnrollment",
+    "StepAudit",
+    "code_digest",
+    "new_enrollment_id",
+]
 
 #: Where a step's audit event goes, when not straight to the audit log: the serving process's audit
 #: writer, which bounds the unverified refusals one client can write (decision 0013).
@@ -92,7 +102,7 @@ def code_digest(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
-def _new_id() -> str:
+def new_enrollment_id() -> str:
     return "enr_" + base64.b32encode(secrets.token_bytes(13)).decode("ascii").lower()[:20]
 
 
@@ -108,15 +118,42 @@ class StartedEnrollment:
         return f"StartedEnrollment(enrollment={self.enrollment!r}, warnings={self.warnings!r})"
 
 
-class Enrollments:
-    """The enrollment steps and their policy, over the registry's stores (see the module docstring)."""
+class StepAudit:
+    """The base of enrollment's and rotation's steps: the registry's stores, the settings, a parser for
+    the org's assertions, and the steps' audit — to the audit log, or through the serving process's
+    writer (``sink``), which bounds the unverified refusals one client can write (decision 0013)."""
 
     def __init__(self, stores: Stores, *, settings: Settings, clock: Clock) -> None:
         self._stores = stores
-        self._store = stores.enrollments
         self._settings = settings
         self._clock = clock
         self._parser = JWSVerifier(algorithms=ASSERTION_ALGORITHMS)
+
+    async def _audit(
+        self,
+        actor: Actor,
+        result: str,
+        code: str,
+        detail: str,
+        org_id: str | None,
+        subject: str | None,
+        verified: bool = True,
+        *,
+        sink: AuditSink | None = None,
+    ) -> None:
+        event = audit_event(self._clock, actor, result, code, detail, org_id, subject, verified)
+        if sink is not None:
+            await sink(event)
+        else:
+            await self._stores.audit.append([event])
+
+
+class Enrollments(StepAudit):
+    """The enrollment steps and their policy, over the registry's stores (see the module docstring)."""
+
+    def __init__(self, stores: Stores, *, settings: Settings, clock: Clock) -> None:
+        super().__init__(stores, settings=settings, clock=clock)
+        self._store = stores.enrollments
 
     @property
     def proof_audience(self) -> str:
@@ -161,18 +198,19 @@ class Enrollments:
                 algorithms=org.algorithms if org is not None else DEFAULT_ORG_ALGORITHMS,
                 now=datetime.fromtimestamp(self._clock.now(), UTC),
             )
-            holders = await self._stores.trust.certificate_holders(fingerprint)
+            holders = await self._stores.trust.certificate_holders(fingerprint, key_sha256=key_sha256(certificate))
             if org_id in holders:
                 raise AlreadyExists(f"certificate {fingerprint} is already trusted for org {org_id}")
             if holders:
                 raise CertificateShared(
-                    f"certificate {fingerprint} is already trusted for another org: each org enrolls its own"
+                    f"certificate {fingerprint} (or another certificate of its key) is already trusted for another "
+                    "org: each org enrolls its own"
                 )
         except ForcegateError as exc:
             await self._audit(actor, "denied", exc.code, f"enrollment refused: {exc.reason}", org_id, username)
             raise
         now = self._clock.now()
-        enrollment_id = _new_id()
+        enrollment_id = new_enrollment_id()
         code = (
             f"{enrollment_id}.{base64.urlsafe_b64encode(secrets.token_bytes(_CODE_SECRET_BYTES)).decode().rstrip('=')}"
         )
@@ -219,6 +257,26 @@ class Enrollments:
             decided.org_id, decided.username, sink=audit,
         )  # fmt: skip
         return decided
+
+    async def claimed_org(self, assertion: str) -> str | None:
+        """The org a refused proof is counted against (the failure limit, decision 0013): the
+        enrollment's its code names, else the ``iss`` it claims when that is an org id; None when it
+        names neither. Nothing here is verified: it only picks the counter."""
+        try:
+            claims = loads_claims(self._parser.parse(assertion).payload)
+        except ForcegateError:
+            return None
+        code = claims.get(CODE_CLAIM)
+        if isinstance(code, str) and 0 < len(code) <= _MAX_CODE_LENGTH:
+            enrollment_id = code.split(".", 1)[0]
+            if ENROLLMENT_ID.fullmatch(enrollment_id):
+                found = await self._store.get_enrollment(enrollment_id)
+                if found is not None:
+                    return found.org_id
+        issuer = claims.get("iss")
+        if isinstance(issuer, str) and issuer.startswith(ids.ORG_PREFIX) and ids.is_valid(issuer):
+            return ids.to18(issuer)
+        return None
 
     async def _proven(self, assertion: str) -> Enrollment:
         jws = self._parser.parse(assertion)
@@ -348,41 +406,15 @@ class Enrollments:
             algorithms=org.algorithms if org is not None else DEFAULT_ORG_ALGORITHMS,
             now=datetime.fromtimestamp(self._clock.now(), UTC),
         )
+        now = self._clock.now()
+        rotation = found.replaces_fingerprint is not None  # a held rotation (registry.rotation)
         return await self._store.activate_enrollment(
             found.enrollment_id,
             expected=expected,
             org=OrgInput(org_id=found.org_id).org(),
-            label=f"enrolled by {found.username}"[:255],
-            now=self._clock.now(),
+            label=f"{'rotated' if rotation else 'enrolled'} by {found.username}"[:255],
+            now=now,
             decided_by=decided_by,
             proven=proven,
+            retire_previous_at=now + self._settings.rotation_overlap if rotation else None,
         )
-
-    async def _audit(
-        self,
-        actor: Actor,
-        result: str,
-        code: str,
-        detail: str,
-        org_id: str | None,
-        subject: str | None,
-        verified: bool = True,
-        *,
-        sink: AuditSink | None = None,
-    ) -> None:
-        event = AuditEvent(
-            at=self._clock.now(),
-            endpoint=actor.entry,
-            credential=actor.credential,
-            result="allowed" if result == "allowed" else "denied",
-            code=code,
-            detail=detail[:500],
-            org_id=org_id,
-            subject=subject,
-            client=actor.client,
-            verified=verified,
-        )
-        if sink is not None:
-            await sink(event)
-        else:
-            await self._stores.audit.append([event])

@@ -91,7 +91,8 @@ def _org_fields() -> dict[str, Any]:
         "enabled": boolean("a disabled org is refused on every path"),
         "issuers": strings(
             "the `iss` values its assertions may carry (duplicates dropped); empty: the org id itself. "
-            "A Connected App's consumer key here lets assertions under that app name this org in `org_id`",
+            "A Connected App's consumer key, or a Named Credential's static issuer, here lets assertions "
+            "with that `iss` name this org in `org_id` (decision 0020)",
             _ENTRY,
         ),
         "subjects": strings(

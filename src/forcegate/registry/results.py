@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from forcegate.clock import Clock
 from forcegate.errors import KeyMaterialError
 from forcegate.keys import Keystore
-from forcegate.stores.models import App, AppSecret, CertificateRecord, Org, SigningKey
+from forcegate.stores.models import App, AppSecret, AuditEvent, CertificateRecord, Org, SigningKey
 
 __all__ = ["Actor", "AddedCertificates", "AppDetails", "KeyRotation", "OrgDetails", "certificates_in"]
 
@@ -81,3 +82,28 @@ def certificates_in(keystore: Keystore, *, alias: str | None = None) -> list[tup
             "(download the certificate from Setup > Certificate and Key Management)"
         )
     return list(found.values())
+
+
+def audit_event(
+    clock: Clock,
+    actor: Actor,
+    result: str,
+    code: str,
+    detail: str,
+    org_id: str | None,
+    subject: str | None = None,
+    verified: bool = True,
+) -> AuditEvent:
+    """The audit event of a registry step, allowed or refused, by ``actor``."""
+    return AuditEvent(
+        at=clock.now(),
+        endpoint=actor.entry,
+        credential=actor.credential,
+        result="allowed" if result == "allowed" else "denied",
+        code=code,
+        detail=detail[:500],
+        org_id=org_id,
+        subject=subject,
+        client=actor.client,
+        verified=verified,
+    )

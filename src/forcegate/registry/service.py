@@ -25,7 +25,14 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from forcegate.clock import Clock, SystemClock
 from forcegate.core.access_token import new_signing_key
 from forcegate.core.ids import ORG_PREFIX, validate
-from forcegate.errors import AlreadyExists, ConfigurationError, InvalidInput, KeyMaterialError, NotFound
+from forcegate.errors import (
+    AlreadyExists,
+    ConfigurationError,
+    EnrollmentStateConflict,
+    InvalidInput,
+    KeyMaterialError,
+    NotFound,
+)
 from forcegate.keys import check_key_strength, load_keystore, sha256_fingerprint
 from forcegate.keys.model import certificate_public_key
 from forcegate.registry.enrollment import Enrollments
@@ -39,7 +46,16 @@ from forcegate.registry.inputs import (
     SecretInput,
 )
 from forcegate.registry.policy import check_certificate
-from forcegate.registry.results import Actor, AddedCertificates, AppDetails, KeyRotation, OrgDetails, certificates_in
+from forcegate.registry.results import (
+    Actor,
+    AddedCertificates,
+    AppDetails,
+    KeyRotation,
+    OrgDetails,
+    audit_event,
+    certificates_in,
+)
+from forcegate.registry.rotation import Rotations
 from forcegate.settings import Settings
 from forcegate.stores.bundle import Stores
 from forcegate.stores.models import (
@@ -80,6 +96,8 @@ class RegistryService:
         self._clock = clock if clock is not None else SystemClock()
         #: Subscriber enrollment: its steps and its approval policy (:mod:`forcegate.registry.enrollment`).
         self.enrollments = Enrollments(stores, settings=self._settings, clock=self._clock)
+        #: Certificate rotation from the org, chained on a trusted certificate (:mod:`forcegate.registry.rotation`).
+        self.rotations = Rotations(stores, settings=self._settings, clock=self._clock)
 
     # --- apps -----------------------------------------------------------------------------------------
 
@@ -311,6 +329,31 @@ class RegistryService:
             record = await self._trust.set_certificate_state(org.org_id, fingerprint, state)
         active = await self._trust.list_certificates(org.org_id, include_retired=False)
         return record, len(active)
+
+    async def end_overlap(self, org_id: str, fingerprint: str, *, actor: Actor) -> CertificateRecord:
+        """The org confirms its rotation: retire now a certificate whose overlap is running.
+
+        An org (its access token or a direct JWT) may retire only a certificate a rotation already
+        replaced — never its last one, never one no successor vouched for; anything else is the ISV's
+        (``certs retire``)."""
+        org = await self.org(org_id)
+        now = self._clock.now()
+        certificates = await self._trust.list_certificates(org.org_id, include_retired=False)
+        matches = [c for c in certificates if c.sha256_fingerprint == fingerprint.lower()]
+        if not matches or matches[0].retire_at is None or not matches[0].trusted_at(now):
+            refusal = EnrollmentStateConflict(
+                f"certificate {fingerprint[:64]} of org {org.org_id} is not in a rotation overlap: nothing to confirm"
+            )
+            await self._audit_event(actor, "denied", refusal.code, refusal.reason, org.org_id)
+            raise refusal
+        with _store_input():
+            record = await self._trust.set_certificate_state(org.org_id, matches[0].sha256_fingerprint, "retired")
+        detail = f"certificate {record.sha256_fingerprint} retired at the org's confirmation of its rotation"
+        await self._audit_event(actor, "allowed", "certificate_retired", detail, org.org_id)
+        return record
+
+    async def _audit_event(self, actor: Actor, result: str, code: str, detail: str, org_id: str) -> None:
+        await self._stores.audit.append([audit_event(self._clock, actor, result, code, detail, org_id)])
 
     async def _audit_shared(self, record: CertificateRecord, actor: Actor) -> None:
         holders = await self._trust.certificate_holders(record.sha256_fingerprint)

@@ -72,6 +72,8 @@ def certificate_view(record: CertificateRecord) -> dict[str, Any]:
         "state": record.state,
         "shared": record.shared,
         "created_at": iso(record.created_at),
+        # A rotation replaced it: trusted until then (the overlap).
+        "retire_at": None if record.retire_at is None else iso(record.retire_at),
     }
 
 
@@ -93,6 +95,8 @@ def enrollment_view(enrollment: Enrollment) -> dict[str, Any]:
         "reason": enrollment.reason,
         "created_at": iso(enrollment.created_at),
         "updated_at": iso(enrollment.updated_at),
+        # A rotation from the org: the certificate whose key signed it (retiring when this one is active).
+        "replaces_fingerprint": enrollment.replaces_fingerprint,
     }
 
 

@@ -4,6 +4,7 @@ from forcegate._deprecation import warn_moved
 from forcegate.devtools.apex_jwt import (
     DEFAULT_NBF_CLOCK_SKEW,
     DEFAULT_VALIDITY_LENGTH,
+    SALESFORCE_ALGORITHMS,
     STANDARD_CLAIMS,
     AuthJWS,
     AuthJWT,
@@ -15,6 +16,7 @@ from forcegate.devtools.apex_jwt import (
 __all__ = [
     "DEFAULT_NBF_CLOCK_SKEW",
     "DEFAULT_VALIDITY_LENGTH",
+    "SALESFORCE_ALGORITHMS",
     "STANDARD_CLAIMS",
     "AuthJWS",
     "AuthJWT",

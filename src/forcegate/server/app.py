@@ -31,6 +31,7 @@ from forcegate.server.routes import routes
 from forcegate.server.runtime import SCOPE_KEY, Runtime
 from forcegate.service.authentication import AuthenticationService
 from forcegate.service.maintenance import purge_expired
+from forcegate.service.notifications import Notifier
 from forcegate.settings import Settings, load_settings
 from forcegate.stores.bundle import Stores
 from forcegate.stores.instrumented import instrument
@@ -167,6 +168,16 @@ class ForcegateApp:
         observability.start()
         service.audit.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._purge_loop(service)))
+        if self.settings.notify_url is not None:
+            # Beside the requests, never in their way: its own task, every failure caught inside.
+            metrics = observability.metrics
+            notifier = Notifier(
+                stores,
+                self.settings,
+                clock=service.clock,
+                observer=None if metrics is None else metrics.notification,
+            )
+            self._tasks.append(asyncio.get_running_loop().create_task(notifier.run()))
 
     async def shutdown(self) -> None:
         for task in self._tasks:

@@ -41,6 +41,8 @@ from forcegate.server.metric_series import Series, SharedSeries
 from forcegate.server.observability import EndpointLabels, is_store_failure, method_label
 from forcegate.server.request import credentials, local_path
 from forcegate.server.runtime import runtime
+from forcegate.service.notification_events import EVENT_TYPES
+from forcegate.service.notifications import NOTIFICATION_RESULTS
 from forcegate.stores.models import OPEN_ENROLLMENT_STATES, AuditEvent
 
 __all__ = ["EXPIRY_DAYS", "MULTIPROCESS_VARIABLE", "ServiceMetrics", "metrics_endpoint", "multiprocess_dir"]
@@ -122,10 +124,19 @@ class ServiceMetrics:
             "Store calls that failed (the store was unavailable or broke), by store and operation.",
             ["store", "operation"],
         )
+        self.notifications = series.counter(
+            "forcegate_notifications",
+            "Notifications to notify_url, by event type and result: enqueued (noticed first by this worker), "
+            "delivered, retried (an attempt failed) or abandoned (given up).",
+            ["type", "result"],
+        )
         for result in ("accepted", "replayed"):  # present from the start, so a rate() has a base
             self.replay_claims.inc((result,), 0)
         for limit in ("assertions", "failures"):
             self.rate_limited.inc((limit,), 0)
+        for event_type in EVENT_TYPES:  # an alert on "abandoned" needs the series before the first one
+            for outcome in NOTIFICATION_RESULTS:
+                self.notifications.inc((event_type, outcome), 0)
         # Label tuples of the requests seen, so the hot path builds none: (path, method, status) -> key.
         self._request_keys: dict[tuple[str, str, int], tuple[tuple[str, str, str], tuple[str]]] = {}
 
@@ -180,6 +191,11 @@ class ServiceMetrics:
             self.replay_claims.inc(("replayed",))
         elif isinstance(error, RateLimited):
             self.rate_limited.inc((error.limit,))
+
+    # --- notifications (a NotificationObserver) -------------------------------------------------------
+
+    def notification(self, event_type: str, result: str, amount: int = 1) -> None:
+        self.notifications.inc((event_type, result), amount)
 
     # --- store calls (a StoreObserver) ----------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from forcegate import __version__
+from forcegate.server.console.openapi_paths import console_paths
 from forcegate.server.openapi_schemas import component_schemas, path_parameter, query_parameter, ref
 from forcegate.settings import Settings
 
@@ -57,6 +58,25 @@ def _list(item: str, description: str) -> dict[str, Any]:
 def _form(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     schema = {"type": "object", "properties": properties, "required": required}
     return {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
+
+
+def _upload_form(token: str) -> dict[str, Any]:
+    """A certificate upload: the pasted PEM (urlencoded), or the .crt file (multipart, one file at most)."""
+    pasted = {"certificate": {"type": "string", "description": "PEM"}, token: {"type": "string"}}
+    uploaded = {
+        "certificate_file": {"type": "string", "format": "binary", "description": "the .crt file, PEM or DER"},
+        "certificate": {"type": "string", "description": "PEM, when no file is chosen"},
+        token: {"type": "string"},
+    }
+    return {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "properties": pasted, "required": ["certificate", token]}
+            },
+            "multipart/form-data": {"schema": {"type": "object", "properties": uploaded, "required": [token]}},
+        },
+    }
 
 
 def _token_form() -> dict[str, Any]:
@@ -209,6 +229,31 @@ def _token_paths() -> dict[str, Any]:
                     "200": _json(ref("OrgCertificates"), "its certificates, newest first", _no_store()),
                     "400": _error("a malformed Authorization header: `invalid_request`"),
                     "401": _challenged("no or an invalid credential (RFC 6750 §3.1)"),
+                    "429": _rate_limited(challenged=True),
+                    "503": _unavailable(),
+                },
+            }
+        },
+        "/api/v1/certificates/{fingerprint}/retire": {
+            "post": {
+                "summary": "the org confirms its rotation: retire now a certificate whose overlap is running",
+                "description": "The org's access token, or an Apex JWT sent directly. Only a certificate a "
+                "rotation replaced can be retired this way.",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {
+                        "name": "fingerprint",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                        "description": "the certificate's SHA-256 fingerprint (hex)",
+                    }
+                ],
+                "responses": {
+                    "200": _json(ref("Certificate"), "the certificate, retired", _no_store()),
+                    "400": _error("a malformed Authorization header: `invalid_request`"),
+                    "401": _challenged("no or an invalid credential (RFC 6750 §3.1)"),
+                    "409": _error("no rotation overlap of this certificate is running: `enrollment_state_conflict`"),
                     "429": _rate_limited(challenged=True),
                     "503": _unavailable(),
                 },
@@ -407,7 +452,7 @@ def _enroll_paths() -> dict[str, Any]:
                         "description": "to Salesforce's authorize endpoint",
                         "headers": {"Location": _header("the login host's /services/oauth2/authorize"), **cookie},
                     },
-                    **{k: v for k, v in page_errors.items() if k in ("400", "503")},
+                    **{k: v for k, v in page_errors.items() if k in ("400", "429", "503")},
                 },
             }
         },
@@ -423,14 +468,12 @@ def _enroll_paths() -> dict[str, Any]:
         },
         "/enroll/certificate": {
             "post": {
-                "summary": "start the enrollment of the pasted certificate; the page shows the one-time code",
-                "requestBody": _form(
-                    {"certificate": {"type": "string", "description": "PEM"}, "form_token": {"type": "string"}},
-                    ["certificate", "form_token"],
-                ),
+                "summary": "enroll the uploaded or pasted certificate; the page shows the one-time code",
+                "requestBody": _upload_form("form_token"),
                 "responses": {"200": _html("the enrollment and its one-time code"), **page_errors},
             }
         },
+        **_enroll_canvas_paths(page_errors),
         "/enroll/proof": {
             "post": {
                 "summary": "proof of possession: a JWT from the org signed with the enrolled certificate's key",
@@ -443,6 +486,59 @@ def _enroll_paths() -> dict[str, Any]:
                     "429": _rate_limited(challenged=False, assertions=False),
                     "503": _unavailable(),
                 },
+            }
+        },
+        "/enroll/rotate": {
+            "post": {
+                "summary": "rotation from the org: the trusted certificate vouches for the new one",
+                "description": "One claims set (`iss` the org id, `aud` this URL, the new certificate as base64 DER "
+                "in `forcegate_new_certificate`) signed by the trusted certificate (`assertion`) and by the new "
+                "one (`new_key_assertion`).",
+                "requestBody": _form(
+                    {"assertion": {"type": "string"}, "new_key_assertion": {"type": "string"}},
+                    ["assertion", "new_key_assertion"],
+                ),
+                "responses": {
+                    "200": _json(ref("Rotation"), "the rotation: active, or waiting for the ISV", _no_store()),
+                    "400": _error(
+                        "`invalid_grant` (a signature, a claim, a replay), `invalid_request` (a field missing; "
+                        "or the new certificate refused by the registry's policy, its `code` given)"
+                    ),
+                    "409": _error("the new certificate is trusted already: `certificate_shared`, `already_exists`"),
+                    "429": _rate_limited(challenged=False, assertions=False),
+                    "503": _unavailable(),
+                },
+            }
+        },
+    }
+
+
+def _enroll_canvas_paths(page_errors: dict[str, Any]) -> dict[str, Any]:
+    """Enrollment from inside a Canvas app (decision 0022): pages framed by Salesforce's, no cookie."""
+    signed = _form({"signed_request": {"type": "string"}}, ["signed_request"])
+    sign_in = {
+        "summary": "Canvas signed request in place of the sign-in: verified as at /canvas, then Salesforce's "
+        "userinfo and the admin check with the envelope's token; the upload page (single-use upload token)",
+        "requestBody": signed,
+        "responses": {
+            "200": _html("the certificate upload page"),
+            "401": _html("the signed request did not verify, or its session is not live or not its user's"),
+            "403": _html(
+                "not an administrator, the org does not trust the app, or the POST came from a page that is "
+                "not Salesforce's (`Origin`)"
+            ),
+            "413": _html("the signed request is too large"),
+            **{k: v for k, v in page_errors.items() if k in ("400", "429", "503")},
+        },
+    }
+    return {
+        "/enroll/canvas": {"post": sign_in},
+        "/enroll/canvas/{consumer_key}": {"post": {**sign_in, "summary": "the same, one app's secrets only"}},
+        "/enroll/canvas/certificate": {
+            "post": {
+                "summary": "start the enrollment of the uploaded or pasted certificate; consumes the upload token",
+                "requestBody": _upload_form("upload_token"),
+                "responses": {"200": _html("the enrollment and its one-time code"), **page_errors},
             }
         },
     }
@@ -561,6 +657,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         **_public_paths(),
         **_admin_paths(),
         **_enroll_paths(),
+        **console_paths(),
         **(_metrics_paths() if settings.metrics else {}),
     }
     _declare_path_parameters(paths)

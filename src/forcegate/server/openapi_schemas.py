@@ -141,6 +141,7 @@ def _certificate() -> Schema:
         "state": {"enum": ["active", "retired"]},
         "shared": {"type": "boolean", "description": "trusted for other orgs too: any of them can sign as the others"},
         "created_at": _timestamp("when it was registered"),
+        "retire_at": _nullable(_timestamp("a rotation replaced it: trusted until then (the overlap)")),
     }
     return _object(properties, required=tuple(properties))
 
@@ -157,10 +158,15 @@ def _enrollment() -> Schema:
         "not_after": _timestamp("end of the certificate's validity"),
         "code_expires_at": _timestamp("until when the enrollment code may prove possession"),
         "proven_at": _nullable(_timestamp("when the org proved it holds the key")),
-        "decided_by": _nullable(_string("who approved or rejected it (`policy:auto`, `policy:listed`, an entry)")),
+        "decided_by": _nullable(
+            _string("who approved or rejected it (`policy:auto`, `policy:listed`, `policy:rotation`, an entry)")
+        ),
         "reason": _string("why it was rejected or expired"),
         "created_at": _timestamp("when it was started"),
         "updated_at": _timestamp("its last change"),
+        "replaces_fingerprint": _nullable(
+            _string("a rotation from the org: the certificate whose key signed it", pattern="^[0-9a-f]{64}$")
+        ),
     }
     return _object(properties, required=tuple(properties))
 
@@ -345,6 +351,24 @@ def component_schemas() -> dict[str, Schema]:
                 "state": {"enum": ["pending_approval", "active"]},
             },
             required=("enrollment_id", "org_id", "state"),
+        ),
+        "Rotation": _object(
+            {
+                "org_id": _string("the canonical 18-character org id"),
+                "enrollment_id": _string("the rotation, as recorded in the enrollment queue"),
+                "state": {"enum": ["pending_approval", "active"]},
+                "certificate": {"anyOf": [ref("Certificate"), {"type": "null"}]},
+                "retiring": _nullable(
+                    _object(
+                        {
+                            "sha256_fingerprint": _string("the certificate that signed the rotation"),
+                            "retire_at": _timestamp("trusted until then (the overlap)"),
+                        },
+                        required=("sha256_fingerprint", "retire_at"),
+                    )
+                ),
+            },
+            required=("org_id", "enrollment_id", "state", "certificate", "retiring"),
         ),
         "Org": _org(with_certificates=False),
         "OrgWithCertificates": _org(with_certificates=True),

@@ -8,6 +8,7 @@ these functions, so the same input gets the same answer at every endpoint.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import AsyncGenerator
 
 from forcegate.core.form import DEFAULT_MAX_FIELDS, parse_form
 from forcegate.errors import ForcegateError, RequestError
@@ -154,3 +155,44 @@ async def read_form(
     if content_type.split(b";", 1)[0].strip().lower() != FORM:
         raise RequestError("the body must be application/x-www-form-urlencoded (RFC 6749 §4.1.3)")
     return parse_form(await read_body(receive, limit=limit, too_large=too_large), max_fields=max_fields)
+
+
+MULTIPART = b"multipart/form-data"
+
+
+async def read_upload_form(
+    scope: Scope, receive: Receive, *, limit: int, file_field: str, max_fields: int = 8
+) -> tuple[dict[str, str], bytes | None]:
+    """The fields of a form that may carry one file: ``multipart/form-data`` (a browser's file input)
+    or ``application/x-www-form-urlencoded`` (a pasted value); the file's bytes, when one came.
+
+    The body is read whole under ``limit`` first, as for :func:`read_form`, and only then parsed
+    (Starlette's parser, on python-multipart): at most one file, ``max_fields`` fields.
+    """
+    content_type = header(scope, b"content-type") or b""
+    if content_type.split(b";", 1)[0].strip().lower() != MULTIPART:
+        return await read_form(scope, receive, limit=limit, max_fields=max_fields), None
+    from starlette.datastructures import Headers, UploadFile
+    from starlette.formparsers import MultiPartException, MultiPartParser
+
+    body = await read_body(receive, limit=limit)
+
+    async def stream() -> AsyncGenerator[bytes, None]:
+        yield body
+        yield b""
+
+    parser = MultiPartParser(
+        Headers(raw=[(b"content-type", content_type)]), stream(), max_files=1, max_fields=max_fields,
+        max_part_size=limit,
+    )  # fmt: skip
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise RequestError(f"malformed multipart form: {exc.message}") from None
+    try:
+        fields = {name: value for name, value in form.multi_items() if isinstance(value, str)}
+        upload = form.get(file_field)
+        data = await upload.read() if isinstance(upload, UploadFile) else None
+    finally:
+        await form.close()
+    return fields, data or None

@@ -8,7 +8,9 @@ Endpoints raise; the application renders by the edge the request arrived at:
   ``invalid_token`` with a ``WWW-Authenticate`` challenge (without an error code when no credential
   was sent at all), 400 ``invalid_request``, 403 ``insufficient_scope``;
 * ``admin`` (``/admin/api/v1``) — the error's own status (400, 401, 404, 409, 413);
-* ``canvas`` (``/canvas``, the landing page) — an HTML page, for a browser in Salesforce's iframe.
+* ``canvas`` (``/canvas``, the landing page) — an HTML page, for a browser in Salesforce's iframe;
+* ``enroll`` (``/enroll`` pages) — an HTML page, never framed; ``enroll-canvas`` (``/enroll/canvas``)
+  the same page, framed by Salesforce's pages only.
 
 Everywhere: 429 ``slow_down`` with ``Retry-After`` for a rate limit, 503 ``temporarily_unavailable``
 when a store (or Salesforce) is down, 500 ``server_error`` for a configuration fault, and
@@ -49,8 +51,10 @@ def edge_of(path: str) -> Edge:
         return Edge.ADMIN
     if path == "/canvas" or path.startswith("/canvas/"):
         return Edge.CANVAS
-    if path in ("/oauth2/token", "/enroll/proof"):
-        return Edge.TOKEN  # the proof of possession is an assertion, refused as a grant is
+    if path in ("/oauth2/token", "/enroll/proof", "/enroll/rotate"):
+        return Edge.TOKEN  # a proof of possession or a rotation is an assertion, refused as a grant is
+    if path == "/enroll/canvas" or path.startswith("/enroll/canvas/"):
+        return Edge.ENROLL_CANVAS  # its pages are framed by Salesforce: so are its refusals
     if path == "/enroll" or path.startswith("/enroll/"):
         return Edge.ENROLL
     return Edge.RESOURCE
@@ -72,9 +76,10 @@ def render_error(
     if edge is Edge.CANVAS:
         status, _ = status_and_error(exc, edge)
         return _canvas_page(exc, status, development=development, instance_domains=instance_domains)
-    if edge is Edge.ENROLL:
+    if edge is Edge.ENROLL or edge is Edge.ENROLL_CANVAS:
         status, _ = status_and_error(exc, edge)
-        return _enroll_page(exc, status, development=development)
+        framed = instance_domains if edge is Edge.ENROLL_CANVAS else None
+        return _enroll_page(exc, status, development=development, framed_by=framed)
     parts = refusal_parts(exc, edge, development=development)
     headers = list(JSON_NO_STORE)
     if parts.challenge is not None:
@@ -102,29 +107,37 @@ def _canvas_page(
     return RenderedError(status, error_page(title, message).encode("utf-8"), headers)
 
 
-def _enroll_page(exc: ForcegateError, status: int, *, development: bool) -> RenderedError:
+def _enroll_page(
+    exc: ForcegateError, status: int, *, development: bool, framed_by: tuple[str, ...] | None = None
+) -> RenderedError:
     """The subscriber admin is told what is wrong with what they sent or who they are (their own
-    input: the certificate, their permissions, the sign-in); an outage or a fault stays in the log."""
+    input: the certificate, their permissions, the sign-in); an outage or a fault stays in the log.
+    ``framed_by``: the ``canvas_instance_domains`` of a page shown in Salesforce's Canvas iframe
+    (``/enroll/canvas``), which Salesforce's pages may frame; None: never framed."""
+    again = "Start again from the enrollment page." if framed_by is None else "Open the app again from Salesforce."
     if status >= 500:
         title, message = "Unavailable", "Try again shortly."
     elif isinstance(exc, RegistryError | KeyMaterialError | RequestError | RateLimited):
         title, message = "Enrollment refused", exc.reason
     else:
-        title, message = "Enrollment refused", "Start again from the enrollment page."
+        title, message = "Enrollment refused", again
     if development and status >= 500:
         message += f" ({exc.code}: {exc.reason})"
     headers = [(b"content-type", b"text/html; charset=utf-8")]
-    headers += [
-        (
-            b"content-security-policy",
-            b"default-src 'none'; style-src 'sha256-" + STYLE_HASH.encode() + b"'; frame-ancestors 'none'",
-        )
-    ]
-    headers += [
-        (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"no-referrer"),
-        (b"cache-control", b"no-store"),
-    ]
+    if framed_by is not None:
+        headers += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in page_headers(framed_by)]
+    else:
+        headers += [
+            (
+                b"content-security-policy",
+                b"default-src 'none'; style-src 'sha256-" + STYLE_HASH.encode() + b"'; frame-ancestors 'none'",
+            )
+        ]
+        headers += [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"cache-control", b"no-store"),
+        ]
     if isinstance(exc, RateLimited):
         headers.append((b"retry-after", str(exc.retry_after).encode()))
     return RenderedError(status, error_page(title, f"{message} [{exc.code}]").encode("utf-8"), headers)

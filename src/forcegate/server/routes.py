@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from forcegate.server.endpoints import admin, canvas, discovery, enroll, oauth, org_api
+from forcegate.server.console import ROUTES as CONSOLE_ROUTES
+from forcegate.server.endpoints import admin, canvas, discovery, enroll, enroll_rotate, oauth, org_api
 from forcegate.server.observability import METRICS_PATH
 from forcegate.settings import Settings
 
@@ -22,6 +23,7 @@ def routes(settings: Settings) -> list[Route]:
         Route("/canvas/{consumer_key}", canvas.post_canvas, methods=["POST"]),
         Route("/canvas/{consumer_key}", canvas.get_canvas, methods=["GET"]),
         Route(org_api.CERTIFICATES_ENDPOINT, org_api.certificates, methods=["GET"]),
+        Route(org_api.RETIRE_ENDPOINT, org_api.retire, methods=["POST"]),
         Route("/oauth2/introspect", oauth.introspect, methods=["POST"]),
         Route("/oauth2/revoke", oauth.revoke, methods=["POST"]),
         Route("/.well-known/jwks.json", discovery.jwks, methods=["GET"]),
@@ -32,6 +34,8 @@ def routes(settings: Settings) -> list[Route]:
     ]
     table += [Route(admin.PREFIX + path, handler, methods=[method]) for path, handler, method in admin.ROUTES]
     table += [Route(path, handler, methods=[method]) for path, handler, method in enroll.ROUTES]
+    table += [Route(path, handler, methods=[method]) for path, handler, method in enroll_rotate.ROUTES]
+    table += [Route(path, handler, methods=[method]) for path, handler, method in CONSOLE_ROUTES]
     if settings.metrics:
         from forcegate.server.metrics import metrics_endpoint  # prometheus-client, only when metrics are on
 

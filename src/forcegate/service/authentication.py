@@ -85,7 +85,7 @@ class AuthenticationService:
         self.settings = settings
         self.stores = stores
         self.clock = clock if clock is not None else SystemClock()
-        self.registry = RegistryCache(stores.trust)
+        self.registry = RegistryCache(stores.trust, clock=self.clock)
         self.audit = AuditWriter(stores.audit, clock=self.clock, unverified_limit=settings.audit_unverified_limit)
         # Shared through Redis when the deployment has it; otherwise each worker counts its own.
         shared = stores.rates if settings.redis_url is not None else None

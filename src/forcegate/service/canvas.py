@@ -19,14 +19,22 @@ from forcegate.core.canvas_request import CanvasRequest
 from forcegate.core.form import required
 from forcegate.core.identity import Identity
 from forcegate.core.instance_url import is_salesforce_page, parse_instance_domains
+from forcegate.core.trust import OrgTrust
 from forcegate.errors import CanvasOrgRefused, CanvasOriginRefused, ForcegateError, UnknownApp
 from forcegate.service.authentication import AuthenticationService, Form, session_digest
 from forcegate.service.canvas_trust import canvas_refusal
 from forcegate.service.claimed import claimed_canvas_app, claimed_canvas_org
 from forcegate.service.registry_cache import CanvasRoutes, CanvasTrust
-from forcegate.stores.models import Session
+from forcegate.stores.models import App, Session
 
-__all__ = ["CanvasLogin", "canvas_login", "check_origin", "open_canvas_session"]
+__all__ = [
+    "CanvasLogin",
+    "VerifiedCanvasRequest",
+    "canvas_login",
+    "check_origin",
+    "open_canvas_session",
+    "verify_canvas_request",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +117,22 @@ def _route(routes: CanvasRoutes, signed_request: str, limit: int) -> CanvasTrust
     )
 
 
-async def canvas_login(service: AuthenticationService, signed_request: str, *, consumer_key: str | None) -> CanvasLogin:
-    """Verify a signed request against the registered apps' secrets and open a session."""
+@dataclass(frozen=True, slots=True)
+class VerifiedCanvasRequest:
+    """A signed request that verified, the app whose secret signed it, and the org it may speak for."""
+
+    request: CanvasRequest
+    app: App
+    secret_id: int
+    org: OrgTrust | None
+
+
+async def verify_canvas_request(
+    service: AuthenticationService, signed_request: str, *, consumer_key: str | None
+) -> VerifiedCanvasRequest:
+    """Verify a signed request against the registered apps' secrets (routed as :func:`_route` says)
+    and check that the app may speak for its org (:func:`canvas_refusal`). Every Canvas entry —
+    ``/canvas`` and ``/enroll/canvas`` — goes through here: one policy."""
     await service.refresh()
     limit = service.settings.canvas_max_secrets
     if consumer_key is not None:
@@ -125,6 +147,13 @@ async def canvas_login(service: AuthenticationService, signed_request: str, *, c
     refused = canvas_refusal(app, org, request.organization_id)
     if refused is not None:
         raise CanvasOrgRefused(refused)
+    return VerifiedCanvasRequest(request, app, trust.secret_ids[request.secret_index], org)
+
+
+async def canvas_login(service: AuthenticationService, signed_request: str, *, consumer_key: str | None) -> CanvasLogin:
+    """Verify a signed request against the registered apps' secrets and open a session."""
+    verified = await verify_canvas_request(service, signed_request, consumer_key=consumer_key)
+    request, app, org = verified.request, verified.app, verified.org
     if service.canvas_liveness is not None:
         # Last, after every local check: a request refused anyway costs no call to Salesforce.
         await service.canvas_liveness.check(request, instance_domains=service.settings.canvas_instance_domains)
@@ -151,7 +180,7 @@ async def canvas_login(service: AuthenticationService, signed_request: str, *, c
         identity=identity,
         created_at=now,
         expires_at=now + lifetime,
-        app_secret_id=trust.secret_ids[request.secret_index],
+        app_secret_id=verified.secret_id,
     )
     await service.stores.sessions.create(session)
     return CanvasLogin(session_id, identity, request)

@@ -95,10 +95,16 @@ class CanvasLivenessCheck:
         """``instance_domains``: the ``canvas_instance_domains`` setting (suffixes and exact origins)."""
         client_info = request.client
         target = userinfo_target(client_info.instance_url, parse_instance_domains(tuple(instance_domains)))
-        token = _bearer(client_info.oauth_token)
-        addresses = await self._public_addresses(target.host) if target.pinned else ()
-        response = await self._ask(target, addresses, token)
+        response = await self.get(target, _bearer(client_info.oauth_token))
         _confirm(response, request, target)
+
+    async def get(self, target: UserinfoTarget, token: str) -> httpx.Response:
+        """GET ``target`` (checked by :func:`userinfo_target`, maybe moved to another resource of
+        the same instance with :meth:`UserinfoTarget.at_path`) with ``token`` as bearer, the guarded
+        way: a pinned target's host is resolved, refused unless every address is public, and called
+        at a checked address. The answer is the caller's to judge."""
+        addresses = await self._public_addresses(target.host) if target.pinned else ()
+        return await self._ask(target, addresses, _bearer(token))
 
     async def _public_addresses(self, host: str) -> Sequence[str]:
         try:
@@ -132,9 +138,7 @@ class CanvasLivenessCheck:
                 try:
                     return await client.get(target.url, headers=headers)
                 except httpx.HTTPError as exc:
-                    raise SalesforceUnavailable(
-                        f"userinfo at {target.url} did not answer: {type(exc).__name__}"
-                    ) from None
+                    raise SalesforceUnavailable(f"{target.url} did not answer: {type(exc).__name__}") from None
             failure = "no address"
             for address in addresses[:_MAX_ATTEMPTS]:
                 try:
@@ -149,7 +153,7 @@ class CanvasLivenessCheck:
                     failure = type(exc).__name__
                     break
         tried = ", ".join(addresses[:_MAX_ATTEMPTS])
-        raise SalesforceUnavailable(f"userinfo at {target.url} ({tried}) did not answer: {failure}")
+        raise SalesforceUnavailable(f"{target.url} ({tried}) did not answer: {failure}")
 
 
 def _confirm(response: httpx.Response, request: CanvasRequest, target: UserinfoTarget) -> None:

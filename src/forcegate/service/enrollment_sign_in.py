@@ -26,7 +26,9 @@ deployment allows (``enrollment_login_hosts``), with the ISV's Connected App
 
 Salesforce's answers are trusted only from where the settings allow (the login URL, and
 ``instance_url``/``id`` on Salesforce's domains or a configured loopback origin), over https. No token,
-code, state, verifier or secret is logged, stored or shown; the access token is dropped after the check.
+code, state, verifier or secret is logged, stored or shown. The access token is revoked at the login
+host once the identity and the admin check are done, allowed or refused (best effort: a failure is
+logged, without the token, and changes nothing else).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -52,6 +55,7 @@ from forcegate.errors import (
     NotOrgAdministrator,
     SalesforceUnavailable,
 )
+from forcegate.service.failure_bound import Claimed
 from forcegate.settings import Settings
 from forcegate.stores.models import AuditEvent, SignIn
 from forcegate.stores.protocols import EnrollmentStore
@@ -66,10 +70,14 @@ __all__ = [
     "SCOPE",
     "EnrollmentSignIn",
     "SignedInAdmin",
+    "admin_query_path",
     "form_token",
+    "judge_admin_answer",
     "pkce_challenge",
     "pkce_verifier",
 ]
+
+log = logging.getLogger("forcegate.service")
 
 CALLBACK_PATH = "/enroll/callback"
 API_VERSION = "v60.0"
@@ -83,7 +91,10 @@ ADMIN_QUERY = (
 SIGN_IN_SECONDS = 600
 SIGNED_IN_SECONDS = 900
 TIMEOUT = 10.0
+#: The revocation is best effort: an admin waits at most this long for it.
+REVOKE_TIMEOUT = 5.0
 _MAX_BODY = 256 * 1024
+_NOT_REVOKED = "the sign-in's Salesforce access token was not revoked: "
 _BROWSER_VALUE = re.compile(r"[A-Za-z0-9_-]{43}")
 _CODE = re.compile(r"[\x21-\x7e]{1,2048}")
 _STATE = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -199,10 +210,12 @@ class EnrollmentSignIn:
         code: str | None,
         error: str | None,
         client: str | None = None,
+        claimed: Claimed | None = None,
     ) -> SignedInAdmin:
-        """The callback (module docstring, steps 2 and 3); audited, allowed or refused."""
+        """The callback (module docstring, steps 2 and 3); audited, allowed or refused. ``claimed``
+        learns the org as soon as Salesforce named it (a refusal after that counts against it)."""
         try:
-            admin = await self._complete(browser_value, state=state, code=code, error=error)
+            admin = await self._complete(browser_value, state=state, code=code, error=error, claimed=claimed)
         except ForcegateError as exc:
             await self._record_decision("denied", exc.code, f"enrollment sign-in refused: {exc.reason}", None, client)
             raise
@@ -231,7 +244,13 @@ class EnrollmentSignIn:
         )
 
     async def _complete(
-        self, browser_value: str | None, *, state: str | None, code: str | None, error: str | None
+        self,
+        browser_value: str | None,
+        *,
+        state: str | None,
+        code: str | None,
+        error: str | None,
+        claimed: Claimed | None,
     ) -> SignedInAdmin:
         record = await self._record(browser_value)
         if record.completed:
@@ -251,8 +270,14 @@ class EnrollmentSignIn:
             transport=self._transport, trust_env=False, timeout=TIMEOUT, follow_redirects=False
         ) as client:
             token, instance_url, identity_url = await self._exchange(client, record.login_url, code, browser_value)
-            admin = await self._identity(client, identity_url, token)
-            await self._check_admin(client, instance_url, token, admin)
+            try:
+                admin = await self._identity(client, identity_url, token)
+                if claimed is not None:
+                    claimed.org_id = admin.org_id
+                await self._check_admin(client, instance_url, token, admin)
+            finally:
+                # The identity and the admin check were all the token was for: drop it, allowed or not.
+                await self._revoke(client, record.login_url, token)
         now = self._clock.now()
         if not await self._store.complete_sign_in(
             record.id_hash, record.state_hash, org_id=admin.org_id, user_id=admin.user_id, username=admin.username,
@@ -332,23 +357,30 @@ class EnrollmentSignIn:
     async def _check_admin(
         self, client: httpx.AsyncClient, instance_url: str, token: str, admin: SignedInAdmin
     ) -> None:
-        query = ADMIN_QUERY.format(user_id=admin.user_id)  # a validated id: nothing to escape
-        url = f"{instance_url}/services/data/{API_VERSION}/query?q={quote(query)}"
+        url = instance_url + admin_query_path(admin.user_id)
         response = await _call(client, "GET", url, headers={"Authorization": f"Bearer {token}"})
-        document = _json(response, "the query API")
-        if response.status_code >= 500:
-            raise SalesforceUnavailable(f"the query API answered HTTP {response.status_code}")
-        if response.status_code != 200 or not isinstance(document, dict):
-            code = document[0].get("errorCode") if isinstance(document, list) and document else None
-            raise NotOrgAdministrator(
-                f"user {admin.user_id} of org {admin.org_id} may not read permission assignments "
-                f"(HTTP {response.status_code}, {str(code)[:40]}): not an administrator"
+        judge_admin_answer(response, admin)
+
+    async def _revoke(self, client: httpx.AsyncClient, login_url: str, token: str) -> None:
+        """Salesforce's token revocation (``POST {login}/services/oauth2/revoke``, form ``token``;
+        200 when revoked, 400 ``invalid_token`` / ``unsupported_token_type`` otherwise: "Revoke OAuth
+        Tokens Programmatically", Salesforce Help), at the login host that issued the token. Best
+        effort, at most :data:`REVOKE_TIMEOUT`: the enrollment never depends on it, and a failure is
+        logged without the token (which then lives until Salesforce's session timeout)."""
+        import httpx
+
+        host = urlsplit(login_url).netloc
+        try:
+            response = await client.post(
+                f"{login_url}/services/oauth2/revoke", data={"token": token}, timeout=REVOKE_TIMEOUT
             )
-        total = document.get("totalSize")
-        if not isinstance(total, int) or isinstance(total, bool) or total < 1:
-            raise NotOrgAdministrator(
-                f"user {admin.user_id} of org {admin.org_id} holds neither Customize Application nor Modify All Data"
-            )
+        except httpx.HTTPError as exc:
+            log.warning(_NOT_REVOKED + "%s did not answer (%s)", host, type(exc).__name__)
+            return
+        if response.status_code != 200:
+            document = _json(response, "the revocation endpoint") if len(response.content) <= _MAX_BODY else None
+            error = document.get("error") if isinstance(document, dict) else None
+            log.warning(_NOT_REVOKED + "%s answered HTTP %s (%s)", host, response.status_code, str(error)[:40])
 
     def _salesforce_url(self, url: str, what: str) -> str:
         parts = urlsplit(url)
@@ -356,6 +388,30 @@ class EnrollmentSignIn:
         if parts.username or parts.password or not is_salesforce_page(origin, self._domains):
             raise SalesforceUnavailable(f"{what} {url[:120]!r} is not on a Salesforce domain")
         return url.rstrip("/")
+
+
+def admin_query_path(user_id: str) -> str:
+    """The REST resource of the admin check for ``user_id`` (a validated id: nothing to escape)."""
+    return f"/services/data/{API_VERSION}/query?q={quote(ADMIN_QUERY.format(user_id=user_id))}"
+
+
+def judge_admin_answer(response: httpx.Response, admin: SignedInAdmin) -> None:
+    """The verdict of the admin check's answer: a row is an administrator; an error or no row is
+    :class:`NotOrgAdministrator`; a 5xx or an oversized body :class:`SalesforceUnavailable`."""
+    document = _json(response, "the query API")
+    if response.status_code >= 500:
+        raise SalesforceUnavailable(f"the query API answered HTTP {response.status_code}")
+    if response.status_code != 200 or not isinstance(document, dict):
+        code = document[0].get("errorCode") if isinstance(document, list) and document else None
+        raise NotOrgAdministrator(
+            f"user {admin.user_id} of org {admin.org_id} may not read permission assignments "
+            f"(HTTP {response.status_code}, {str(code)[:40]}): not an administrator"
+        )
+    total = document.get("totalSize")
+    if not isinstance(total, int) or isinstance(total, bool) or total < 1:
+        raise NotOrgAdministrator(
+            f"user {admin.user_id} of org {admin.org_id} holds neither Customize Application nor Modify All Data"
+        )
 
 
 async def _call(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -28,8 +28,10 @@ from forcegate.errors import (
     ConfigurationError,
     ForcegateError,
     InsufficientScope,
+    KeyMaterialError,
     NoCredentials,
     RateLimited,
+    RegistryError,
     RequestError,
     SalesforceUnavailable,
     StoreUnavailable,
@@ -50,6 +52,7 @@ class Edge(enum.Enum):
     ADMIN = "admin"
     CANVAS = "canvas"
     ENROLL = "enroll"  # the browser pages of /enroll
+    ENROLL_CANVAS = "enroll-canvas"  # those of /enroll/canvas, inside Salesforce's Canvas iframe
 
 
 #: Errors that describe the request itself (or the caller's own rate), never whether a credential is
@@ -106,7 +109,10 @@ def refusal_parts(exc: ForcegateError, edge: Edge, *, development: bool) -> Refu
     """Status, OAuth error, JSON body and challenge of the refusal ``exc`` at ``edge`` (module docstring)."""
     status, error = status_and_error(exc, edge)
     body = {"error": error}
-    if development or edge is Edge.ADMIN or isinstance(exc, _HARMLESS):
+    # A certificate the org's own trusted key vouched for (a rotation) that the registry's policy
+    # refuses: the org may learn why (weak_key, certificate_shared, ...); it holds the key anyway.
+    vouched = edge is Edge.TOKEN and exc.verified and isinstance(exc, RegistryError | KeyMaterialError)
+    if development or edge is Edge.ADMIN or isinstance(exc, _HARMLESS) or vouched:
         body["error_description"] = exc.reason
         body["code"] = exc.code
     challenge = None

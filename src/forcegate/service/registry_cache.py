@@ -4,7 +4,8 @@ Every registry write bumps a generation counter in the same transaction. Each re
 :meth:`RegistryCache.refresh` once (one indexed read); when the generation moved — a CLI command,
 an admin API call or another worker changed something — the cache is dropped and entries reload on
 first use. So a disabled org or a retired certificate takes effect on the next request, on every
-worker, without a restart.
+worker, without a restart. A certificate a rotation replaced stops verifying at its ``retire_at``
+without a registry write: the org's entry is remembered only until the earliest such time.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from forcegate.clock import Clock, SystemClock
 from forcegate.core.canvas import CanvasVerifier
 from forcegate.core.trust import OrgTrust
 from forcegate.stores.models import App, AppSecret
@@ -70,10 +72,13 @@ def _trust_of(entries: Sequence[tuple[App, str, int]]) -> CanvasTrust:
 class RegistryCache:
     """Implements :class:`forcegate.core.trust.TrustDirectory` over a :class:`TrustStore`."""
 
-    def __init__(self, trust: TrustStore) -> None:
+    def __init__(self, trust: TrustStore, *, clock: Clock | None = None) -> None:
         self._trust = trust
+        self._clock = clock if clock is not None else SystemClock()
         self._generation: int | None = None
         self._orgs: dict[str, OrgTrust | None] = {}
+        # Orgs whose entry holds a certificate in its rotation overlap: when to load them again.
+        self._reload_at: dict[str, float] = {}
         self._apps: dict[str, App | None] = {}
         self._canvas: dict[str, CanvasTrust] = {}
         self._routes: CanvasRoutes | None = None
@@ -87,6 +92,7 @@ class RegistryCache:
         generation = await self._trust.generation()
         if generation != self._generation:
             self._orgs.clear()
+            self._reload_at.clear()
             self._apps.clear()
             self._canvas.clear()
             self._routes = None
@@ -95,20 +101,33 @@ class RegistryCache:
 
     async def org(self, org_id: str) -> OrgTrust | None:
         try:
-            return self._orgs[org_id]
+            cached = self._orgs[org_id]
         except KeyError:
             pass
+        else:
+            # Rare: only orgs in a rotation overlap are in _reload_at, so the common case is one dict miss.
+            if not self._reload_at or self._clock.now() < self._reload_at.get(org_id, float("inf")):
+                return cached
         record = await self._trust.get_org(org_id)
         trust: OrgTrust | None = None
+        self._reload_at.pop(org_id, None)
         if record is not None:
-            certificates = await self._trust.list_certificates(record.org_id, include_retired=False)
+            now = self._clock.now()
+            certificates = [
+                c
+                for c in await self._trust.list_certificates(record.org_id, include_retired=False)
+                if c.trusted_at(now)
+            ]
+            retiring = [c.retire_at for c in certificates if c.retire_at is not None]
+            if retiring:
+                self._reload_at[org_id] = min(retiring)
             trust = OrgTrust(
                 org_id=record.org_id,
                 enabled=record.enabled,
                 issuers=record.allowed_issuers,
                 subjects=None if record.subjects is None else frozenset(record.subjects),
                 scopes=frozenset(record.scopes),
-                keys=tuple(c.trusted_key() for c in certificates if c.state == "active"),
+                keys=tuple(c.trusted_key() for c in certificates),
                 algorithms=frozenset(record.algorithms),
                 apps=frozenset(await self._trust.org_apps(record.org_id)),
                 max_assertion_lifetime=record.policy.max_assertion_lifetime,

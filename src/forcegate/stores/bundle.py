@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from forcegate.stores.protocols import (
     AuditLog,
+    ConsoleStore,
     EnrollmentStore,
     GrantRecorder,
+    NotificationStore,
     RateCounter,
     ReplayCache,
     ServiceKeyStore,
@@ -38,5 +40,7 @@ class Stores:
     grants: GrantRecorder
     rates: RateCounter
     enrollments: EnrollmentStore
+    console: ConsoleStore
+    notifications: NotificationStore
     check: Callable[[], Awaitable[Mapping[str, str]]]
     close: Callable[[], Awaitable[None]]

@@ -30,7 +30,7 @@ __all__ = [
 
 ENROLLMENT_COLUMNS = (
     "enrollment_id, org_id, user_id, username, certificate_der, sha256_fingerprint, state, code_digest, "
-    "code_expires_at, proven_at, decided_by, reason, created_at, updated_at"
+    "code_expires_at, proven_at, decided_by, reason, created_at, updated_at, replaces_fingerprint"
 )
 ENROLLMENT_COLUMN_COUNT = ENROLLMENT_COLUMNS.count(",") + 1
 ENROLLMENT_STATES: tuple[EnrollmentState, ...] = (
@@ -66,6 +66,9 @@ def check_enrollment(enrollment: Enrollment) -> Enrollment:
     check_states((enrollment.state,))
     if not _DIGEST.fullmatch(enrollment.code_digest) or not _DIGEST.fullmatch(enrollment.sha256_fingerprint):
         raise ConfigurationError("a code digest and a fingerprint are 64 lowercase hex digits")
+    replaces = enrollment.replaces_fingerprint
+    if replaces is not None and (not isinstance(replaces, str) or not _DIGEST.fullmatch(replaces)):
+        raise ConfigurationError("a replaced certificate's fingerprint is 64 lowercase hex digits")
     if not isinstance(enrollment.certificate_der, bytes) or not enrollment.certificate_der:
         raise ConfigurationError("an enrollment's certificate is non-empty DER bytes")
     if hashlib.sha256(enrollment.certificate_der).hexdigest() != enrollment.sha256_fingerprint:
@@ -87,6 +90,7 @@ def check_enrollment(enrollment: Enrollment) -> Enrollment:
         reason=check_text(enrollment.reason, "reason"),
         created_at=float(enrollment.created_at),
         updated_at=float(enrollment.updated_at),
+        replaces_fingerprint=replaces,
     )
 
 
@@ -107,6 +111,7 @@ def enrollment_values(e: Enrollment) -> tuple[Any, ...]:
         e.reason,
         e.created_at,
         e.updated_at,
+        e.replaces_fingerprint,
     )
 
 
@@ -127,6 +132,7 @@ def enrollment_from_row(row: Row) -> Enrollment:
         reason,
         created,
         updated,
+        replaces,
     ) = tuple(row)
     return Enrollment(
         enrollment_id=eid,
@@ -143,6 +149,7 @@ def enrollment_from_row(row: Row) -> Enrollment:
         reason=reason,
         created_at=created,
         updated_at=updated,
+        replaces_fingerprint=replaces,
     )
 
 

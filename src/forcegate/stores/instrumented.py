@@ -19,8 +19,10 @@ from typing import Any, Protocol, TypeVar
 from forcegate.stores.bundle import Stores
 from forcegate.stores.protocols import (
     AuditLog,
+    ConsoleStore,
     EnrollmentStore,
     GrantRecorder,
+    NotificationStore,
     RateCounter,
     ReplayCache,
     ServiceKeyStore,
@@ -42,6 +44,8 @@ STORE_PROTOCOLS: dict[str, type] = {
     "grants": GrantRecorder,
     "rates": RateCounter,
     "enrollments": EnrollmentStore,
+    "console": ConsoleStore,
+    "notifications": NotificationStore,
 }
 
 _T = TypeVar("_T")

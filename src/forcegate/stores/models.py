@@ -125,6 +125,9 @@ class CertificateRecord:
 
     ``shared``: the same certificate is trusted for other orgs too, on purpose. Any org holding its
     private key can then sign as each of them, so the registry flags it wherever it is shown.
+    ``retire_at``: a rotation replaced it; it stays trusted until then (the overlap), ``None`` when no
+    retirement is scheduled. ``key_sha256``: SHA-256 of its public key (SubjectPublicKeyInfo), the same
+    for every certificate of one key.
     """
 
     id: int
@@ -139,9 +142,15 @@ class CertificateRecord:
     state: CertificateState = "active"
     created_at: float = 0.0
     shared: bool = False
+    retire_at: float | None = None
+    key_sha256: str | None = None
 
     def certificate(self) -> x509.Certificate:
         return x509.load_der_x509_certificate(self.der)
+
+    def trusted_at(self, now: float) -> bool:
+        """Whether assertions signed with it are accepted at ``now``: active, and its overlap not over."""
+        return self.state == "active" and (self.retire_at is None or now < self.retire_at)
 
     def trusted_key(self) -> TrustedKey:
         return TrustedKey.from_certificate(self.certificate(), label=self.label or self.subject)
@@ -210,7 +219,9 @@ class Enrollment:
     ``rejected`` or ``expired`` (the code lapsed, or a newer enrollment of the same certificate
     replaced this one) end it. ``code_digest``: the SHA-256 (hex) of the one-time enrollment code,
     which is never stored. ``decided_by``: who approved or rejected it (``cli``, ``admin-api``,
-    ``policy:auto``, ``policy:listed``).
+    ``policy:auto``, ``policy:listed``, ``policy:rotation``). ``replaces_fingerprint``: for a
+    rotation, the trusted certificate whose key signed the request (it retires after the overlap);
+    ``None`` for an enrollment by sign-in.
     """
 
     enrollment_id: str
@@ -227,6 +238,7 @@ class Enrollment:
     reason: str = ""
     created_at: float = 0.0
     updated_at: float = 0.0
+    replaces_fingerprint: str | None = None
 
     def certificate(self) -> x509.Certificate:
         return x509.load_der_x509_certificate(self.certificate_der)

@@ -13,10 +13,13 @@ from forcegate.stores import migrate as migrations
 from forcegate.stores.bundle import Stores
 from forcegate.stores.encryption import SecretBox
 from forcegate.stores.key_check import KEY_CHECK_NAME, ensure_key_check
+from forcegate.stores.key_digests import KEY_DIGEST_VERSION, backfill_postgres
 from forcegate.stores.migrate import MigratePolicy
+from forcegate.stores.postgres_console import PostgresConsoleStore
 from forcegate.stores.postgres_db import PostgresDatabase
 from forcegate.stores.postgres_enrollments import PostgresEnrollmentStore
 from forcegate.stores.postgres_keys import PostgresServiceKeyStore
+from forcegate.stores.postgres_notifications import PostgresNotificationStore
 from forcegate.stores.postgres_state import (
     PostgresAuditLog,
     PostgresGrantRecorder,
@@ -60,6 +63,8 @@ async def open_postgres_stores(
         grants=PostgresGrantRecorder(db),
         rates=PostgresRateCounter(db),
         enrollments=PostgresEnrollmentStore(db),
+        console=PostgresConsoleStore(db),
+        notifications=PostgresNotificationStore(db),
         check=check,
         close=db.close,
     )
@@ -70,6 +75,8 @@ async def _prepare(db: PostgresDatabase, box: SecretBox, *, migrate: MigratePoli
         current = await migrations.postgres_current_version(conn)
         if migrations.should_upgrade(migrate, current, database=db.where):
             await migrations.postgres_upgrade(conn)
+        if await migrations.postgres_current_version(conn) >= KEY_DIGEST_VERSION:
+            await backfill_postgres(conn)
 
     async def read() -> str | None:
         found = await db.fetchval("SELECT value FROM store_meta WHERE name = $1", KEY_CHECK_NAME)

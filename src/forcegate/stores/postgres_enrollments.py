@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 
-from forcegate.errors import AlreadyExists, ConfigurationError, NotFound
+from forcegate.errors import AlreadyExists, ConfigurationError, EnrollmentStateConflict, NotFound
 from forcegate.stores.enrollment_rows import (
     ENROLLMENT_COLUMN_COUNT,
     ENROLLMENT_COLUMNS,
@@ -61,6 +61,67 @@ async def _current(conn: Connection, enrollment_id: str) -> Enrollment:
     return enrollment_from_row(row)
 
 
+async def _insert(conn: Connection, checked: Enrollment) -> None:
+    """Insert ``checked``, expiring the open enrollment of the same org and certificate it replaces."""
+    await conn.execute(
+        "UPDATE enrollments SET state = 'expired', reason = 'replaced by a newer enrollment', updated_at = $1 "  # noqa: S608
+        f"WHERE org_id = $2 AND sha256_fingerprint = $3 AND state IN ({_OPEN})",
+        checked.created_at,
+        checked.org_id,
+        checked.sha256_fingerprint,
+    )
+    try:
+        await conn.execute(_INSERT, *enrollment_values(checked))
+    except asyncpg.UniqueViolationError:
+        raise AlreadyExists(f"enrollment {checked.enrollment_id} already exists") from None
+
+
+async def _activate(
+    conn: Connection,
+    found: Enrollment,
+    org: Org,
+    label: str,
+    now: float,
+    decided_by: str | None,
+    proven: bool,
+    retire_previous_at: float | None,
+) -> tuple[Enrollment, CertificateRecord]:
+    """Activate ``found`` inside the caller's write transaction (EnrollmentStore.activate_enrollment)."""
+    if org.org_id != found.org_id:
+        raise ConfigurationError(f"enrollment {found.enrollment_id} is for {found.org_id}, not {org.org_id}")
+    if found.replaces_fingerprint is not None:
+        if retire_previous_at is None:
+            raise ConfigurationError("a rotation's activation says when the replaced certificate retires")
+        # The chain: the certificate that signed the rotation must still be trusted, and not already
+        # replaced by another rotation (one successor per certificate).
+        status = await conn.execute(
+            "UPDATE certificates SET retire_at = $1 WHERE org_id = $2 AND sha256_fingerprint = $3 "
+            "AND state = 'active' AND retire_at IS NULL",
+            float(retire_previous_at),
+            found.org_id,
+            found.replaces_fingerprint,
+        )
+        if not rowcount(status):
+            raise EnrollmentStateConflict(
+                f"certificate {found.replaces_fingerprint} that signed the rotation is no longer trusted, "
+                "or another rotation replaced it already"
+            )
+    await conn.execute(_INSERT_ORG, *org_values(org, now))
+    new = certificate_rows(found.org_id, [(found.certificate(), label)], now, shared=0)
+    (record,) = await insert_certificates(conn, found.org_id, new, shared=False)
+    row = await conn.fetchrow(
+        "UPDATE enrollments SET state = 'active', updated_at = $1, decided_by = COALESCE($2, decided_by), "  # noqa: S608
+        "proven_at = CASE WHEN $3 THEN $1 ELSE proven_at END "
+        f"WHERE enrollment_id = $4 RETURNING {ENROLLMENT_COLUMNS}",
+        now,
+        decided_by,
+        proven,
+        found.enrollment_id,
+    )
+    assert row is not None  # the caller's transaction holds the row
+    return enrollment_from_row(row), record
+
+
 class PostgresEnrollmentStore:
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
@@ -74,17 +135,7 @@ class PostgresEnrollmentStore:
     async def add_enrollment(self, enrollment: Enrollment) -> Enrollment:
         checked = check_enrollment(enrollment)
         async with self._write() as conn:
-            await conn.execute(
-                "UPDATE enrollments SET state = 'expired', reason = 'replaced by a newer enrollment', updated_at = $1 "  # noqa: S608
-                f"WHERE org_id = $2 AND sha256_fingerprint = $3 AND state IN ({_OPEN})",
-                checked.created_at,
-                checked.org_id,
-                checked.sha256_fingerprint,
-            )
-            try:
-                await conn.execute(_INSERT, *enrollment_values(checked))
-            except asyncpg.UniqueViolationError:
-                raise AlreadyExists(f"enrollment {checked.enrollment_id} already exists") from None
+            await _insert(conn, checked)
         return checked
 
     async def get_enrollment(self, enrollment_id: str) -> Enrollment | None:
@@ -153,6 +204,7 @@ class PostgresEnrollmentStore:
         now: float,
         decided_by: str | None = None,
         proven: bool = False,
+        retire_previous_at: float | None = None,
     ) -> tuple[Enrollment, CertificateRecord]:
         allowed = check_states(expected)
         checked_org = check_org(org)
@@ -160,22 +212,20 @@ class PostgresEnrollmentStore:
             found = await _current(conn, enrollment_id)
             if found.state not in allowed:
                 raise conflict(found, allowed)
-            if checked_org.org_id != found.org_id:
-                raise ConfigurationError(f"enrollment {enrollment_id} is for {found.org_id}, not {checked_org.org_id}")
-            await conn.execute(_INSERT_ORG, *org_values(checked_org, now))
-            new = certificate_rows(found.org_id, [(found.certificate(), label)], now, shared=0)
-            (record,) = await insert_certificates(conn, found.org_id, new, shared=False)
-            row = await conn.fetchrow(
-                "UPDATE enrollments SET state = 'active', updated_at = $1, decided_by = COALESCE($2, decided_by), "  # noqa: S608
-                "proven_at = CASE WHEN $3 THEN $1 ELSE proven_at END "
-                f"WHERE enrollment_id = $4 RETURNING {ENROLLMENT_COLUMNS}",
-                now,
-                decided_by,
-                proven,
-                enrollment_id,
+            return await _activate(conn, found, checked_org, label, now, decided_by, proven, retire_previous_at)
+
+    async def add_active_enrollment(
+        self, enrollment: Enrollment, *, org: Org, label: str, decided_by: str, retire_previous_at: float | None
+    ) -> tuple[Enrollment, CertificateRecord]:
+        checked = check_enrollment(enrollment)
+        if checked.state != "pending_approval":
+            raise ConfigurationError("an enrollment activated as it is added is proven: pending_approval")
+        checked_org = check_org(org)
+        async with self._write() as conn:
+            await _insert(conn, checked)
+            return await _activate(
+                conn, checked, checked_org, label, checked.created_at, decided_by, True, retire_previous_at
             )
-        assert row is not None  # the row is locked by _current
-        return enrollment_from_row(row), record
 
     async def expire_enrollments(self, now: float) -> int:
         # Only when there is something to expire: a write (and a generation bump) otherwise for nothing.

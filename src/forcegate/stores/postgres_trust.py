@@ -58,11 +58,14 @@ async def insert_certificates(
         raise NotFound(f"org {oid} is not registered")
     added: list[CertificateRecord] = []
     for row in new:
-        fingerprint = str(row[3])
+        fingerprint, key_digest = str(row[3]), str(row[-1])
         others = [
             found["org_id"]
             for found in await conn.fetch(
-                "SELECT org_id FROM certificates WHERE sha256_fingerprint = $1 AND org_id <> $2", fingerprint, oid
+                "SELECT org_id FROM certificates WHERE (sha256_fingerprint = $1 OR key_sha256 = $2) AND org_id <> $3",
+                fingerprint,
+                key_digest,
+                oid,
             )
         ]
         records.check_sharing(fingerprint, oid, others, shared=shared)
@@ -71,7 +74,11 @@ async def insert_certificates(
         except asyncpg.UniqueViolationError:
             raise AlreadyExists(f"certificate {fingerprint} is already registered for org {oid}") from None
         if others:
-            await conn.execute("UPDATE certificates SET shared = 1 WHERE sha256_fingerprint = $1", fingerprint)
+            await conn.execute(
+                "UPDATE certificates SET shared = 1 WHERE sha256_fingerprint = $1 OR key_sha256 = $2",
+                fingerprint,
+                key_digest,
+            )
         added.append(records.certificate_from_row((certificate_id, *row)))
     return added
 
@@ -319,9 +326,11 @@ class PostgresTrustStore:
         async with self._write() as conn:
             return await insert_certificates(conn, oid, new, shared=shared)
 
-    async def certificate_holders(self, fingerprint: str) -> Sequence[str]:
+    async def certificate_holders(self, fingerprint: str, *, key_sha256: str | None = None) -> Sequence[str]:
         rows = await self._db.fetch(
-            "SELECT org_id FROM certificates WHERE sha256_fingerprint = $1 ORDER BY org_id", fingerprint
+            "SELECT DISTINCT org_id FROM certificates WHERE sha256_fingerprint = $1 OR key_sha256 = $2 ORDER BY org_id",
+            fingerprint,
+            key_sha256,
         )
         return [row["org_id"] for row in rows]
 
@@ -331,7 +340,7 @@ class PostgresTrustStore:
         counts = ", ".join(f"COUNT(*) FILTER (WHERE c.not_after < ${i})" for i in range(1, len(before) + 1))
         row = await self._db.fetchrow(
             f"SELECT {counts} FROM certificates c JOIN orgs o ON o.org_id = c.org_id "  # noqa: S608 - placeholders only
-            "WHERE c.state = 'active' AND o.enabled = 1",
+            "WHERE c.state = 'active' AND c.retire_at IS NULL AND o.enabled = 1",
             *(float(t) for t in before),
         )
         assert row is not None  # an aggregate always yields one row
@@ -341,7 +350,8 @@ class PostgresTrustStore:
         columns = ", ".join(f"c.{name.strip()}" for name in records.CERT_COLUMNS.split(","))
         rows = await self._db.fetch(
             f"SELECT {columns} FROM certificates c JOIN orgs o ON o.org_id = c.org_id "  # noqa: S608 - constants only
-            "WHERE c.state = 'active' AND o.enabled = 1 AND c.not_after < $1 ORDER BY c.not_after, c.id LIMIT $2",
+            "WHERE c.state = 'active' AND c.retire_at IS NULL AND o.enabled = 1 "
+            "AND c.not_after < $1 ORDER BY c.not_after, c.id LIMIT $2",
             float(before),
             max(0, min(limit, _MAX_PAGE)),
         )
@@ -361,5 +371,22 @@ class PostgresTrustStore:
             # The prefix is hex only (checked above), so it carries no LIKE wildcard.
             rows = await conn.fetch(f"{_SELECT_CERTS} AND sha256_fingerprint LIKE $2", oid, prefix + "%")
             record = records.the_certificate(rows, oid, prefix)
-            await conn.execute("UPDATE certificates SET state = $1 WHERE id = $2", new_state, record.id)
-        return dataclasses.replace(record, state=new_state)
+            # A retirement or reactivation by hand ends any overlap a rotation scheduled.
+            await conn.execute(
+                "UPDATE certificates SET state = $1, retire_at = NULL WHERE id = $2", new_state, record.id
+            )
+        return dataclasses.replace(record, state=new_state, retire_at=None)
+
+    async def retire_due_certificates(self, now: float) -> int:
+        # Every worker runs this each purge round: look first, so a round with nothing due does not
+        # bump the generation (which would drop every worker's registry cache).
+        due = await self._db.fetchval(
+            "SELECT 1 FROM certificates WHERE state = 'active' AND retire_at <= $1 LIMIT 1", float(now)
+        )
+        if due is None:
+            return 0
+        async with self._write() as conn:
+            status = await conn.execute(
+                "UPDATE certificates SET state = 'retired' WHERE state = 'active' AND retire_at <= $1", float(now)
+            )
+        return int(status.split()[-1])

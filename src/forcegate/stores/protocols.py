@@ -10,7 +10,7 @@ closed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography import x509
 
@@ -29,13 +29,29 @@ from forcegate.stores.models import (
     SignIn,
     SigningKey,
 )
+from forcegate.stores.notification_rows import Notification, NotificationState
 from forcegate.stores.rate_hit import RateHit
+
+if TYPE_CHECKING:  # console_rows imports values, which imports this module
+    from forcegate.stores.console_rows import (
+        ActivityRow,
+        AuditFilter,
+        ConsoleSession,
+        MigrationCategory,
+        MigrationCounts,
+        MigrationOrg,
+        Operator,
+        OrgSearch,
+        SignInFailures,
+    )
 
 __all__ = [
     "UNSET",
     "AuditLog",
+    "ConsoleStore",
     "EnrollmentStore",
     "GrantRecorder",
+    "NotificationStore",
     "RateCounter",
     "ReplayCache",
     "ServiceKeyStore",
@@ -148,8 +164,9 @@ class TrustStore(Protocol):
         """
         ...
 
-    async def certificate_holders(self, fingerprint: str) -> Sequence[str]:
-        """The org ids that hold the certificate with this full SHA-256 hex fingerprint, sorted."""
+    async def certificate_holders(self, fingerprint: str, *, key_sha256: str | None = None) -> Sequence[str]:
+        """The org ids that hold the certificate with this full SHA-256 hex fingerprint — or, given
+        ``key_sha256``, any certificate of that key — sorted, each once."""
         ...
 
     async def list_certificates(self, org_id: str, *, include_retired: bool = True) -> Sequence[CertificateRecord]: ...
@@ -164,7 +181,13 @@ class TrustStore(Protocol):
         ...
 
     async def set_certificate_state(self, org_id: str, fingerprint: str, state: CertificateState) -> CertificateRecord:
-        """``fingerprint``: the SHA-256 hex fingerprint (a unique prefix of at least 8 hex digits is accepted)."""
+        """``fingerprint``: the SHA-256 hex fingerprint (a unique prefix of at least 8 hex digits is accepted).
+        Ends any overlap a rotation scheduled (``retire_at`` cleared)."""
+        ...
+
+    async def retire_due_certificates(self, now: float) -> int:
+        """Retire the active certificates whose rotation overlap ended (``retire_at`` <= ``now``); how many.
+        The verifiers stop trusting them at ``retire_at`` already; this keeps the listings true."""
         ...
 
 
@@ -352,11 +375,23 @@ class EnrollmentStore(Protocol):
         now: float,
         decided_by: str | None = None,
         proven: bool = False,
+        retire_previous_at: float | None = None,
     ) -> tuple[Enrollment, CertificateRecord]:
         """ONE transaction: register ``org`` unless its id is registered, trust the enrollment's
         certificate for it (active; the write of :meth:`TrustStore.add_certificates`: one held by
         another org is :class:`CertificateShared`, by this org :class:`AlreadyExists`), and make the
-        enrollment ``active`` from one of ``expected``. All or nothing."""
+        enrollment ``active`` from one of ``expected``. A rotation (``replaces_fingerprint`` set) also
+        schedules the replaced certificate's retirement at ``retire_previous_at``; when that certificate
+        is no longer active, or already retiring, nothing is written (:class:`EnrollmentStateConflict`).
+        All or nothing."""
+        ...
+
+    async def add_active_enrollment(
+        self, enrollment: Enrollment, *, org: Org, label: str, decided_by: str, retire_previous_at: float | None
+    ) -> tuple[Enrollment, CertificateRecord]:
+        """ONE transaction: :meth:`add_enrollment` of a proven ``enrollment`` (its state ``pending_approval``)
+        and its :meth:`activate_enrollment` at its ``created_at``. All or nothing: a rotation that needs
+        no approval leaves no row behind when it is refused."""
         ...
 
     async def expire_enrollments(self, now: float) -> int:
@@ -396,4 +431,157 @@ class EnrollmentStore(Protocol):
     async def end_sign_in(self, id_hash: str) -> None: ...
     async def purge_sign_ins(self, now: float) -> int:
         """Forget the sign-ins that expired before ``now``; how many."""
+        ...
+
+
+class ConsoleStore(Protocol):
+    """The admin console's state (issue 15): operators, their sessions, the sign-in failure counters,
+    and the read queries behind its pages (searches and aggregates run in the database, so a page
+    costs the same with 100 orgs or 100,000).
+
+    Sessions and counters live in the database on every backend (not in Redis): several workers and
+    hosts share them, and a restart keeps operators signed in and lockouts in force. Which failures
+    lock, for how long, and who may sign in is the console sign-in policy
+    (:mod:`forcegate.service.console_sign_in`); the store only counts and stores.
+    """
+
+    async def add_operator(self, operator: Operator) -> None:
+        """Store a new operator; a taken name is :class:`AlreadyExists`."""
+        ...
+
+    async def set_operator_password(self, name: str, password_hash: str, *, now: float) -> None:
+        """Replace the operator's password hash; :class:`NotFound` for an unknown name."""
+        ...
+
+    async def get_operator(self, name: str) -> Operator | None: ...
+    async def list_operators(self) -> Sequence[Operator]:
+        """Every operator, by name."""
+        ...
+
+    async def delete_operator(self, name: str) -> None:
+        """Remove the operator and end its sessions (one transaction); :class:`NotFound` if unknown."""
+        ...
+
+    async def create_session(self, session: ConsoleSession) -> None: ...
+    async def get_session(self, id_hash: str, *, now: float) -> ConsoleSession | None:
+        """The session, or None if unknown or expired at ``now``."""
+        ...
+
+    async def delete_session(self, id_hash: str) -> None: ...
+    async def count_failure(self, key: str, *, now: float, window: float) -> SignInFailures:
+        """Count one failed sign-in of ``key``, atomically: in the current window (which started at
+        the key's first failure less than ``window`` seconds ago), else in a new one starting now."""
+        ...
+
+    async def lock(self, key: str, until: float) -> None:
+        """Refuse ``key``'s sign-ins until ``until`` (a later lock stays)."""
+        ...
+
+    async def failures(self, key: str) -> SignInFailures | None: ...
+    async def clear_failures(self, key: str) -> None: ...
+    async def purge(self, now: float) -> int:
+        """Forget expired sessions, and failure counters whose window and lock ended before
+        ``now`` minus a day; how many rows."""
+        ...
+
+    async def search_orgs(self, search: OrgSearch, *, limit: int = 50, after: str | None = None) -> Sequence[Org]:
+        """A page of the orgs matching ``search``, by id; ``after`` pages."""
+        ...
+
+    async def count_orgs(self, search: OrgSearch | None = None) -> int: ...
+    async def registry_counts(self) -> dict[str, int]:
+        """``apps``, ``orgs``, ``certificates`` (active ones), in one round trip."""
+        ...
+
+    async def search_audit(
+        self, given: AuditFilter, *, limit: int = 50, before_id: int | None = None
+    ) -> Sequence[AuditEvent]:
+        """Events matching ``given``, newest first; ``before_id`` pages."""
+        ...
+
+    async def activity(self, since: float, bucket_seconds: int) -> Sequence[ActivityRow]:
+        """Decisions since ``since`` by (bucket, credential, result); bucket n starts at since + n * bucket_seconds."""
+        ...
+
+    async def refusal_reasons(self, since: float, *, limit: int = 10) -> Sequence[tuple[str, int]]:
+        """The most frequent refusal codes since ``since``, most frequent first."""
+        ...
+
+    async def migration_counts(self, since: float) -> MigrationCounts:
+        """How many orgs came only through Canvas, through both, only through JWTs since ``since``
+        (verified, allowed decisions of the audit log)."""
+        ...
+
+    async def migration_orgs(
+        self, since: float, category: MigrationCategory, *, limit: int = 100, after: str | None = None
+    ) -> Sequence[MigrationOrg]:
+        """The orgs of ``category``, by id; ``after`` pages."""
+        ...
+
+
+class NotificationStore(Protocol):
+    """The outbox of notifications to ``FORCEGATE_NOTIFY_URL`` (issue 14), shared by every worker and host.
+
+    Survives restarts (it is in the database). An event is one row whatever the number of workers that
+    notice it (its id is deterministic; :meth:`enqueue` keeps the first). A sender takes due rows with
+    :meth:`claim_due`, ONE compare-and-set that leases them, so two workers never send the same event
+    at once; a sender that dies leaves its rows due again when the lease ends. When to retry and when
+    to give up is the notification service's policy (:mod:`forcegate.service.notifications`); the store
+    only makes each step atomic.
+    """
+
+    async def enqueue(self, notifications: Sequence[Notification]) -> int:
+        """Insert the notifications whose ``event_id`` is new, in one transaction; an id already present
+        (in any state) is left as it is, so a second insert is a no-op. How many were new."""
+        ...
+
+    async def unknown_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+        """Those of ``event_ids`` the outbox does not hold (a read: a scan builds only their events)."""
+        ...
+
+    async def claim_due(self, now: float, *, lease_until: float, claim: str, limit: int = 10) -> Sequence[Notification]:
+        """ONE compare-and-set: up to ``limit`` pending notifications due at ``now`` (``next_attempt_at``
+        <= ``now``), soonest first, become claimed by ``claim`` (random, 16+ hex digits) until
+        ``lease_until``, their ``attempts`` counted. Concurrent callers never get the same row."""
+        ...
+
+    async def mark_delivered(self, event_id: str, *, now: float) -> bool:
+        """The receiver took it (2xx): ``delivered``. False when it is not pending (already delivered)."""
+        ...
+
+    async def mark_failed(self, event_id: str, claim: str, *, now: float, error: str, retry_at: float | None) -> bool:
+        """The attempt under ``claim`` failed with ``error``: due again at ``retry_at``, or ``failed``
+        (given up) when it is None. False, changing nothing, when ``claim`` no longer holds it."""
+        ...
+
+    async def get_notification(self, event_id: str) -> Notification | None: ...
+    async def list_notifications(
+        self, *, states: Sequence[NotificationState] = (), limit: int = 100
+    ) -> Sequence[Notification]:
+        """Most recently changed first; ``states`` (empty: any) narrows the list."""
+        ...
+
+    async def retry_notification(self, event_id: str, *, now: float, give_up_at: float) -> Notification:
+        """Make a ``failed`` notification (or a pending one nobody is sending) due at ``now``, its attempts
+        reset and its bound moved to ``give_up_at``. :class:`NotFound` for an unknown id,
+        :class:`RegistryError` (and no change) for a delivered one or one being sent."""
+        ...
+
+    async def purge_notifications(self, before: float) -> int:
+        """Delete the delivered and failed notifications last changed before ``before``; how many."""
+        ...
+
+    async def expiring_certificates(
+        self, start: float, end: float, *, after: tuple[float, int] | None = None, limit: int = 500
+    ) -> Sequence[CertificateRecord]:
+        """The expiry watch's page: active certificates of enabled orgs with ``start`` < ``not_after`` <=
+        ``end``, except those whose org has another active certificate valid after ``end`` (a successor
+        is in place), by ``(not_after, id)``; ``after`` is the last of the previous page."""
+        ...
+
+    async def pending_approvals(
+        self, *, after: tuple[float, str] | None = None, limit: int = 500
+    ) -> Sequence[Enrollment]:
+        """Enrollments in ``pending_approval``, oldest first by ``(created_at, enrollment_id)``; ``after``
+        is the last of the previous page."""
         ...

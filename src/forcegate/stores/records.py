@@ -20,6 +20,7 @@ from forcegate.core.identity import Identity
 from forcegate.core.trusted_key import x5t_s256
 from forcegate.errors import AlreadyExists, CertificateShared, ConfigurationError, NotFound, RegistryError
 from forcegate.stores.encryption import SecretBox
+from forcegate.stores.key_digests import key_sha256
 from forcegate.stores.models import App, AppSecret, AuditEvent, CertificateRecord, IssuedToken, Session, SigningKey
 from forcegate.stores.values import Row, check_text
 
@@ -63,7 +64,8 @@ MAX_AUDIT_PAGE = 1000
 
 APP_COLUMNS = "consumer_key, name, any_org, created_at, canvas_name"
 CERT_COLUMNS = (
-    "id, org_id, label, der, sha256_fingerprint, x5t_s256, subject, not_before, not_after, state, created_at, shared"
+    "id, org_id, label, der, sha256_fingerprint, x5t_s256, subject, not_before, not_after, state, created_at, shared, "
+    "retire_at, key_sha256"
 )
 #: The columns of :func:`certificate_values`: all but the assigned ``id``.
 NEW_CERT_COLUMNS = CERT_COLUMNS.removeprefix("id, ")
@@ -120,6 +122,8 @@ def certificate_values(
         "active",
         now,
         int(shared),
+        None,  # retire_at: none scheduled
+        key_sha256(certificate),
     )
 
 
@@ -142,18 +146,21 @@ def certificate_rows(org_id: str, certificates: object, now: float, *, shared: i
 
 
 def check_sharing(fingerprint: str, org_id: str, others: Sequence[str], *, shared: bool) -> None:
-    """Refuse to trust for ``org_id`` a certificate that ``others`` (other orgs) hold, unless ``shared``."""
+    """Refuse to trust for ``org_id`` a certificate that ``others`` (other orgs) hold — that certificate,
+    or another of its key — unless ``shared``."""
     if others and not shared:
-        shown = ", ".join(sorted(others)[:3]) + (" …" if len(others) > 3 else "")
+        shown = ", ".join(sorted(set(others))[:3]) + (" …" if len(set(others)) > 3 else "")
         raise CertificateShared(
-            f"certificate {fingerprint} is already trusted for org {shown}: any org holding its key could sign as "
+            f"certificate {fingerprint} (or another certificate of its key) is already trusted for org {shown}: "
+            "any org holding its key could sign as "
             f"the others. Give each org its own certificate, or register it for {org_id} as shared on purpose"
         )
 
 
 def certificate_from_row(row: Row) -> CertificateRecord:
     """From a row of ``CERT_COLUMNS``."""
-    cid, oid, label, der, fingerprint, x5t, subject, not_before, not_after, state, created_at, shared = row
+    (cid, oid, label, der, fingerprint, x5t, subject, not_before, not_after, state, created_at, shared, retire_at,
+     key_digest) = row  # fmt: skip
     return CertificateRecord(
         id=cid,
         org_id=oid,
@@ -167,6 +174,8 @@ def certificate_from_row(row: Row) -> CertificateRecord:
         state=state,
         created_at=created_at,
         shared=bool(shared),
+        retire_at=retire_at,
+        key_sha256=key_digest,
     )
 
 

@@ -12,10 +12,13 @@ from forcegate.stores import migrate as migrations
 from forcegate.stores.bundle import Stores
 from forcegate.stores.encryption import SecretBox
 from forcegate.stores.key_check import KEY_CHECK_NAME, ensure_key_check
+from forcegate.stores.key_digests import KEY_DIGEST_VERSION, backfill_sqlite
 from forcegate.stores.migrate import MigratePolicy
+from forcegate.stores.sqlite_console import SqliteConsoleStore
 from forcegate.stores.sqlite_db import SqliteDatabase
 from forcegate.stores.sqlite_enrollments import SqliteEnrollmentStore
 from forcegate.stores.sqlite_keys import SqliteServiceKeyStore
+from forcegate.stores.sqlite_notifications import SqliteNotificationStore
 from forcegate.stores.sqlite_state import (
     SqliteAuditLog,
     SqliteGrantRecorder,
@@ -61,6 +64,8 @@ async def open_sqlite_stores(path: str, *, box: SecretBox, migrate: MigratePolic
         grants=SqliteGrantRecorder(db),
         rates=SqliteRateCounter(db),
         enrollments=SqliteEnrollmentStore(db),
+        console=SqliteConsoleStore(db),
+        notifications=SqliteNotificationStore(db),
         check=check,
         close=close,
     )
@@ -70,6 +75,8 @@ async def _prepare(db: SqliteDatabase, box: SecretBox, *, migrate: MigratePolicy
     with db.locked() as conn:
         if migrations.should_upgrade(migrate, migrations.current_version(conn), database=db.path):
             migrations.upgrade(conn)
+        if migrations.current_version(conn) >= KEY_DIGEST_VERSION:
+            backfill_sqlite(conn)
 
     async def read() -> str | None:
         row = db.read_one("SELECT value FROM store_meta WHERE name = ?", (KEY_CHECK_NAME,))

@@ -13,7 +13,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
-from forcegate.errors import AlreadyExists, ConfigurationError, NotFound
+from forcegate.errors import AlreadyExists, ConfigurationError, EnrollmentStateConflict, NotFound
 from forcegate.stores.enrollment_rows import (
     ENROLLMENT_COLUMN_COUNT,
     ENROLLMENT_COLUMNS,
@@ -60,6 +60,62 @@ def _current(conn: sqlite3.Connection, enrollment_id: str) -> Enrollment:
     return enrollment_from_row(row)
 
 
+def _insert(conn: sqlite3.Connection, checked: Enrollment) -> None:
+    """Insert ``checked``, expiring the open enrollment of the same org and certificate it replaces."""
+    conn.execute(
+        f"UPDATE enrollments SET state = 'expired', reason = 'replaced by a newer enrollment', updated_at = ? "  # noqa: S608
+        f"WHERE org_id = ? AND sha256_fingerprint = ? AND state IN ({_OPEN})",
+        (checked.created_at, checked.org_id, checked.sha256_fingerprint),
+    )
+    try:
+        conn.execute(_INSERT, enrollment_values(checked))
+    except sqlite3.IntegrityError as exc:
+        if not is_duplicate(exc):
+            raise
+        raise AlreadyExists(f"enrollment {checked.enrollment_id} already exists") from None
+
+
+def _activate(
+    conn: sqlite3.Connection,
+    found: Enrollment,
+    org: Org,
+    label: str,
+    now: float,
+    decided_by: str | None,
+    proven: bool,
+    retire_previous_at: float | None,
+) -> tuple[Enrollment, CertificateRecord]:
+    """Activate ``found`` inside the caller's write transaction (EnrollmentStore.activate_enrollment)."""
+    if org.org_id != found.org_id:
+        raise ConfigurationError(f"enrollment {found.enrollment_id} is for org {found.org_id}, not {org.org_id}")
+    if found.replaces_fingerprint is not None:
+        if retire_previous_at is None:
+            raise ConfigurationError("a rotation's activation says when the replaced certificate retires")
+        # The chain: the certificate that signed the rotation must still be trusted, and not already
+        # replaced by another rotation (one successor per certificate).
+        retiring = conn.execute(
+            "UPDATE certificates SET retire_at = ? WHERE org_id = ? AND sha256_fingerprint = ? "
+            "AND state = 'active' AND retire_at IS NULL",
+            (float(retire_previous_at), found.org_id, found.replaces_fingerprint),
+        ).rowcount
+        if not retiring:
+            raise EnrollmentStateConflict(
+                f"certificate {found.replaces_fingerprint} that signed the rotation is no longer trusted, "
+                "or another rotation replaced it already"
+            )
+    conn.execute(_INSERT_ORG, org_values(org, now))
+    new = certificate_rows(found.org_id, [(found.certificate(), label)], now, shared=0)
+    (record,) = insert_certificates(conn, found.org_id, new, shared=False)
+    conn.execute(
+        "UPDATE enrollments SET state = 'active', updated_at = ?, decided_by = COALESCE(?, decided_by), "
+        "proven_at = CASE WHEN ? THEN ? ELSE proven_at END WHERE enrollment_id = ?",
+        (now, decided_by, int(proven), now, found.enrollment_id),
+    )
+    updated = _current(conn, found.enrollment_id)
+    bump_generation(conn)
+    return updated, record
+
+
 class SqliteEnrollmentStore:
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
@@ -67,17 +123,7 @@ class SqliteEnrollmentStore:
     async def add_enrollment(self, enrollment: Enrollment) -> Enrollment:
         checked = check_enrollment(enrollment)
         async with self._db.write() as conn:
-            conn.execute(
-                f"UPDATE enrollments SET state = 'expired', reason = 'replaced by a newer enrollment', updated_at = ? "  # noqa: S608
-                f"WHERE org_id = ? AND sha256_fingerprint = ? AND state IN ({_OPEN})",
-                (checked.created_at, checked.org_id, checked.sha256_fingerprint),
-            )
-            try:
-                conn.execute(_INSERT, enrollment_values(checked))
-            except sqlite3.IntegrityError as exc:
-                if not is_duplicate(exc):
-                    raise
-                raise AlreadyExists(f"enrollment {checked.enrollment_id} already exists") from None
+            _insert(conn, checked)
             bump_generation(conn)
         return checked
 
@@ -140,6 +186,7 @@ class SqliteEnrollmentStore:
         now: float,
         decided_by: str | None = None,
         proven: bool = False,
+        retire_previous_at: float | None = None,
     ) -> tuple[Enrollment, CertificateRecord]:
         allowed = check_states(expected)
         checked_org = check_org(org)
@@ -147,21 +194,20 @@ class SqliteEnrollmentStore:
             found = _current(conn, enrollment_id)
             if found.state not in allowed:
                 raise conflict(found, allowed)
-            if checked_org.org_id != found.org_id:
-                raise ConfigurationError(
-                    f"enrollment {enrollment_id} is for org {found.org_id}, not {checked_org.org_id}"
-                )
-            conn.execute(_INSERT_ORG, org_values(checked_org, now))
-            new = certificate_rows(found.org_id, [(found.certificate(), label)], now, shared=0)
-            (record,) = insert_certificates(conn, found.org_id, new, shared=False)
-            conn.execute(
-                "UPDATE enrollments SET state = 'active', updated_at = ?, decided_by = COALESCE(?, decided_by), "
-                "proven_at = CASE WHEN ? THEN ? ELSE proven_at END WHERE enrollment_id = ?",
-                (now, decided_by, int(proven), now, enrollment_id),
+            return _activate(conn, found, checked_org, label, now, decided_by, proven, retire_previous_at)
+
+    async def add_active_enrollment(
+        self, enrollment: Enrollment, *, org: Org, label: str, decided_by: str, retire_previous_at: float | None
+    ) -> tuple[Enrollment, CertificateRecord]:
+        checked = check_enrollment(enrollment)
+        if checked.state != "pending_approval":
+            raise ConfigurationError("an enrollment activated as it is added is proven: pending_approval")
+        checked_org = check_org(org)
+        async with self._db.write() as conn:
+            _insert(conn, checked)
+            return _activate(
+                conn, checked, checked_org, label, checked.created_at, decided_by, True, retire_previous_at
             )
-            updated = _current(conn, enrollment_id)
-            bump_generation(conn)
-        return updated, record
 
     async def expire_enrollments(self, now: float) -> int:
         async with self._db.write() as conn:

@@ -83,11 +83,12 @@ def insert_certificates(
         raise NotFound(f"org {oid} is not registered")
     added: list[CertificateRecord] = []
     for values in new:
-        fingerprint = str(values[3])
+        fingerprint, key_digest = str(values[3]), str(values[-1])
         others = [
             row[0]
             for row in conn.execute(
-                "SELECT org_id FROM certificates WHERE sha256_fingerprint = ? AND org_id <> ?", (fingerprint, oid)
+                "SELECT org_id FROM certificates WHERE (sha256_fingerprint = ? OR key_sha256 = ?) AND org_id <> ?",
+                (fingerprint, key_digest, oid),
             )
         ]
         check_sharing(fingerprint, oid, others, shared=shared)
@@ -98,7 +99,10 @@ def insert_certificates(
                 raise
             raise AlreadyExists(f"certificate {fingerprint} is already registered for org {oid}") from None
         if others:
-            conn.execute("UPDATE certificates SET shared = 1 WHERE sha256_fingerprint = ?", (fingerprint,))
+            conn.execute(
+                "UPDATE certificates SET shared = 1 WHERE sha256_fingerprint = ? OR key_sha256 = ?",
+                (fingerprint, key_digest),
+            )
         added.append(certificate_from_row((cursor.lastrowid, *values)))
     return added
 
@@ -342,9 +346,10 @@ class SqliteTrustStore:
             _bump(conn)
         return added
 
-    async def certificate_holders(self, fingerprint: str) -> Sequence[str]:
+    async def certificate_holders(self, fingerprint: str, *, key_sha256: str | None = None) -> Sequence[str]:
         rows = self._db.read_all(
-            "SELECT org_id FROM certificates WHERE sha256_fingerprint = ? ORDER BY org_id", (fingerprint,)
+            "SELECT DISTINCT org_id FROM certificates WHERE sha256_fingerprint = ? OR key_sha256 = ? ORDER BY org_id",
+            (fingerprint, key_sha256),
         )
         return [row[0] for row in rows]
 
@@ -354,7 +359,7 @@ class SqliteTrustStore:
         counts = ", ".join("COALESCE(SUM(c.not_after < ?), 0)" for _ in before)
         row = self._db.read_one(
             f"SELECT {counts} FROM certificates c JOIN orgs o ON o.org_id = c.org_id "  # noqa: S608 - placeholders only
-            "WHERE c.state = 'active' AND o.enabled = 1",
+            "WHERE c.state = 'active' AND c.retire_at IS NULL AND o.enabled = 1",
             tuple(float(t) for t in before),
         )
         assert row is not None  # an aggregate always yields one row
@@ -364,7 +369,8 @@ class SqliteTrustStore:
         columns = ", ".join(f"c.{name.strip()}" for name in CERT_COLUMNS.split(","))
         rows = self._db.read_all(
             f"SELECT {columns} FROM certificates c JOIN orgs o ON o.org_id = c.org_id "  # noqa: S608 - constants only
-            "WHERE c.state = 'active' AND o.enabled = 1 AND c.not_after < ? ORDER BY c.not_after, c.id LIMIT ?",
+            "WHERE c.state = 'active' AND c.retire_at IS NULL AND o.enabled = 1 "
+            "AND c.not_after < ? ORDER BY c.not_after, c.id LIMIT ?",
             (float(before), max(0, min(limit, _MAX_PAGE))),
         )
         return [certificate_from_row(row) for row in rows]
@@ -389,6 +395,16 @@ class SqliteTrustStore:
                 (oid, prefix + "%"),
             ).fetchall()
             record = the_certificate(rows, oid, prefix)
-            conn.execute("UPDATE certificates SET state = ? WHERE id = ?", (new_state, record.id))
+            # A retirement or reactivation by hand ends any overlap a rotation scheduled.
+            conn.execute("UPDATE certificates SET state = ?, retire_at = NULL WHERE id = ?", (new_state, record.id))
             _bump(conn)
-        return dataclasses.replace(record, state=new_state)
+        return dataclasses.replace(record, state=new_state, retire_at=None)
+
+    async def retire_due_certificates(self, now: float) -> int:
+        async with self._db.write() as conn:
+            count = conn.execute(
+                "UPDATE certificates SET state = 'retired' WHERE state = 'active' AND retire_at <= ?", (float(now),)
+            ).rowcount
+            if count:
+                _bump(conn)
+        return count

@@ -1,4 +1,5 @@
-"""The generated Apex parses with a real Apex parser and the LWC passes the LWC ESLint rules.
+"""The generated Apex parses with a real Apex parser and the LWC passes the LWC ESLint rules, in both
+callout modes, with and without a namespace.
 
 The checkers are tools/salesforce-lint/check-apex.cjs (@apexdevtools/apex-parser) and
 check-lwc.cjs (@lwc/eslint-plugin-lwc); the negative tests prove each can fail.
@@ -20,19 +21,22 @@ Checker = Callable[..., subprocess.CompletedProcess[str]]  # the fixtures of con
 ROOT = "force-app/main/default"
 
 
-@pytest.fixture(params=[None, "acme"], ids=["no-namespace", "namespace"])
+@pytest.fixture(
+    params=[(None, "apex"), ("acme", "apex"), (None, "named-credential"), ("acme", "named-credential")],
+    ids=["apex", "apex-namespace", "named-credential", "named-credential-namespace"],
+)
 def tree(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    namespace: str | None = request.param
-    write_scaffold(plan_scaffold(tmp_path, service_url="https://svc.example.com", namespace=namespace))
+    namespace, callout = request.param
+    write_scaffold(plan_scaffold(tmp_path, service_url="https://svc.example.com", namespace=namespace, callout=callout))
     return tmp_path / ROOT
 
 
 def test_generated_apex_parses(tree: Path, check_apex: Checker) -> None:
     classes = sorted((tree / "classes").glob("*.cls"))
-    assert len(classes) == 9
+    assert len(classes) == 12
     result = check_apex(*classes)
     assert result.returncode == 0, result.stdout
-    assert "9 file(s) parsed, 0 with errors" in result.stdout
+    assert "12 file(s) parsed, 0 with errors" in result.stdout
 
 
 def test_generated_lwc_passes_the_lwc_rules(tree: Path, check_lwc: Checker) -> None:
@@ -55,6 +59,148 @@ def test_apex_rules_the_parser_does_not_check(tree: Path) -> None:
                 pytest.fail(f"{path.name}:{number}: a static member in an inner class")
             depth += code.count("{") - code.count("}")
         assert depth == 0, f"{path.name}: braces outside string literals do not balance"
+
+
+# Apex Developer Guide, "Reserved Keywords" (developer.salesforce.com/docs/atlas.en-us.apexcode.meta/
+# apexcode/apex_reserved_words.htm): these cannot name a variable, field, parameter or method, but the
+# grammar of check-apex.cjs accepts most of them as identifiers.
+APEX_RESERVED = frozenset(
+    [
+        "abstract",
+        "activate",
+        "and",
+        "any",
+        "array",
+        "as",
+        "asc",
+        "autonomous",
+        "begin",
+        "bigdecimal",
+        "blob",
+        "boolean",
+        "break",
+        "bulk",
+        "by",
+        "byte",
+        "case",
+        "cast",
+        "catch",
+        "char",
+        "class",
+        "collect",
+        "commit",
+        "const",
+        "continue",
+        "currency",
+        "date",
+        "datetime",
+        "decimal",
+        "default",
+        "delete",
+        "desc",
+        "do",
+        "double",
+        "else",
+        "end",
+        "enum",
+        "exception",
+        "exit",
+        "export",
+        "extends",
+        "false",
+        "final",
+        "finally",
+        "float",
+        "for",
+        "from",
+        "global",
+        "goto",
+        "group",
+        "having",
+        "hint",
+        "if",
+        "implements",
+        "import",
+        "in",
+        "inner",
+        "insert",
+        "instanceof",
+        "int",
+        "integer",
+        "interface",
+        "into",
+        "join",
+        "like",
+        "limit",
+        "list",
+        "long",
+        "loop",
+        "map",
+        "merge",
+        "new",
+        "not",
+        "null",
+        "nulls",
+        "number",
+        "object",
+        "of",
+        "on",
+        "or",
+        "outer",
+        "override",
+        "package",
+        "parallel",
+        "pragma",
+        "private",
+        "protected",
+        "public",
+        "retrieve",
+        "return",
+        "rollback",
+        "select",
+        "set",
+        "short",
+        "sobject",
+        "sort",
+        "static",
+        "string",
+        "super",
+        "switch",
+        "synchronized",
+        "system",
+        "testmethod",
+        "then",
+        "this",
+        "throw",
+        "time",
+        "transaction",
+        "trigger",
+        "true",
+        "try",
+        "undelete",
+        "update",
+        "upsert",
+        "using",
+        "virtual",
+        "void",
+        "webservice",
+        "when",
+        "where",
+        "while",
+    ]
+)
+# A declared name: after a type (or `>` of a generic one) and before `=`, `;`, `,`, `)`, `:` or `(`.
+_TOKENS = re.compile(r"'(?:\\.|[^'\\])*'|/\*.*?\*/|//[^\n]*", re.DOTALL)
+_DECLARED = re.compile(r"(?:\b[A-Z][\w.]*|(?<!=)>)\s+([A-Za-z_]\w*)\s*[=;,):(]")
+
+
+def test_no_reserved_word_is_declared_as_a_name(tree: Path) -> None:
+    for path in sorted((tree / "classes").glob("*.cls")):
+        # One pass, so a quote in a comment or `//` in a string literal is not taken for the other.
+        code = _TOKENS.sub(lambda match: "''" if match.group(0).startswith("'") else " ", path.read_text())
+        names = set(_DECLARED.findall(code))
+        assert not {name for name in names if name.lower() in APEX_RESERVED}, path.name
+        assert len(names) > 3, path.name  # the pattern does find declarations
 
 
 def test_the_apex_checker_fails_on_a_broken_generated_class(tree: Path, check_apex: Checker) -> None:

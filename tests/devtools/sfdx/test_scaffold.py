@@ -16,8 +16,7 @@ from forcegate.devtools.sfdx._scaffold import SOURCE_ROOT, _apex_literal, _html_
 from forcegate.errors import ConfigurationError
 
 METADATA_NS = "{http://soap.sforce.com/2006/04/metadata}"
-EXPECTED = {
-    "cachePartitions/forcegate.cachePartition-meta.xml",
+COMMON = {
     "classes/ForcegateCanvasLifecycle.cls",
     "classes/ForcegateCanvasLifecycle.cls-meta.xml",
     "classes/ForcegateCanvasLifecycleTest.cls",
@@ -30,6 +29,12 @@ EXPECTED = {
     "classes/ForcegateController.cls-meta.xml",
     "classes/ForcegateControllerTest.cls",
     "classes/ForcegateControllerTest.cls-meta.xml",
+    "classes/ForcegateEnrollment.cls",
+    "classes/ForcegateEnrollment.cls-meta.xml",
+    "classes/ForcegateEnrollmentTest.cls",
+    "classes/ForcegateEnrollmentTest.cls-meta.xml",
+    "classes/ForcegateEnrollmentTestSupport.cls",
+    "classes/ForcegateEnrollmentTestSupport.cls-meta.xml",
     "classes/ForcegateSetupController.cls",
     "classes/ForcegateSetupController.cls-meta.xml",
     "classes/ForcegateSetupControllerTest.cls",
@@ -51,7 +56,16 @@ EXPECTED = {
     "objects/Forcegate_Settings__c/fields/Certificate_Name__c.field-meta.xml",
     "permissionsets/Forcegate_Admin.permissionset-meta.xml",
     "permissionsets/Forcegate_User.permissionset-meta.xml",
+}
+EXPECTED = COMMON | {
+    "cachePartitions/forcegate.cachePartition-meta.xml",
     "remoteSiteSettings/ForcegateService.remoteSite-meta.xml",
+}
+EXPECTED_NAMED_CREDENTIAL = COMMON | {
+    "externalCredentials/Forcegate.externalCredential-meta.xml",
+    "externalCredentials/Forcegate_Enrollment.externalCredential-meta.xml",
+    "namedCredentials/Forcegate.namedCredential-meta.xml",
+    "namedCredentials/Forcegate_Enrollment.namedCredential-meta.xml",
 }
 
 
@@ -173,9 +187,10 @@ def test_an_unknown_placeholder_is_an_error() -> None:
         _render("{{NOPE}}", suffix=".cls", values={}, name="t")
 
 
-def test_every_template_is_rendered_completely(tmp_path: Path) -> None:
-    plan = plan_scaffold(tmp_path, service_url="https://svc.example.com")
-    assert {str(path.relative_to(SOURCE_ROOT)) for path in plan.files if path.is_relative_to(SOURCE_ROOT)} == EXPECTED
+@pytest.mark.parametrize(("callout", "expected"), [("apex", EXPECTED), ("named-credential", EXPECTED_NAMED_CREDENTIAL)])
+def test_every_template_is_rendered_completely(callout: str, expected: set[str], tmp_path: Path) -> None:
+    plan = plan_scaffold(tmp_path, service_url="https://svc.example.com", callout=callout)
+    assert {str(path.relative_to(SOURCE_ROOT)) for path in plan.files if path.is_relative_to(SOURCE_ROOT)} == expected
     for path, content in plan.files.items():
         assert "{{" not in content, path
 
@@ -278,6 +293,8 @@ def test_metadata_files_are_well_formed_and_name_the_origin_only(tmp_path: Path)
 # Metadata API Developer Guide: the root element of each file type, and the fields each generated file
 # must carry (the type's required fields, and those the generated code depends on).
 SHAPES: dict[str, tuple[str, tuple[str, ...]]] = {
+    ".externalCredential-meta.xml": ("ExternalCredential", ("label", "authenticationProtocol")),
+    ".namedCredential-meta.xml": ("NamedCredential", ("label", "namedCredentialType", "namedCredentialParameters")),
     ".cls-meta.xml": ("ApexClass", ("apiVersion", "status")),
     ".cachePartition-meta.xml": ("PlatformCachePartition", ("masterLabel", "isDefaultPartition")),
     ".cspTrustedSite-meta.xml": ("CspTrustedSite", ("endpointUrl", "isActive", "context")),
@@ -290,9 +307,11 @@ SHAPES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+@pytest.mark.parametrize("callout", ["apex", "named-credential"])
 @pytest.mark.parametrize("namespace", [None, "acme"])
-def test_every_metadata_file_has_its_type_shape(namespace: str | None, tmp_path: Path) -> None:
-    plan = plan_scaffold(tmp_path, service_url="https://svc.example.com", namespace=namespace)
+def test_every_metadata_file_has_its_type_shape(namespace: str | None, callout: str, tmp_path: Path) -> None:
+    plan = plan_scaffold(tmp_path, service_url="https://svc.example.com", namespace=namespace, callout=callout)
+    expected = EXPECTED if callout == "apex" else EXPECTED_NAMED_CREDENTIAL
     checked = 0
     for path, content in plan.files.items():
         if path.suffix != ".xml":
@@ -304,7 +323,7 @@ def test_every_metadata_file_has_its_type_shape(namespace: str | None, tmp_path:
         for field in required:
             assert root.find(f"{METADATA_NS}{field}") is not None, f"{path}: no <{field}>"
         checked += 1
-    assert checked == sum(1 for name in EXPECTED if name.endswith(".xml"))
+    assert checked == sum(1 for name in expected if name.endswith(".xml"))
 
 
 def test_metadata_references_resolve(tmp_path: Path) -> None:

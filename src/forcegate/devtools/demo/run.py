@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from forcegate.devtools.demo import outbound, steps
+from forcegate.devtools.demo import named_credential_step, onboarding, outbound, steps
 from forcegate.devtools.demo.org import DemoOrg, new_demo_org
 from forcegate.devtools.demo.report import Reporter, abbreviate
 from forcegate.devtools.demo.service import (
@@ -97,7 +97,7 @@ def _service_environment(salesforce: EmulatedSalesforce) -> dict[str, str]:
 
 def _audit(reporter: Reporter, admin: httpx.Client) -> None:
     """What the audit log recorded: every decision, each refusal with its precise reason."""
-    response = admin.get("/admin/api/v1/audit", params={"limit": 20})
+    response = admin.get("/admin/api/v1/audit", params={"limit": 60})
     if response.status_code != 200:
         raise DemoError(STEP_AUDIT, f"GET /admin/api/v1/audit answered {response.status_code}")
     events: list[dict[str, Any]] = list(reversed(response.json()))
@@ -118,7 +118,13 @@ def _canvas(reporter: Reporter, client: httpx.Client, org: DemoOrg, salesforce: 
     return identity
 
 
-def _play(reporter: Reporter, service: DemoService, org: DemoOrg, salesforce: EmulatedSalesforce) -> None:
+def _play(
+    reporter: Reporter,
+    service: DemoService,
+    org: DemoOrg,
+    salesforce: EmulatedSalesforce,
+    enrolling: onboarding.EnrollingOrg,
+) -> None:
     headers = {"authorization": f"Bearer {service.admin_token}"}
     with (
         httpx.Client(base_url=service.url, timeout=HTTP_TIMEOUT, trust_env=False) as client,
@@ -126,7 +132,7 @@ def _play(reporter: Reporter, service: DemoService, org: DemoOrg, salesforce: Em
     ):
         audit = AuditCursor(admin)
         try:
-            _steps(reporter, client, admin, org, salesforce, service.url, audit)
+            _steps(reporter, client, admin, org, salesforce, service.url, audit, enrolling)
         except DemoError as exc:
             # Refusals are terse by design (invalid_grant); the audit log has the precise reason.
             raise DemoError(exc.step, exc.reason + audit.refusals_since_mark()) from None
@@ -167,6 +173,7 @@ def _steps(
     salesforce: EmulatedSalesforce,
     service_url: str,
     audit: AuditCursor,
+    enrolling: onboarding.EnrollingOrg,
 ) -> None:
     def begin(number: int, title: str) -> None:
         reporter.heading(number, title)
@@ -180,12 +187,42 @@ def _steps(
     identities["jwt-bearer"] = steps.apex_exchange(reporter, client, org, service_url)
     begin(5, steps.STEP_DIRECT)
     identities["jwt"] = steps.direct_jwt(reporter, client, org, service_url)
-    begin(6, steps.STEP_SAME_SHAPE)
+    begin(6, named_credential_step.STEP_NAMED_CREDENTIAL)
+    named_credential_step.named_credential_callout(reporter, client, admin, org, service_url)
+    begin(7, steps.STEP_SAME_SHAPE)
     steps.same_shape(reporter, identities)
-    begin(7, outbound.STEP_OUTBOUND)
+    begin(8, outbound.STEP_OUTBOUND)
     outbound.call_salesforce(reporter, org, salesforce.emulator, salesforce.url)
-    begin(8, STEP_AUDIT)
+    _onboarding(begin, reporter, client, admin, enrolling, salesforce, service_url)
+    begin(15, STEP_AUDIT)
     _audit(reporter, admin)
+
+
+def _onboarding(
+    begin: Callable[[int, str], None],
+    reporter: Reporter,
+    client: httpx.Client,
+    admin: httpx.Client,
+    org: onboarding.EnrollingOrg,
+    salesforce: EmulatedSalesforce,
+    service_url: str,
+) -> None:
+    """A second org enrolls its own certificate, is approved, calls, rotates, and lists its expiry."""
+    begin(9, onboarding.STEP_ENROLL)
+    enrollment_id, code = onboarding.sign_in_and_upload(reporter, salesforce.emulator, org, service_url, salesforce.url)
+    begin(10, onboarding.STEP_PROOF)
+    onboarding.prove(reporter, client, org, service_url, code)
+    begin(11, onboarding.STEP_APPROVE)
+    onboarding.approve(reporter, admin, enrollment_id)
+    begin(12, onboarding.STEP_CALL)
+    onboarding.call_with(onboarding.STEP_CALL, reporter, client, org, service_url, onboarding.FIRST_CERT)
+    begin(13, onboarding.STEP_ROTATE)
+    onboarding.rotate(reporter, client, org, service_url)
+    token = onboarding.call_with(onboarding.STEP_ROTATE, reporter, client, org, service_url, onboarding.SECOND_CERT)
+    reporter.note("and the old certificate still works during the overlap:")
+    onboarding.call_with(onboarding.STEP_ROTATE, reporter, client, org, service_url, onboarding.FIRST_CERT)
+    begin(14, onboarding.STEP_EXPIRY)
+    onboarding.expiry_listing(reporter, client, token)
 
 
 def _demo(reporter: Reporter, folder: Path, options: DemoOptions) -> None:
@@ -197,13 +234,16 @@ def _demo(reporter: Reporter, folder: Path, options: DemoOptions) -> None:
             org = new_demo_org(instance_url=salesforce.url)
             salesforce.emulator.add_user(org.org_id, org.user_id, org.username, email=org.username, name="Ada Lovelace")
             (folder / "demo_jwt.crt").write_text(org.certificate_pem)
-            environment = _service_environment(salesforce)
+            enrolling = onboarding.new_enrolling_org(salesforce.emulator, f"http://127.0.0.1:{port}")
+            environment = _service_environment(salesforce) | onboarding.enrollment_environment(
+                enrolling, salesforce.url
+            )
             with running_service(folder / "data", port=port, log=log, extra_env=environment) as service:
                 _started(reporter, service, salesforce)
-                _play(reporter, service, org, salesforce)
+                _play(reporter, service, org, salesforce, enrolling)
     finally:
         if options.verbose and log.exists():
-            reporter.heading(9, "The service's output")
+            reporter.heading(16, "The service's output")
             for line in shown_log_lines(log):
                 reporter.note(line)
 

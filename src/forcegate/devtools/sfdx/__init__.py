@@ -6,7 +6,9 @@
 from forcegate.devtools.sfdx._scaffold import (
     API_VERSION,
     CACHE_PARTITION_NAME,
+    CALLOUT_MODES,
     DEFAULT_CERT_NAME,
+    DEFAULT_ISSUER,
     ScaffoldPlan,
     normalise_service_url,
     plan_scaffold,
@@ -16,7 +18,9 @@ from forcegate.devtools.sfdx._scaffold import (
 __all__ = [
     "API_VERSION",
     "CACHE_PARTITION_NAME",
+    "CALLOUT_MODES",
     "DEFAULT_CERT_NAME",
+    "DEFAULT_ISSUER",
     "ScaffoldPlan",
     "normalise_service_url",
     "plan_scaffold",

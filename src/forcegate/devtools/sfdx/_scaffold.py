@@ -1,8 +1,10 @@
 """Write the Salesforce side of forcegate as an SFDX source fragment, from packaged templates.
 
-Templates live in ``templates/`` laid out as ``force-app/main/default/`` is. Placeholders are
-``{{NAME}}``; every value is validated first and then escaped for the file it lands in (an Apex
-string literal, XML, JavaScript, HTML), so a value can never change the structure of the code.
+Templates live in ``templates/`` laid out as ``force-app/main/default/`` is: ``common/`` for every
+package, plus the folder of the callout mode (``apex/`` or ``named-credential/``, decision 0020),
+whose files are never also in ``common/``. Placeholders are ``{{NAME}}``; every value is validated
+first and then escaped for the file it lands in (an Apex string literal, XML, JavaScript, HTML), so a
+value can never change the structure of the code.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from forcegate.errors import ConfigurationError
 __all__ = [
     "API_VERSION",
     "CACHE_PARTITION_NAME",
+    "CALLOUT_MODES",
     "DEFAULT_CERT_NAME",
+    "DEFAULT_ISSUER",
     "ScaffoldPlan",
     "normalise_service_url",
     "plan_scaffold",
@@ -36,6 +40,12 @@ API_VERSION = "62.0"
 DEFAULT_CERT_NAME = "forcegate_jwt"
 CACHE_PARTITION_NAME = "forcegate"
 SOURCE_ROOT = PurePosixPath("force-app/main/default")
+#: How the package's Apex reaches the service: ``apex`` signs and exchanges per call (per-call claims);
+#: ``named-credential`` lets the platform do it through a Named Credential (decision 0020).
+CALLOUT_MODES = ("apex", "named-credential")
+#: The External Credential's ``iss`` in the Named Credential mode: one static value for every
+#: subscriber org, which the service accepts for an org that lists it (``forcegate orgs update --issuer``).
+DEFAULT_ISSUER = "forcegate-package"
 
 # Salesforce developer names (certificate Unique Name, namespace prefix): a letter first, then
 # letters, digits and single underscores, not ending in an underscore. Also valid Apex identifiers.
@@ -53,6 +63,8 @@ _ENDPOINT_PATH = re.compile(
     r"|healthz|readyz|openapi\.json))/?",
     re.IGNORECASE,
 )
+# An issuer is a StringOrURI (RFC 7519 §2) the registry can list: printable, no spaces or quotes.
+_ISSUER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,254}")
 # Apex callouts reach only these ports (Apex Developer Guide, "Invoking Callouts Using Apex").
 _CALLOUT_PORTS = (80, 443)
 _MIN_HIGH_PORT = 1024
@@ -175,6 +187,17 @@ def _templates(root: Traversable, prefix: PurePosixPath) -> list[tuple[PurePosix
     return found
 
 
+def _validate_issuer(issuer: str) -> str:
+    if not _ISSUER.fullmatch(issuer):
+        raise ConfigurationError(
+            f"issuer {issuer!r} must be 1 to 255 letters, digits and . _ : / -, starting with a letter or digit"
+        )
+    if len(issuer) in (15, 18) and issuer.startswith("00D"):
+        # An org id as the one issuer of every subscriber org would name one org for all of them.
+        raise ConfigurationError(f"issuer {issuer!r} looks like an org id: the package's issuer must name no org")
+    return issuer
+
+
 def _sfdx_project(namespace: str | None) -> str:
     project = {
         "packageDirectories": [{"path": "force-app", "default": True}],
@@ -192,12 +215,20 @@ def plan_scaffold(
     service_url: str,
     namespace: str | None = None,
     cert_name: str = DEFAULT_CERT_NAME,
+    callout: str = "apex",
+    issuer: str = DEFAULT_ISSUER,
 ) -> ScaffoldPlan:
-    """Validate the inputs and render every file; nothing is written."""
+    """Validate the inputs and render every file; nothing is written.
+
+    ``callout`` is one of :data:`CALLOUT_MODES`; ``issuer`` is used by the ``named-credential`` mode.
+    """
     url, origin = normalise_service_url(service_url)
     _validate_name(cert_name, what="certificate name", max_length=80)
     if namespace is not None:
         _validate_name(namespace, what="namespace", max_length=15)
+    if callout not in CALLOUT_MODES:
+        raise ConfigurationError(f"callout mode {callout!r} is not one of {', '.join(CALLOUT_MODES)}")
+    _validate_issuer(issuer)
     values = {
         "API_VERSION": API_VERSION,
         "SERVICE_URL": url,
@@ -207,11 +238,16 @@ def plan_scaffold(
         # subscriber's, not the package's: a packaged partition must be named by its namespace.
         "CACHE_PARTITION": f"{namespace or 'local'}.{CACHE_PARTITION_NAME}",
         "LIFECYCLE_NAMESPACE_HINT": f" (as {namespace}.ForcegateCanvasLifecycle)" if namespace else "",
+        "ISSUER": issuer,
     }
+    root = resources.files("forcegate.devtools.sfdx") / "templates"
     files: dict[PurePosixPath, str] = {}
-    for path, template in _templates(resources.files("forcegate.devtools.sfdx") / "templates", PurePosixPath()):
-        # `X.cls-meta.xml` is XML: the last suffix decides the escaping.
-        files[SOURCE_ROOT / path] = _render(template, suffix=path.suffix, values=values, name=str(path))
+    for folder in ("common", callout):
+        for path, template in _templates(root / folder, PurePosixPath()):
+            if SOURCE_ROOT / path in files:  # a packaging mistake: a mode's file must not shadow a common one
+                raise ConfigurationError(f"template {path} is both common and specific to {callout}")
+            # `X.cls-meta.xml` is XML: the last suffix decides the escaping.
+            files[SOURCE_ROOT / path] = _render(template, suffix=path.suffix, values=values, name=f"{folder}/{path}")
     if not (directory / "sfdx-project.json").exists():
         files[PurePosixPath("sfdx-project.json")] = _sfdx_project(namespace)
     return ScaffoldPlan(directory=directory, files=files)
