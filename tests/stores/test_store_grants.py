@@ -121,3 +121,28 @@ def test_a_replay_gives_its_rate_hit_back(stores: Stores) -> None:
     assert run(stores.tokens.get_issued("t2")) is None
     # One grant counted, the replay's hit refunded: this hit is the second.
     assert run(stores.rates.hit(f"assertions:{ORG}", WINDOW, 60, now=NOW)) == 2
+
+
+def test_concurrent_limited_grants_get_distinct_counts_and_exactly_the_limit_passes(stores: Stores) -> None:
+    """Grants of one moment share a transaction, and on SQLite their hits one counter upsert: each
+    still gets its own running count, so exactly ``limit`` of them are granted, whatever the batching."""
+    rate = RateHit(f"assertions:{ORG}", WINDOW, 60, 7)
+
+    async def burst() -> list[object]:
+        grants = (
+            stores.grants.record_grant(
+                replay_key=f"sha256:b{n}", replay_until=NOW + 360, token=token(f"b{n}"), event=event(n), now=NOW,
+                rate=rate,
+            )
+            for n in range(12)
+        )  # fmt: skip
+        return list(await asyncio.gather(*grants, return_exceptions=True))
+
+    results = run(burst())
+    assert results.count(True) == 7
+    refused = [r for r in results if isinstance(r, RateExceeded)]
+    assert sorted(r.hits for r in refused) == [8, 9, 10, 11, 12]  # each refused hit counted, none twice
+    assert len(run(stores.audit.query())) == 7
+    # A replay in the next burst gives its hit back; the counter stands at 12 + 1 - 1, then this hit.
+    assert limited_grant(stores, "sha256:b0", "again", limit=100, n=99) is False
+    assert run(stores.rates.hit(f"assertions:{ORG}", WINDOW, 60, now=NOW)) == 13

@@ -4,7 +4,8 @@ The token endpoint counts each verified assertion against its org's ``token_rate
 claims it. Counted separately, that hit was a second write per grant — 18% of the endpoint's
 throughput on the embedded default. Given to :meth:`GrantRecorder.record_grant`, it is counted in
 the grant's own transaction instead: over the limit, nothing is claimed and :class:`RateExceeded`
-is raised; a replay gives its hit back in the same transaction.
+is raised; a replay gives its hit back in the same transaction. On SQLite the grants of one group
+commit add their hits with one statement per counter (``SqliteDatabase.execute_tallied``).
 """
 
 from __future__ import annotations

@@ -25,11 +25,11 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from forcegate.errors import AlreadyExists, ConfigurationError, ForcegateError, RegistryError, StoreUnavailable
 
-__all__ = ["BUSY_TIMEOUT_MS", "LOOP_BUSY_TIMEOUT_MS", "Row", "SqliteDatabase", "is_duplicate"]
+__all__ = ["BUSY_TIMEOUT_MS", "LOOP_BUSY_TIMEOUT_MS", "Row", "SqliteDatabase", "TalliedUnit", "Tally", "is_duplicate"]
 
 #: How long a write waits for another process's write lock before the store is unavailable.
 BUSY_TIMEOUT_MS = 5000
@@ -139,16 +139,30 @@ class SqliteDatabase:
         ``executemany`` over ``params``. ``sql`` may also be a :data:`Unit`, a function running
         several statements that commit (or fail) together.
         """
+        return await self._enqueue(_Pending(sql, params, many, duplicate, asyncio.get_running_loop().create_future()))
+
+    async def execute_tallied(self, unit: TalliedUnit, tally: Tally) -> int:
+        """A :data:`Unit` that first counts one hit of ``tally`` (a rate counter) and is given the
+        window's count after it, in the group commit as :meth:`execute_grouped`.
+
+        The batch adds its hits on one key with ONE upsert (``hits + n``) and hands each unit its own
+        running count (the first of the batch ``total - n + 1``, …): the same counts, in the same
+        transaction, as one upsert per unit — but one statement however many grants share the batch.
+        """
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        return await self._enqueue(_Pending(unit, (), False, None, future, tally))
+
+    def _enqueue(self, pending: _Pending) -> asyncio.Future[int]:
+        """Queue ``pending`` for the next group commit; its future (awaited directly: one await less)."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[int] = loop.create_future()
-        self._pending.append(_Pending(sql, params, many, duplicate, future))
+        self._pending.append(pending)
         if len(self._pending) == 1:
             # Runs after every callback already ready in this turn: their writes join the batch.
             # Idle: write at once. Busy (the last batch was under a window ago): gather for one window,
             # so concurrent requests share the transaction instead of each paying for a commit.
             busy = time.monotonic() - self._last_flush < GROUP_COMMIT_WINDOW
             loop.call_later(GROUP_COMMIT_WINDOW, self._flush_pending) if busy else loop.call_soon(self._flush_pending)
-        return await future
+        return pending.future
 
     def _flush_pending(self) -> None:
         batch, self._pending = self._pending, []
@@ -157,7 +171,8 @@ class SqliteDatabase:
             return
         try:
             with self._begun() as conn:
-                counts = [_run(conn, op) for op in batch]
+                hits = _count_tallies(conn, batch)
+                counts = [_run(conn, op, hits[index]) for index, op in enumerate(batch)]
         except Exception:  # every waiting request must be settled, whatever went wrong
             # Rare (a conflict, a full disk): settle each write on its own so one bad write fails
             # only its own request.
@@ -166,7 +181,7 @@ class SqliteDatabase:
                     continue
                 try:
                     with self.transaction(wait=False) as conn:
-                        count = _run(conn, op)
+                        count = _run(conn, op, _count_tallies(conn, [op])[0])
                 except ForcegateError as exc:
                     # transaction() maps sqlite3 errors; the original says whether it was a key conflict.
                     cause = exc.__cause__
@@ -321,14 +336,51 @@ class SqliteDatabase:
 
 #: Several statements that must commit together (inside a group-commit batch), returning a count.
 Unit = Callable[[sqlite3.Connection], int]
+#: A unit given its tally's count (the window's hits, its own included): see ``execute_tallied``.
+TalliedUnit = Callable[[sqlite3.Connection, int], int]
+
+
+class Tally(NamedTuple):
+    """One hit on the rate counter ``key`` in the window starting at ``window_start`` (its row
+    expires at ``expires_at``), counted for a unit of the group commit."""
+
+    key: str
+    window_start: float
+    expires_at: float
+
+
+#: ``n`` hits on a counter, the window's count after them returned.
+_TALLY = (
+    "INSERT INTO rate_counters (counter_key, window_start, hits, expires_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (counter_key, window_start) DO UPDATE SET hits = rate_counters.hits + excluded.hits RETURNING hits"
+)
 
 
 class _Pending(NamedTuple):
-    sql: str | Unit
+    sql: str | Unit | TalliedUnit
     params: Any
     many: bool
     duplicate: str | None
     future: asyncio.Future[int]
+    tally: Tally | None = None
+
+
+def _count_tallies(conn: sqlite3.Connection, batch: Sequence[_Pending]) -> list[int]:
+    """Count the batch's tallies, one upsert per counter; each op's running count (0: no tally)."""
+    counted: list[int] = [0] * len(batch)
+    if not any(op.tally is not None for op in batch):
+        return counted
+    by_counter: dict[tuple[str, float], list[int]] = {}
+    for index, op in enumerate(batch):
+        if op.tally is not None:
+            by_counter.setdefault((op.tally.key, op.tally.window_start), []).append(index)
+    for (key, window_start), indexes in by_counter.items():
+        expires_at = cast(Tally, batch[indexes[0]].tally).expires_at
+        # fetchall(): the statement must run to completion inside the transaction.
+        total = int(conn.execute(_TALLY, (key, window_start, len(indexes), expires_at)).fetchall()[0][0])
+        for offset, index in enumerate(indexes):
+            counted[index] = total - len(indexes) + offset + 1
+    return counted
 
 
 def _backoff(delay: float) -> float:
@@ -341,11 +393,13 @@ def _busy(exc: sqlite3.Error) -> bool:
     return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-def _run(conn: sqlite3.Connection, op: _Pending) -> int:
+def _run(conn: sqlite3.Connection, op: _Pending, hits: int) -> int:
+    if op.tally is not None:
+        return cast(TalliedUnit, op.sql)(conn, hits)
     if callable(op.sql):
         # No savepoint needed: a unit that raises fails the batch's transaction as a whole, and the
         # batch is then replayed one write per transaction, where a failing unit is undone alone.
-        return op.sql(conn)
+        return cast(Unit, op.sql)(conn)
     cursor = conn.executemany(op.sql, op.params) if op.many else conn.execute(op.sql, op.params)
     return cursor.rowcount
 

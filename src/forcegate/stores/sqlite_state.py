@@ -24,7 +24,7 @@ from forcegate.stores.records import (
     session_from_row,
     session_values,
 )
-from forcegate.stores.sqlite_db import SqliteDatabase
+from forcegate.stores.sqlite_db import SqliteDatabase, Tally
 from forcegate.stores.values import check_rate_hit
 
 __all__ = [
@@ -59,12 +59,10 @@ class SqliteReplayCache:
         return await self._db.execute("DELETE FROM replay WHERE expires_at < ?", (now,))
 
 
-# ONE statement counts the hit and reads the new count (RETURNING: SQLite 3.35+), so two workers
-# hitting the same window cannot both read the same count.
-_HIT = (
-    "INSERT INTO rate_counters (counter_key, window_start, hits, expires_at) VALUES (?, ?, 1, ?) "
-    "ON CONFLICT (counter_key, window_start) DO UPDATE SET hits = rate_counters.hits + 1 RETURNING hits"
-)
+def _counted(_conn: sqlite3.Connection, hits: int) -> int:
+    # The count is the batch's: ONE upsert per counter adds the hits and reads the new count
+    # (RETURNING: SQLite 3.35+) inside the write lock, so two workers never read the same count.
+    return hits
 
 
 class SqliteRateCounter:
@@ -73,15 +71,9 @@ class SqliteRateCounter:
 
     async def hit(self, key: str, window_start: float, window_seconds: int, *, now: float) -> int:
         check_rate_hit(key, window_start, window_seconds)
-        params = (key, window_start, window_start + window_seconds)
-
-        def unit(conn: sqlite3.Connection) -> int:
-            # fetchall(): the statement must run to completion inside the (group-commit) transaction.
-            return int(conn.execute(_HIT, params).fetchall()[0][0])
-
-        # Grouped with the other writes of the same moment: a hit precedes every grant, so paying a
-        # commit of its own would halve the token endpoint's write throughput.
-        return await self._db.execute_grouped(unit)
+        # Grouped with the other writes of the same moment, and the hits on one counter added by one
+        # statement for the whole batch (SqliteDatabase.execute_tallied).
+        return await self._db.execute_tallied(_counted, Tally(key, window_start, window_start + window_seconds))
 
     async def refund(self, key: str, window_start: float) -> None:
         await self._db.execute_grouped(_REFUND, (key, window_start))
@@ -119,13 +111,12 @@ class SqliteGrantRecorder:
         issued = issued_values(token)
         audit = audit_values(event)
 
-        def unit(conn: sqlite3.Connection) -> int:
+        def unit(conn: sqlite3.Connection, hits: int = 0) -> int:
             # 1 granted, 0 a replay, -hits over the rate limit (a unit returns; it never raises
-            # inside the group-commit transaction it shares with other requests).
-            if rate is not None:
-                hits = int(conn.execute(_HIT, (rate.key, rate.window_start, rate.window_end)).fetchall()[0][0])
-                if hits > rate.limit:
-                    return -hits  # counted; nothing claimed
+            # inside the group-commit transaction it shares with other requests). ``hits``: the
+            # window's count with this grant's hit, counted by the batch (SqliteDatabase.execute_tallied).
+            if rate is not None and hits > rate.limit:
+                return -hits  # counted; nothing claimed
             if conn.execute(_CLAIM, (replay_key, replay_until, now)).rowcount != 1:
                 if rate is not None:
                     conn.execute(_REFUND, (rate.key, rate.window_start))  # a replay spends no budget
@@ -134,7 +125,10 @@ class SqliteGrantRecorder:
             conn.execute(_INSERT_AUDIT, audit)
             return 1
 
-        outcome = await self._db.execute_grouped(unit)
+        if rate is None:
+            outcome = await self._db.execute_grouped(unit)
+        else:
+            outcome = await self._db.execute_tallied(unit, Tally(rate.key, rate.window_start, rate.window_end))
         if outcome < 0:
             raise RateExceeded(-outcome)
         return outcome == 1
