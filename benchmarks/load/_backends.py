@@ -307,8 +307,11 @@ async def _populate(
             nonlocal added
             for n in numbers:  # shared iterator: each number is taken by exactly one worker
                 oid = org_id(n)
-                await stores.trust.add_org(Org(org_id=oid, name=f"load org {n}", scopes=("api",)))
-                await stores.trust.add_certificate(oid, certificate, label="load")
+                # Bound to the Connected App: its Canvas requests may open sessions for the org (decision 0013).
+                org = Org(org_id=oid, name=f"load org {n}", scopes=("api",))
+                await stores.trust.add_org(org, apps=(CONSUMER_KEY,))
+                # One certificate for every org, on purpose (the registry refuses it otherwise).
+                await stores.trust.add_certificate(oid, certificate, label="load", shared=True)
                 added += 1
 
         async def progress() -> None:

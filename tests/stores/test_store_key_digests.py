@@ -95,3 +95,30 @@ def test_postgres_rows_without_a_digest_get_one_when_the_store_opens(pg_url: str
             run(stores.trust.add_certificates(OTHER_ORG, [(REISSUED, "reissued")]))
     finally:
         run(stores.close())
+
+
+def test_one_more_org_sharing_a_certificate_visits_only_unflagged_rows(tmp_path: Path) -> None:
+    """A certificate shared on purpose by many orgs: registering one more looks at a few holders and
+    flags only the rows not flagged yet, through the partial indexes (it was a scan of every holder)."""
+    from forcegate.stores import sqlite_trust
+
+    stores = run(open_sqlite_stores(str(tmp_path / "forcegate.db"), box=SecretBox(os.urandom(32))))
+    run(stores.close())
+    queries = {
+        "flag by fingerprint": sqlite_trust._FLAG_SHARED_BY_FINGERPRINT,
+        "flag by key": sqlite_trust._FLAG_SHARED_BY_KEY,
+        "holders by fingerprint": sqlite_trust._OTHER_HOLDERS_BY_FINGERPRINT,
+        "holders by key": sqlite_trust._OTHER_HOLDERS_BY_KEY,
+    }
+    with sqlite3.connect(tmp_path / "forcegate.db") as conn:
+        plans = {
+            name: " ".join(
+                str(row[-1]) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("x", "y")[: sql.count("?")])
+            )
+            for name, sql in queries.items()
+        }
+    assert "certificates_unshared_by_fingerprint" in plans["flag by fingerprint"]
+    assert "certificates_unshared_by_key" in plans["flag by key"]
+    assert "USING" in plans["holders by fingerprint"]
+    assert "USING" in plans["holders by key"]
+    assert not any(plan.startswith("SCAN certificates") for plan in plans.values()), plans

@@ -41,6 +41,9 @@ _INSERT_CERT = (
     f"VALUES ({placeholders(records.NEW_CERT_COLUMN_COUNT)}) RETURNING id"
 )
 _SELECT_CERTS = f"SELECT {records.CERT_COLUMNS} FROM certificates WHERE org_id = $1"  # noqa: S608
+#: Up to four other orgs holding a certificate, or another certificate of its key (check_sharing names three).
+_OTHER_HOLDERS_BY_FINGERPRINT = "SELECT org_id FROM certificates WHERE sha256_fingerprint = $1 AND org_id <> $2 LIMIT 4"
+_OTHER_HOLDERS_BY_KEY = "SELECT org_id FROM certificates WHERE key_sha256 = $1 AND org_id <> $2 LIMIT 4"
 #: The hot path (every request): one primary-key lookup.
 _GENERATION = "SELECT generation FROM trust_generation WHERE singleton = 1"
 #: First statement of every registry write: bumps the generation and locks its row (serialising writes).
@@ -59,26 +62,27 @@ async def insert_certificates(
     added: list[CertificateRecord] = []
     for row in new:
         fingerprint, key_digest = str(row[3]), str(row[-1])
-        others = [
-            found["org_id"]
-            for found in await conn.fetch(
-                "SELECT org_id FROM certificates WHERE (sha256_fingerprint = $1 OR key_sha256 = $2) AND org_id <> $3",
-                fingerprint,
-                key_digest,
-                oid,
+        # A few holders are enough to refuse, or to name in the refusal; a certificate shared on
+        # purpose by many orgs must not cost a scan of all of them per insert.
+        others = list(
+            dict.fromkeys(
+                [
+                    *(f["org_id"] for f in await conn.fetch(_OTHER_HOLDERS_BY_FINGERPRINT, fingerprint, oid)),
+                    *(f["org_id"] for f in await conn.fetch(_OTHER_HOLDERS_BY_KEY, key_digest, oid)),
+                ]
             )
-        ]
+        )
         records.check_sharing(fingerprint, oid, others, shared=shared)
         try:
             certificate_id = await conn.fetchval(_INSERT_CERT, *row)
         except asyncpg.UniqueViolationError:
             raise AlreadyExists(f"certificate {fingerprint} is already registered for org {oid}") from None
         if others:
+            # Only the rows not flagged yet (partial indexes of migration 8): after the first, none.
             await conn.execute(
-                "UPDATE certificates SET shared = 1 WHERE sha256_fingerprint = $1 OR key_sha256 = $2",
-                fingerprint,
-                key_digest,
+                "UPDATE certificates SET shared = 1 WHERE sha256_fingerprint = $1 AND shared = 0", fingerprint
             )
+            await conn.execute("UPDATE certificates SET shared = 1 WHERE key_sha256 = $1 AND shared = 0", key_digest)
         added.append(records.certificate_from_row((certificate_id, *row)))
     return added
 

@@ -65,6 +65,13 @@ _INSERT_APP = f"INSERT INTO apps ({APP_COLUMNS}) VALUES (?, ?, ?, ?, ?)"  # noqa
 _INSERT_CERT = f"INSERT INTO certificates ({NEW_CERT_COLUMNS}) VALUES ({', '.join('?' * NEW_CERT_COLUMN_COUNT)})"  # noqa: S608
 
 
+#: Up to four other orgs holding a certificate, or another certificate of its key (check_sharing names three).
+_OTHER_HOLDERS_BY_FINGERPRINT = "SELECT org_id FROM certificates WHERE sha256_fingerprint = ? AND org_id <> ? LIMIT 4"
+_OTHER_HOLDERS_BY_KEY = "SELECT org_id FROM certificates WHERE key_sha256 = ? AND org_id <> ? LIMIT 4"
+_FLAG_SHARED_BY_FINGERPRINT = "UPDATE certificates SET shared = 1 WHERE sha256_fingerprint = ? AND shared = 0"
+_FLAG_SHARED_BY_KEY = "UPDATE certificates SET shared = 1 WHERE key_sha256 = ? AND shared = 0"
+
+
 def bump_generation(conn: sqlite3.Connection) -> None:
     """Inside a registry write: every process caching the registry reloads on its next request."""
     conn.execute("UPDATE trust_generation SET generation = generation + 1")
@@ -84,13 +91,15 @@ def insert_certificates(
     added: list[CertificateRecord] = []
     for values in new:
         fingerprint, key_digest = str(values[3]), str(values[-1])
-        others = [
-            row[0]
-            for row in conn.execute(
-                "SELECT org_id FROM certificates WHERE (sha256_fingerprint = ? OR key_sha256 = ?) AND org_id <> ?",
-                (fingerprint, key_digest, oid),
+        # A few holders are enough to refuse, or to name in the refusal; a certificate shared on
+        # purpose by many orgs must not cost a scan of all of them per insert.
+        others = list(
+            dict.fromkeys(
+                row[0]
+                for sql, value in ((_OTHER_HOLDERS_BY_FINGERPRINT, fingerprint), (_OTHER_HOLDERS_BY_KEY, key_digest))
+                for row in conn.execute(sql, (value, oid))
             )
-        ]
+        )
         check_sharing(fingerprint, oid, others, shared=shared)
         try:
             cursor = conn.execute(_INSERT_CERT, values)
@@ -99,10 +108,9 @@ def insert_certificates(
                 raise
             raise AlreadyExists(f"certificate {fingerprint} is already registered for org {oid}") from None
         if others:
-            conn.execute(
-                "UPDATE certificates SET shared = 1 WHERE sha256_fingerprint = ? OR key_sha256 = ?",
-                (fingerprint, key_digest),
-            )
+            # Only the rows not flagged yet (partial indexes of migration 8): after the first, none.
+            for sql, value in ((_FLAG_SHARED_BY_FINGERPRINT, fingerprint), (_FLAG_SHARED_BY_KEY, key_digest)):
+                conn.execute(sql, (value,))
         added.append(certificate_from_row((cursor.lastrowid, *values)))
     return added
 

@@ -13,4 +13,8 @@ ALTER TABLE enrollments ADD COLUMN replaces_fingerprint TEXT;
 -- signer, so "never shared with another org" is checked by key as well as by certificate. Rows
 -- stored before this version are filled in when the store opens (forcegate.stores.key_digests).
 ALTER TABLE certificates ADD COLUMN key_sha256 TEXT;
-CREATE INDEX certificates_by_key ON certificates (key_sha256)
+CREATE INDEX certificates_by_key ON certificates (key_sha256);
+-- The rows of a certificate (or key) not yet flagged shared: found without visiting every holder
+-- when one more org registers a certificate shared on purpose by many.
+CREATE INDEX certificates_unshared_by_fingerprint ON certificates (sha256_fingerprint) WHERE shared = 0;
+CREATE INDEX certificates_unshared_by_key ON certificates (key_sha256) WHERE shared = 0
