@@ -33,6 +33,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -125,7 +126,7 @@ class Rotations(StepAudit):
         current: CompactJWS,
         new_key_assertion: str,
         new: CompactJWS,
-        claims: dict[str, object],
+        claims: dict[str, Any],
         org_id: str,
     ) -> Rotation:
         org = await self._stores.trust.get_org(org_id)
@@ -140,6 +141,8 @@ class Rotations(StepAudit):
             c for c in await self._stores.trust.list_certificates(org_id, include_retired=False)
             if c.trusted_at(now) and c.retire_at is None
         ]  # fmt: skip
+        if not vouching:
+            raise KeyNotFound(f"org {org_id} has no trusted certificate that may vouch for a successor")
         policy = JWTPolicy(
             audiences=frozenset({self.audience}),
             issuers=frozenset({org_id, ids.to15(org_id)}),
@@ -147,10 +150,9 @@ class Rotations(StepAudit):
             leeway=self._settings.leeway,
             max_lifetime=org.policy.max_assertion_lifetime or self._settings.max_assertion_lifetime,
         )
+        # Keys are given per call: the first signature's candidates, then the new certificate's alone.
         verifier = JWTVerifier(policy=policy, keys=[], clock=self._clock)
-        if not vouching:
-            raise KeyNotFound(f"org {org_id} has no trusted certificate that may vouch for a successor")
-        verified = verifier.verify_parsed(assertion, current, dict(claims), keys=[c.trusted_key() for c in vouching])
+        verified = verifier.verify_parsed(assertion, current, claims, keys=[c.trusted_key() for c in vouching])
         replaced = _signer(verified, vouching)
         try:
             certificate = _new_certificate(claims.get(NEW_CERTIFICATE_CLAIM))
@@ -173,7 +175,7 @@ class Rotations(StepAudit):
                 verifier.verify_parsed(
                     new_key_assertion,
                     new,
-                    dict(claims),
+                    claims,
                     keys=[TrustedKey.from_certificate(check.certificate, label="new certificate")],
                 )
             except (InvalidSignature, KeyNotFound) as exc:
@@ -230,10 +232,14 @@ class Rotations(StepAudit):
         return Rotation(active, record, replaced, retire_at)
 
 
-def claimed_org(assertion: str) -> str | None:
-    """The org a rotation request names, UNVERIFIED: only for counting refusals against it (decision 0013)."""
+_CLAIM_READER = JWSVerifier(algorithms=ASSERTION_ALGORITHMS)
+
+
+async def claimed_org(assertion: str) -> str | None:
+    """The org a rotation request names, UNVERIFIED: only for counting a refusal against it (decision
+    0013); read only when a refusal needs it."""
     try:
-        return _org_of(loads_claims(JWSVerifier(algorithms=ASSERTION_ALGORITHMS).parse(assertion).payload).get("iss"))
+        return _org_of(loads_claims(_CLAIM_READER.parse(assertion).payload).get("iss"))
     except ForcegateError:
         return None
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from forcegate.errors import ConfigurationError
-from forcegate.stores.records import AUDIT_COLUMNS, MAX_AUDIT_PAGE
+from forcegate.stores.records import audit_select
 from forcegate.stores.values import ORG_COLUMNS, Row, check_text
 
 __all__ = [
@@ -221,29 +221,16 @@ def org_count_select(search: OrgSearch, *, mark: Mark) -> tuple[str, list[object
 def audit_search_select(
     given: AuditFilter, *, limit: int, before_id: int | None, mark: Mark
 ) -> tuple[str, list[object]]:
-    """Events matching ``given``, newest first (by id); ``before_id`` pages."""
-    conditions: list[str] = []
-    params: list[object] = []
-    for column, value in (
-        ("org_id", given.org_id),
-        ("result", given.result),
-        ("credential", given.credential),
-        ("code", given.code),
-    ):
-        if value:
-            params.append(value)
-            conditions.append(f"{column} = {mark(len(params))}")
-    for operator, moment in ((">=", given.since), ("<", given.until)):
-        if moment is not None:
-            params.append(moment)
-            conditions.append(f"at {operator} {mark(len(params))}")
-    if before_id is not None:
-        params.append(before_id)
-        conditions.append(f"id < {mark(len(params))}")
-    params.append(max(0, min(limit, MAX_AUDIT_PAGE)))
-    where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
-    sql = f"SELECT id, {AUDIT_COLUMNS} FROM audit_events {where}ORDER BY id DESC LIMIT {mark(len(params))}"  # noqa: S608
-    return sql, params
+    """Events matching ``given``, newest first (by id); ``before_id`` pages (``AuditLog.query``'s query)."""
+    return audit_select(
+        org_id=given.org_id,
+        limit=limit,
+        before_id=before_id,
+        mark=mark,
+        equal=(("result", given.result), ("credential", given.credential), ("code", given.code)),
+        since=given.since,
+        until=given.until,
+    )
 
 
 def activity_select(since: float, bucket_seconds: int, *, mark: Mark, dialect: Dialect) -> tuple[str, list[object]]:

@@ -274,23 +274,37 @@ def audit_from_row(row: Row) -> AuditEvent:
 
 
 def audit_select(
-    *, org_id: str | None, limit: int, before_id: int | None, mark: Callable[[int], str]
+    *,
+    org_id: str | None,
+    limit: int,
+    before_id: int | None,
+    mark: Callable[[int], str],
+    equal: Sequence[tuple[str, object]] = (),
+    since: float | None = None,
+    until: float | None = None,
 ) -> tuple[str, list[object]]:
-    """The query behind ``AuditLog.query`` (newest first, ``limit`` capped) and its parameters.
+    """The query behind ``AuditLog.query`` (newest first, ``limit`` capped) and its parameters; the
+    console's audit page adds ``equal`` (column, value; a None or empty value filters nothing; the
+    columns are the caller's constants) and a time range (``since`` <= at < ``until``).
 
     ``mark(n)`` spells the n-th placeholder of the dialect (``?`` or ``$n``).
     """
     conditions: list[str] = []
     params: list[object] = []
-    if org_id is not None:
-        params.append(org_id)
-        conditions.append(f"org_id = {mark(len(params))}")
+    for column, value in (("org_id", org_id), *equal):
+        if value is not None and value != "":
+            params.append(value)
+            conditions.append(f"{column} = {mark(len(params))}")
+    for operator, moment in ((">=", since), ("<", until)):
+        if moment is not None:
+            params.append(moment)
+            conditions.append(f"at {operator} {mark(len(params))}")
     if before_id is not None:
         params.append(before_id)
         conditions.append(f"id < {mark(len(params))}")
     params.append(max(0, min(limit, MAX_AUDIT_PAGE)))
     where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
-    # Interpolated: the module's column list and placeholders, never input.
+    # Interpolated: the module's column list, the callers' column names and placeholders, never input.
     sql = f"SELECT id, {AUDIT_COLUMNS} FROM audit_events {where}ORDER BY id DESC LIMIT {mark(len(params))}"  # noqa: S608
     return sql, params
 

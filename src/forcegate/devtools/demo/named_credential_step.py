@@ -19,7 +19,7 @@ import httpx
 
 from forcegate.devtools.demo.org import CERT_NAME, DemoOrg
 from forcegate.devtools.demo.report import Reporter
-from forcegate.devtools.demo.service import DemoError
+from forcegate.devtools.demo.service import DemoError, expect_status
 from forcegate.devtools.named_credential import ExternalCredential, NamedCredential, SalesforceUser
 from forcegate.devtools.sfdx import DEFAULT_ISSUER, plan_scaffold
 from forcegate.devtools.sfdx._scaffold import SOURCE_ROOT
@@ -51,8 +51,7 @@ def named_credential_callout(
     reporter.request("PATCH", path, headers={"Authorization": admin.headers["authorization"]}, form=change)
     listed = admin.patch(path, json=change)
     reporter.line(f"   <- {listed.status_code} {listed.reason_phrase}: the org accepts both issuers")
-    if listed.status_code != 200:
-        raise DemoError(STEP_NAMED_CREDENTIAL, f"PATCH {path} answered {listed.status_code}: {listed.text[:200]}")
+    expect_status(STEP_NAMED_CREDENTIAL, listed, 200)
     user = SalesforceUser(org_id=org.org_id, user_id=org.user_id, username=org.username)
     named = NamedCredential(url=service_url, credential=credential, certificates=org.certificates, client=client)
     reporter.note("Apex: HttpRequest to 'callout:Forcegate/api/v1/me' (no Authorization header of its own)")
@@ -65,8 +64,7 @@ def named_credential_callout(
     reporter.note(f"the platform's JWT header: {_segment(exchanged['assertion'], 0)}")
     reporter.note(f"the platform's JWT claims: {json.dumps(claims, separators=(',', ':'))}")
     reporter.response(response)
-    if response.status_code != 200:
-        raise DemoError(STEP_NAMED_CREDENTIAL, f"GET /api/v1/me answered {response.status_code}: {response.text[:200]}")
+    expect_status(STEP_NAMED_CREDENTIAL, response, 200)
     identity: dict[str, Any] = response.json()
     wanted = {"org_id": org.org_id, "username": org.username, "source": "jwt-bearer"}
     wrong = {name: identity.get(name) for name, value in wanted.items() if identity.get(name) != value}

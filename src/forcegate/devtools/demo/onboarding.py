@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from forcegate.devtools.apex_jwt import AuthJWS, AuthJWT, CertificateAndKeyManagement
 from forcegate.devtools.demo.org import rsa_certificate
 from forcegate.devtools.demo.report import Reporter, abbreviate
-from forcegate.devtools.demo.service import DemoError
+from forcegate.devtools.demo.service import DemoError, expect_status
 from forcegate.devtools.emulator import SalesforceEmulator
 from forcegate.devtools.setup_page import proof_assertion, rotation_form
 from forcegate.devtools.token_exchange import GRANT_TYPE
@@ -108,15 +108,6 @@ def enrollment_environment(org: EnrollingOrg, login_origin: str) -> dict[str, st
     }
 
 
-def _expect(step: str, response: httpx.Response, status: int) -> None:
-    if response.status_code != status:
-        raise DemoError(
-            step,
-            f"{response.request.method} {response.request.url.path} answered {response.status_code}, "
-            f"expected {status}: {response.text[:300].strip()}",
-        )
-
-
 def _found(step: str, pattern: re.Pattern[str], text: str, what: str) -> str:
     match = pattern.search(text)
     if match is None:
@@ -133,16 +124,16 @@ def sign_in_and_upload(
         start = f"{service_url}/enroll?{urlencode({'login': login_origin})}"
         reporter.request("GET", start)
         to_salesforce = browser.get(start)
-        _expect(STEP_ENROLL, to_salesforce, 303)
+        expect_status(STEP_ENROLL, to_salesforce, 303)
         reporter.note(f"-> 303 to Salesforce's authorize endpoint (PKCE S256) at {login_origin}")
         back = browser.get(to_salesforce.headers["location"])
-        _expect(STEP_ENROLL, back, 302)
+        expect_status(STEP_ENROLL, back, 302)
         reporter.note(f"{org.username} signs in at Salesforce and approves the Connected App; back to the callback")
         # The enrollment cookie is Secure, so an HTTP client would not send it back over plain http to
         # 127.0.0.1: the demo forwards it as the browser would over https.
         cookie = {"Cookie": to_salesforce.headers.get("set-cookie", "").split(";", 1)[0]}
         upload = browser.get(back.headers["location"], headers=cookie)
-        _expect(STEP_ENROLL, upload, 200)
+        expect_status(STEP_ENROLL, upload, 200)
         reporter.note(f"forcegate checked with the org that {org.username} may administer it: the upload page")
         form_token = _found(STEP_ENROLL, _FORM_TOKEN, upload.text, "upload form")
         pem = org.certificate(FIRST_CERT).public_bytes(Encoding.PEM).decode("ascii")
@@ -150,7 +141,7 @@ def sign_in_and_upload(
         started = browser.post(
             f"{service_url}/enroll/certificate", data={"certificate": pem, "form_token": form_token}, headers=cookie
         )
-        _expect(STEP_ENROLL, started, 200)
+        expect_status(STEP_ENROLL, started, 200)
     enrollment_id = _found(STEP_ENROLL, re.compile(r"<code id='enrollment_id'>([^<]+)</code>"), started.text, "id")
     code = _found(STEP_ENROLL, _CODE, started.text, "enrollment code")
     reporter.note(f"enrollment {enrollment_id} started; one-time code shown once: {abbreviate(code)}")
@@ -165,7 +156,7 @@ def prove(reporter: Reporter, client: httpx.Client, org: EnrollingOrg, service_u
     reporter.request("POST", "/enroll/proof", form={"assertion": assertion})
     response = client.post("/enroll/proof", data={"assertion": assertion})
     reporter.response(response)
-    _expect(STEP_PROOF, response, 200)
+    expect_status(STEP_PROOF, response, 200)
     if response.json().get("state") != "pending_approval":
         raise DemoError(STEP_PROOF, f"expected pending_approval under the manual policy, got {response.json()}")
     reporter.note("proven; the deployment's policy is manual, so it waits for the ISV")
@@ -176,7 +167,7 @@ def approve(reporter: Reporter, admin: httpx.Client, enrollment_id: str) -> None
     reporter.request("POST", path, headers={"Authorization": admin.headers["authorization"]})
     response = admin.post(path)
     reporter.response(response)
-    _expect(STEP_APPROVE, response, 200)
+    expect_status(STEP_APPROVE, response, 200)
     if response.json().get("state") != "active":
         raise DemoError(STEP_APPROVE, f"expected the enrollment active, got {response.json()}")
 
@@ -188,10 +179,10 @@ def call_with(step: str, reporter: Reporter, client: httpx.Client, org: Enrollin
     reporter.request("POST", "/oauth2/token", form=form)
     response = client.post("/oauth2/token", data=form)
     reporter.response(response)
-    _expect(step, response, 200)
+    expect_status(step, response, 200)
     access_token: str = response.json()["access_token"]
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {access_token}"})
-    _expect(step, me, 200)
+    expect_status(step, me, 200)
     if me.json().get("org_id") != org.org_id:
         raise DemoError(step, f"/api/v1/me names org {me.json().get('org_id')}, expected {org.org_id}")
     reporter.note(f"signed with '{name}': token issued, /api/v1/me answers for org {org.org_id}")
@@ -212,7 +203,7 @@ def rotate(reporter: Reporter, client: httpx.Client, org: EnrollingOrg, service_
     reporter.request("POST", "/enroll/rotate", form=form)
     response = client.post("/enroll/rotate", data=form)
     reporter.response(response)
-    _expect(STEP_ROTATE, response, 200)
+    expect_status(STEP_ROTATE, response, 200)
     body: dict[str, Any] = response.json()
     if body.get("state") != "active" or not body.get("retiring"):
         raise DemoError(STEP_ROTATE, f"expected the rotation active with the old certificate retiring, got {body}")
@@ -226,7 +217,7 @@ def expiry_listing(reporter: Reporter, client: httpx.Client, access_token: str) 
     headers = {"Authorization": f"Bearer {access_token}"}
     reporter.request("GET", "/api/v1/certificates", headers=headers)
     response = client.get("/api/v1/certificates", headers=headers)
-    _expect(STEP_EXPIRY, response, 200)
+    expect_status(STEP_EXPIRY, response, 200)
     listed = response.json()["certificates"]
     rows = [
         [c["subject"], str(c["days_to_expiry"]), c["retire_at"] or "-", c["sha256_fingerprint"][:16]] for c in listed

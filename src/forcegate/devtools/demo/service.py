@@ -30,6 +30,7 @@ __all__ = [
     "DemoError",
     "DemoService",
     "Terminated",
+    "expect_status",
     "free_port",
     "port_in_use",
     "running_service",
@@ -49,6 +50,16 @@ class DemoError(Exception):
         super().__init__(f"{step}: {reason}")
         self.step = step
         self.reason = reason
+
+
+def expect_status(step: str, response: httpx.Response, status: int) -> None:
+    """Raise :class:`DemoError` for ``step`` unless ``response`` has ``status``, naming the request and its answer."""
+    if response.status_code != status:
+        body = response.text[:300].strip()
+        request = response.request
+        raise DemoError(
+            step, f"{request.method} {request.url.path} answered {response.status_code}, expected {status}: {body}"
+        )
 
 
 @dataclass

@@ -16,7 +16,7 @@ import httpx
 
 from forcegate.devtools.demo.org import DemoOrg
 from forcegate.devtools.demo.report import IDENTITY_FIELDS, Reporter
-from forcegate.devtools.demo.service import DemoError
+from forcegate.devtools.demo.service import DemoError, expect_status
 from forcegate.devtools.token_exchange import GRANT_TYPE, JWTBearerTokenExchange
 from forcegate.errors import TokenExchangeError
 
@@ -43,20 +43,11 @@ STEP_SAME_SHAPE = "One identity, whichever way the call came"
 ME = "/api/v1/me"
 
 
-def _expect(step: str, response: httpx.Response, status: int) -> None:
-    if response.status_code != status:
-        body = response.text[:300].strip()
-        request = response.request
-        raise DemoError(
-            step, f"{request.method} {request.url.path} answered {response.status_code}, expected {status}: {body}"
-        )
-
-
 def _post_json(step: str, reporter: Reporter, admin: httpx.Client, path: str, body: dict[str, Any]) -> None:
     reporter.request("POST", path, headers={"Authorization": admin.headers["authorization"]}, form=body)
     response = admin.post(path, json=body)
     reporter.response(response)
-    _expect(step, response, 201)
+    expect_status(step, response, 201)
 
 
 def register(reporter: Reporter, admin: httpx.Client, org: DemoOrg) -> None:
@@ -80,7 +71,7 @@ def _me(step: str, reporter: Reporter, client: httpx.Client, headers: dict[str, 
     reporter.request("GET", ME, headers=headers)
     response = client.get(ME, headers=headers)
     reporter.response(response)
-    _expect(step, response, 200)
+    expect_status(step, response, 200)
     identity: dict[str, Any] = response.json()
     return identity
 
@@ -105,7 +96,7 @@ def canvas(reporter: Reporter, client: httpx.Client, org: DemoOrg, *, signed_req
     reporter.request("POST", "/canvas", form=form)
     response = client.post("/canvas", data=form)
     reporter.response(response)
-    _expect(STEP_CANVAS, response, 303)
+    expect_status(STEP_CANVAS, response, 303)
     cookie = response.headers.get("set-cookie", "").split(";", 1)[0]
     if not cookie:
         raise DemoError(STEP_CANVAS, "the 303 carried no session cookie")
@@ -124,7 +115,7 @@ def canvas_after_logout(reporter: Reporter, client: httpx.Client, *, signed_requ
     reporter.request("POST", "/canvas", form=form)
     response = client.post("/canvas", data=form)
     reporter.line(f"   <- {response.status_code} {response.reason_phrase} (an HTML error page)")
-    _expect(STEP_CANVAS, response, 401)
+    expect_status(STEP_CANVAS, response, 401)
 
 
 def _show_claims(reporter: Reporter, compact: str) -> None:
@@ -165,7 +156,7 @@ def direct_jwt(reporter: Reporter, client: httpx.Client, org: DemoOrg, service_u
     reporter.request("GET", ME, headers=headers)
     replay = client.get(ME, headers=headers)
     reporter.response(replay)
-    _expect(STEP_DIRECT, replay, 401)
+    expect_status(STEP_DIRECT, replay, 401)
     return identity
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Literal
 
 from starlette.responses import Response
 
@@ -39,18 +40,22 @@ def _moment(text: str, name: str) -> float | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
+#: The result filter's values (empty: either).
+_RESULTS: dict[str, Literal["allowed", "denied"] | None] = {"": None, "allowed": "allowed", "denied": "denied"}
+
+
 @console_endpoint
 async def audit(page: Page) -> Response:
     params = page.request.query_params
-    result = params.get("result", "")
-    if result not in ("", "allowed", "denied"):
+    result_text = params.get("result", "")
+    if result_text not in _RESULTS:
         raise RequestError("result is allowed or denied")
     before_text = params.get("before", "")
     if before_text and (not before_text.isdigit() or len(before_text) > 18):
         raise RequestError("before is an event id")
     given = AuditFilter(
         org_id=params.get("org", "").strip() or None,
-        result=result or None,  # type: ignore[arg-type]
+        result=_RESULTS[result_text],
         credential=_word(params.get("credential", ""), "credential"),
         code=_word(params.get("code", ""), "code"),
         since=_moment(params.get("since", ""), "since"),

@@ -8,6 +8,8 @@ registry's (:mod:`forcegate.registry.rotation`); a refusal is rendered as the to
 
 from __future__ import annotations
 
+import functools
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -34,7 +36,7 @@ async def rotate(request: Request) -> Response:
         assertion, new_key_assertion = form.get("assertion"), form.get("new_key_assertion")
         if not assertion or not new_key_assertion:
             raise RequestError("a rotation carries two assertions: assertion and new_key_assertion")
-        claimed.org_id = claimed_org(assertion)
+        claimed.resolve = functools.partial(claimed_org, assertion)  # only read on a refusal
         actor = Actor(entry=ROTATE_PATH, credential="certificate-rotation", client=client)
         rotation = await found.registry.rotations.rotate(
             assertion, new_key_assertion, actor=actor, audit=found.service.audit.write
