@@ -10,12 +10,16 @@ interleaved rounds (the machine is shared and noisy; the ratio is the median of 
   dispatch, the request layer, the authentication service (registry generation check, revocation
   check, org enabled), the audit queue and the error-rendering guard — once with its Prometheus
   metrics switched off and once as deployed by default (metrics on: the request counter and
-  histogram, the decision counter, the store-call histograms), which prices the metrics.
+  histogram, the decision counter, the store-call histograms), which prices the metrics;
+* forcegate uncached: the same app (metrics on) over ``--tokens`` distinct access tokens, issued and
+  recorded as the token endpoint records them, round-robin: more than the verified-token cache
+  holds, so every call checks its token against its record (decision 0025) — a worker sees each
+  user's token once, the real case.
 
 What this isolates is the per-request cost of forcegate's own layers, which HTTP benchmarks
 (bench_http.py) bury under the server's and wrk's noise.
 
-    .venv/bin/python benchmarks/bench_api_inprocess.py [--seconds 5]
+    .venv/bin/python benchmarks/bench_api_inprocess.py [--seconds 5] [--tokens 20000]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import itertools
 import statistics
 import tempfile
 import time
@@ -60,7 +65,7 @@ async def _time(app: App, scope: dict[str, Any], count: int) -> float:
     return (time.perf_counter() - start) / count * 1e6
 
 
-async def main(seconds: float) -> None:
+async def main(seconds: float, tokens: int) -> None:
     with tempfile.TemporaryDirectory(prefix="forcegate-bench-api-") as folder:
         settings = Settings(data_dir=Path(folder), public_url="http://127.0.0.1:8000", token_rate_limit=0)
         await bootstrap(settings)
@@ -93,10 +98,22 @@ async def main(seconds: float) -> None:
                 await send({"type": "http.response.start", "status": 200, "headers": []})
                 await send({"type": "http.response.body", "body": body})
 
+            many: list[list[tuple[bytes, bytes]]] = []
+            for _ in range(tokens):
+                other, record = service.issuer.issue(identity, client_id=ORG)
+                await service.stores.tokens.record_issued(record)
+                many.append([(b"host", b"127.0.0.1:8000"), (b"authorization", b"Bearer " + other.encode())])
+            rotation = itertools.cycle(many)
+
+            async def uncached(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+                scope["headers"] = next(rotation)
+                await app(scope, receive, send)
+
             contenders: list[tuple[str, App]] = [
                 ("baseline (header, cached verify, JSON)", baseline),
                 ("forcegate, metrics off", bare),
                 ("forcegate (metrics on: the default)", app),
+                (f"forcegate uncached ({tokens:,} tokens)", uncached),
             ]
             for _, contender in contenders:  # warm-up
                 await _time(contender, scope, 2000)
@@ -109,7 +126,7 @@ async def main(seconds: float) -> None:
             await app.shutdown()
             await bare.shutdown()
     base = costs[contenders[0][0]]
-    print("GET /api/v1/me in process, one cached access token (median of interleaved rounds)")
+    print("GET /api/v1/me in process, one cached access token or many (median of interleaved rounds)")
     print(f"  {'contender':<42} {'µs/req':>8} {'req/s':>10} {'vs baseline':>12}")
     for name, _ in contenders:
         own = costs[name]
@@ -125,4 +142,6 @@ async def main(seconds: float) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
-    asyncio.run(main(parser.parse_args().seconds))
+    parser.add_argument("--tokens", type=int, default=20_000, help="distinct tokens of the uncached contender")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.seconds, arguments.tokens))

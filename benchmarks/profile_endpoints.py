@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _http_load import Bench, Minter, fetch_access_tokens, init_minter, me_script, say, token_script
 from _http_servers import ORG_ID, Servers, bench_org, forcegate_instance
+from load._profile import raw_stacks
 
 # (category, substrings of a frame "function (file)"): the first that matches the innermost frames wins.
 # Time in cryptography's and sqlite3's native code is counted to the Python frame that called it (py-spy
@@ -73,12 +74,7 @@ def summarize(raw: Path, title: str, us_per_request: float | None, flat: int) ->
     shares: collections.Counter[str] = collections.Counter()
     leaves: collections.Counter[str] = collections.Counter()
     total = 0
-    for line in raw.read_text(errors="replace").splitlines():
-        stack_text, _, count_text = line.rpartition(" ")
-        if not count_text.isdigit():
-            continue
-        count = int(count_text)
-        stack = stack_text.split(";")
+    for stack, count in raw_stacks(raw):
         shares[categorize(stack)] += count
         leaves[stack[-1]] += count
         total += count

@@ -42,6 +42,7 @@ __all__ = [
     "storage_text",
     "user_id",
     "worker_memory",
+    "worker_pids",
 ]
 
 CONSUMER_KEY = "3MVG9ForcegateLoadBench"
@@ -79,6 +80,7 @@ class Backend:
     schema: str | None = None
     redis_url: str | None = field(default=None, repr=False)
     redis_prefix: str | None = None
+    variant: str = ""  # --variant: which source tree the server runs (empty: the installed forcegate)
 
     @property
     def public_url(self) -> str:
@@ -87,6 +89,12 @@ class Backend:
     @property
     def token_endpoint(self) -> str:
         return self.public_url + "/oauth2/token"
+
+    def use_tree(self, name: str, tree: Path) -> None:
+        """Serve forcegate from the source tree ``tree`` (its ``src/`` first on the server's PYTHONPATH)."""
+        self.variant = name
+        self.label = f"{self.label} [{name}]"
+        self.env["PYTHONPATH"] = os.pathsep.join(p for p in (str(tree / "src"), self.env.get("PYTHONPATH")) if p)
 
     def settings(self) -> Settings:
         """What ``forcegate serve`` reads from the same environment."""
@@ -374,13 +382,17 @@ def _children(pid: int) -> list[int]:
     return sorted(found)
 
 
-def worker_memory(server: Server) -> list[Memory]:
-    """RSS and peak RSS of each worker: the serve process's children (uvicorn's workers), or the serve
-    process itself when it has none (one worker runs in the serve process)."""
+def worker_pids(server: Server) -> list[int]:
+    """The serve process's children (uvicorn's workers), or the serve process itself when it has none
+    (one worker runs in the serve process)."""
     assert server.process is not None
-    pids = _children(server.process.pid) or [server.process.pid]
+    return _children(server.process.pid) or [server.process.pid]
+
+
+def worker_memory(server: Server) -> list[Memory]:
+    """RSS and peak RSS of each worker (:func:`worker_pids`)."""
     figures = []
-    for pid in pids:
+    for pid in worker_pids(server):
         status = _status_kib(pid)
         if status is not None:
             figures.append(Memory(pid, *status))

@@ -1,10 +1,10 @@
-"""Measuring one backend: an instance per registry size, all serving at once, measured in rounds.
+"""Measuring the instances: one per backend, registry size and variant, all serving at once, in rounds.
 
-Each registry size gets its own instance (data folder, or PostgreSQL schema + Redis prefix), filled
-once and served by its own ``forcegate serve``. The runs are interleaved (``baseline, mixed@10,
-baseline, mixed@100000, baseline, …``, every other round in reverse order, for ``--rounds`` rounds),
-so the sizes are compared on the same machine minutes, and each mixed run against the baselines
-measured just before and after it.
+Each (backend, registry size, ``--variant``) gets its own instance (data folder, or PostgreSQL schema +
+Redis prefix), filled once and served by its own ``forcegate serve``. The runs are interleaved
+(``baseline, mixed@A, baseline, mixed@B, baseline, …``, every other round in reverse order, for
+``--rounds`` rounds), so the instances are compared on the same machine minutes, and each mixed run
+against the baselines (with as many workers) measured just before and after it.
 """
 
 from __future__ import annotations
@@ -37,13 +37,15 @@ from load._backends import (
     storage_text,
     user_id,
     worker_memory,
+    worker_pids,
 )
+from load._profile import Profile, Sampler
 from load._report import Phase, Run
 from load._workload import KindResult, Mix, PoolFile, mixed_script, parse_kinds
 
-__all__ = ["Context", "Instance", "fill_registry", "init_pool_process", "measure_backend", "prepare_instance"]
+__all__ = ["Context", "Instance", "fill_registry", "init_pool_process", "measure", "prepare_instance"]
 
-POOL_MARGIN = 1.5  # single-use pools hold the expected need times this
+POOL_MARGIN = 2.0  # single-use pools hold the expected need times this (the rate varies by run)
 WARMUP_GUESS_RPS = 4000  # per worker, before anything was measured: rather too many than too few
 
 
@@ -95,6 +97,24 @@ class Instance:
     rate: float = 0.0  # req/s the single-use pools are sized for
     generation: int | None = None  # the registry's generation counter once warmed up
     runs: list[Run] = field(default_factory=list)
+    profile: Profile | None = None  # --profile: the workers' samples over the measured runs
+
+
+def process_system_cpu(pgid: int) -> float:
+    """System CPU seconds of the processes in the group ``pgid`` (Linux /proc; 0 elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = Path(entry.path, "stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                total += int(fields[12])
+    return total / ticks
 
 
 def init_pool_process(key_pem: bytes, certificate_pem: bytes) -> None:
@@ -200,22 +220,33 @@ def slot_rate(kinds: dict[str, KindResult], duration_s: float) -> float:
     return sum(k.responses + k.exhausted + k.lost for k in kinds.values()) / duration_s if duration_s else 0.0
 
 
-def mixed_run(ctx: Context, instance: Instance, rate: float, seconds: int) -> Run:
-    """One mixed run with fresh single-use pools, and the workers' CPU share (% of wall time)."""
+def mixed_run(ctx: Context, instance: Instance, rate: float, seconds: int, *, profile: bool = False) -> Run:
+    """One mixed run with fresh single-use pools, and the workers' CPU share (% of wall time).
+
+    ``profile``: py-spy samples every worker meanwhile (see _profile.py), into ``instance.profile``.
+    """
     pools = {**instance.pools, **single_use_pools(ctx, instance, rate, seconds)}
     script = ctx.write("mixed.lua", [mixed_script(ctx.mix, pools, threads=ctx.args.connections)])
     process = instance.server.process
     assert process is not None
+    sampler = Sampler(worker_pids(instance.server), seconds - 1, ctx.workdir / "profile") if profile else None
     before, started = process_cpu(process.pid), time.monotonic()
+    system_before = process_system_cpu(process.pid)
     result = ctx.wrk(instance.backend.port, script, seconds)
     client_cpu = ctx.client_cpu
     after, wall = process_cpu(process.pid), time.monotonic() - started
+    system = process_system_cpu(process.pid) - system_before
+    if sampler is not None:
+        instance.profile = instance.profile or Profile()
+        for raw in sampler.join():
+            instance.profile.add(raw)
+            raw.unlink(missing_ok=True)
     shares = sorted(((after[p] - before.get(p, 0.0)) / wall * 100 for p in after), reverse=True)
     for pool in pools.values():
         if pool.mode == "once":
             pool.path.unlink(missing_ok=True)  # used up: keep the temporary folder small
     kinds = parse_kinds(result.report, result.duration_s)
-    return Run(result, kinds, tuple(shares[: instance.backend.workers]), client_cpu)
+    return Run(result, kinds, tuple(shares[: instance.backend.workers]), client_cpu, system_seconds=system)
 
 
 def measured_run(ctx: Context, instance: Instance) -> Run:
@@ -223,13 +254,14 @@ def measured_run(ctx: Context, instance: Instance) -> Run:
     worker took all of wrk's connections."""
     tag = instance.backend.tag
     for attempt in range(2):
-        run = mixed_run(ctx, instance, instance.rate, ctx.args.seconds)
+        run = mixed_run(ctx, instance, instance.rate, ctx.args.seconds, profile=ctx.args.profile)
         exhausted = sum(k.exhausted for k in run.kinds.values())
         say(
             f"[{tag}] mixed: {run.rps:,.0f} req/s; pool exhausted {exhausted}; "
             f"server CPU % {cpu_text(run.cpu)}, wrk CPU % {run.client_cpu:.0f}"
         )
         if attempt == 0 and (exhausted or uneven(run.cpu)):
+            instance.profile = None  # the discarded run's samples go too (a later run may add its own)
             instance.rate = max(instance.rate, slot_rate(run.kinds, run.wrk.duration_s)) * (1.5 if exhausted else 1)
             reason = "a single-use pool ran out" if exhausted else "one worker took all of wrk's connections"
             say(f"[{tag}] {reason}: again (this run is discarded)")
@@ -239,25 +271,34 @@ def measured_run(ctx: Context, instance: Instance) -> Run:
     return run
 
 
-def measure_backend(ctx: Context, instances: Sequence[Instance], baseline: Server, base_script: Path) -> list[Phase]:
-    """``--rounds`` rounds of ``baseline, mixed`` per instance, a closing baseline; one Phase per instance."""
+def measure(ctx: Context, instances: Sequence[Instance], baselines: dict[int, tuple[Server, Path]]) -> list[Phase]:
+    """``--rounds`` rounds of ``baseline, mixed`` per instance, closing baselines; one Phase per instance.
+
+    ``baselines``: the baseline server (and its script) for each worker count; an instance's mixed
+    run is compared with the baselines of its worker count run just before and just after it.
+    """
     args = ctx.args
-    previous: Run | None = None
+    previous: dict[int, Run] = {}  # per worker count: the last mixed run, waiting for its "after" baseline
+
+    def baseline(workers: int) -> WrkResult:
+        server, script = baselines[workers]
+        base = ctx.wrk(server.port, script, args.baseline_seconds)
+        if workers in previous:
+            previous.pop(workers).baselines.append(base)
+        return base
+
     for round_number in range(1, args.rounds + 1):
-        # ABBA: every other round in reverse, so no size always runs first after the baseline.
+        # ABBA: every other round in reverse, so no instance always runs first after the baseline.
         for instance in instances if round_number % 2 else list(reversed(instances)):
-            base = ctx.wrk(baseline.port, base_script, args.baseline_seconds)
-            say(f"round {round_number}: baseline {base.rps:,.0f} req/s")
-            if previous is not None:
-                previous.baselines.append(base)
+            workers = instance.backend.workers
+            base = baseline(workers)
+            say(f"round {round_number}: baseline ({workers} worker(s)) {base.rps:,.0f} req/s")
             run = measured_run(ctx, instance)
             run.baselines.append(base)
             instance.runs.append(run)
-            previous = run
-    base = ctx.wrk(baseline.port, base_script, args.baseline_seconds)
-    say(f"closing baseline {base.rps:,.0f} req/s")
-    if previous is not None:
-        previous.baselines.append(base)
+            previous[workers] = run
+    for workers in sorted(previous):
+        say(f"closing baseline ({workers} worker(s)) {baseline(workers).rps:,.0f} req/s")
     phases = []
     for instance in instances:
         backend = instance.backend
@@ -274,6 +315,8 @@ def measure_backend(ctx: Context, instances: Sequence[Instance], baseline: Serve
                 storage=storage_text(backend),
                 generation=generation_text(instance.generation, registry_generation(backend)),
                 runs=instance.runs,
+                variant=backend.variant,
+                profile=instance.profile,
             )
         )
         if phases[-1].errors:

@@ -1,4 +1,4 @@
-"""What benchmarks/load/run.py prints: one table per registry size, the size comparison, memory."""
+"""What benchmarks/load/run.py prints: one table per instance, the size, variant and backend comparisons."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from _http_load import cpu_text, uneven
 from _wrk import WrkResult
 
 from load._backends import Memory, memory_text
+from load._profile import Profile
 from load._workload import ENDPOINTS, KINDS, KindResult, Mix
 
-__all__ = ["Phase", "Run", "print_comparison", "print_phase"]
+__all__ = ["Phase", "Run", "print_backends", "print_comparison", "print_phase", "print_variants"]
 
 BASELINE_LABEL = "baseline (raw ASGI, 1 RS256 verify)"
 SIZE_TARGET = 0.90  # throughput at the largest registry >= 90% of the smallest's (a drop under 10%)
+#: The scale-out issue's target: scaled workers' CPU per request at most this times the embedded figure.
+SCALED_CPU_TARGET = 1.5
 
 
 @dataclass
@@ -27,10 +30,16 @@ class Run:
     cpu: tuple[float, ...]  # % of wall time per worker process, busiest first
     client_cpu: float  # wrk's CPU time, % of wall time (of one core)
     baselines: list[WrkResult] = field(default_factory=list)
+    system_seconds: float = 0.0  # of cpu_seconds, the kernel's (system) time
 
     @property
     def rps(self) -> float:
         return sum(k.rps for k in self.kinds.values())
+
+    @property
+    def cpu_us(self) -> float:
+        """The server's CPU time per answered request (µs)."""
+        return self.cpu_seconds / self.answered * 1e6 if self.answered else float("nan")
 
     @property
     def baseline_rps(self) -> float:
@@ -65,6 +74,8 @@ class Phase:
     storage: str  # the state's size after the runs
     generation: str  # the registry's generation counter before and after the runs
     runs: list[Run]
+    variant: str = ""  # --variant: the source tree served
+    profile: Profile | None = None  # --profile
 
     @property
     def kinds(self) -> dict[str, KindResult]:
@@ -89,6 +100,17 @@ class Phase:
         """Server CPU time per answered request (µs): steadier than req/s on a shared machine."""
         answered = sum(r.answered for r in self.runs)
         return sum(r.cpu_seconds for r in self.runs) / answered * 1e6 if answered else float("nan")
+
+    @property
+    def system_us(self) -> float:
+        """Of :attr:`cpu_us`, the kernel's share (system time: mostly socket calls)."""
+        answered = sum(r.answered for r in self.runs)
+        return sum(r.system_seconds for r in self.runs) / answered * 1e6 if answered else float("nan")
+
+    @property
+    def cpu_us_median(self) -> float:
+        """The median over the runs of each run's CPU time per request."""
+        return statistics.median(r.cpu_us for r in self.runs) if self.runs else float("nan")
 
 
 def print_phase(phase: Phase, mix: Mix) -> None:
@@ -126,10 +148,12 @@ def print_phase(phase: Phase, mix: Mix) -> None:
             f"  run {number}: {run.rps:,.0f} req/s; {BASELINE_LABEL}, {phase.workers} worker(s), just before / after: "
             + " / ".join(f"{b.rps:,.0f}" for b in run.baselines)
             + f" req/s; mixed at {run.ratio:.1%} of it; CPU % (one core = 100): server {cpu_text(run.cpu)}{flag}, "
-            f"wrk {run.client_cpu:.0f}; server CPU {run.cpu_seconds / max(1, run.answered) * 1e6:.0f} µs/request"
+            f"wrk {run.client_cpu:.0f}; server CPU {run.cpu_us:.0f} µs/request "
+            f"(system {run.system_seconds / max(1, run.answered) * 1e6:.0f})"
         )
     print(
-        f"  vs baseline: {phase.ratio:.1%} (median over the runs); server CPU time per request: {phase.cpu_us:.0f} µs"
+        f"  vs baseline: {phase.ratio:.1%} (median over the runs); server CPU time per request: {phase.cpu_us:.0f} µs "
+        f"(of which system {phase.system_us:.0f} µs); median of the runs {phase.cpu_us_median:.0f} µs"
     )
     if any(uneven(r.cpu) for r in phase.runs):
         print("  *: one worker did nearly all the work (wrk's connections all landed on it)")
@@ -140,13 +164,68 @@ def print_phase(phase: Phase, mix: Mix) -> None:
         f"  registry: {phase.registry:,} orgs registered in {phase.populate_s:.1f} s "
         f"({phase.registry / max(phase.populate_s, 1e-9):,.0f} orgs/s) through forcegate.stores.open_stores"
     )
+    if phase.profile is not None:
+        print("\n".join(phase.profile.lines(phase.cpu_us)))
+
+
+def _paired_cpu(a: Phase, b: Phase) -> float:
+    """Median over the rounds of b's CPU per request over a's (round i of each ran minutes apart)."""
+    pairs = [y.cpu_us / x.cpu_us for x, y in zip(a.runs, b.runs, strict=False) if x.cpu_us]
+    return statistics.median(pairs) if pairs else float("nan")
+
+
+def _runs_text(phase: Phase) -> str:
+    return " / ".join(f"{r.cpu_us:.0f}" for r in phase.runs)
+
+
+def print_variants(phases: Sequence[Phase]) -> None:
+    """Per backend and registry size, each ``--variant`` against the first one."""
+    groups: dict[tuple[str, int], list[Phase]] = {}
+    for phase in phases:
+        groups.setdefault((phase.backend, phase.registry), []).append(phase)
+    for (_, registry), group in groups.items():
+        if len(group) < 2:
+            continue
+        first = group[0]
+        print()
+        print(f"variants, {first.label.rsplit(' [', 1)[0]}, {registry:,} orgs (server CPU µs per request, run by run):")
+        for phase in group:
+            print(
+                f"  {phase.variant or '-':<16} {_runs_text(phase):<24} median {phase.cpu_us_median:6.0f}; all runs "
+                f"{phase.cpu_us:6.0f} (system {phase.system_us:.0f}); {phase.rps:,.0f} req/s; "
+                f"vs {first.variant or '-'}, round by round: {_paired_cpu(first, phase):.3f}"
+            )
+
+
+def print_backends(phases: Sequence[Phase]) -> list[str]:
+    """The scaled backend's CPU per request against the embedded one's (same size and variant)."""
+    misses = []
+    for scaled in (p for p in phases if p.backend == "scaled"):
+        for embedded in (p for p in phases if p.backend == "embedded"):
+            if embedded.registry != scaled.registry or embedded.variant != scaled.variant:
+                continue
+            paired = _paired_cpu(embedded, scaled)
+            verdict = "PASS" if paired <= SCALED_CPU_TARGET else "MISS"
+            print()
+            print(f"scaled vs embedded, {scaled.registry:,} orgs{f' [{scaled.variant}]' if scaled.variant else ''}:")
+            print(
+                f"  server CPU µs per request, run by run: embedded {_runs_text(embedded)}, scaled {_runs_text(scaled)}"
+            )
+            print(
+                f"  medians {embedded.cpu_us_median:.0f} vs {scaled.cpu_us_median:.0f} µs "
+                f"({scaled.cpu_us_median / embedded.cpu_us_median:.2f}x); round by round, median: {paired:.2f}x; "
+                f"target <= {SCALED_CPU_TARGET}x: {verdict}"
+            )
+            if verdict == "MISS":
+                misses.append(f"scaled vs embedded CPU per request, {scaled.registry:,} orgs: {paired:.2f}x")
+    return misses
 
 
 def print_comparison(phases: Sequence[Phase]) -> list[str]:
-    """Per backend, the smallest registry against the largest; returns the missed targets."""
+    """Per backend (and variant), the smallest registry against the largest; returns the missed targets."""
     misses = []
-    for backend in dict.fromkeys(p.backend for p in phases):
-        mine = sorted((p for p in phases if p.backend == backend), key=lambda p: p.registry)
+    for backend, variant in dict.fromkeys((p.backend, p.variant) for p in phases):
+        mine = sorted((p for p in phases if p.backend == backend and p.variant == variant), key=lambda p: p.registry)
         small, large = mine[0], mine[-1]
         print()
         print(f"{small.label}:")

@@ -11,11 +11,11 @@ Backends (``--backend``; each in fresh places, removed afterwards, also on failu
   fresh ``FORCEGATE_ENCRYPTION_KEY``. If the service does not take these settings, the backend is
   reported unavailable with the service's own message, and the run goes on.
 
-Each registry size of ``--orgs`` gets its own instance of the backend, filled through
-``forcegate.stores.open_stores`` (timed) with N orgs sharing ONE certificate, and its own server; all
-of them serve at once, and the measured runs are interleaved, ``--rounds`` times:
-``baseline, mixed@10, baseline, mixed@100000, …, baseline``. A mixed run lasts ``--seconds`` and sends,
-by ``--mix`` weight:
+Each registry size of ``--orgs`` (and each ``--variant``) gets its own instance of each backend, filled
+through ``forcegate.stores.open_stores`` (timed) with N orgs sharing ONE certificate, and its own
+server; all of them serve at once, and the measured runs are interleaved, ``--rounds`` times, across
+backends too: ``baseline, mixed@10, baseline, mixed@100000, …, baseline``. A mixed run lasts
+``--seconds`` and sends, by ``--mix`` weight:
 
 * ``POST /oauth2/token``: a fresh single-use assertion per request, minted beforehand in a process pool;
 * ``GET /api/v1/me`` with an Apex JWT sent directly (single use there too: minted beforehand as well);
@@ -26,19 +26,28 @@ The credentials come from ``--active-orgs`` orgs spread evenly over the whole re
 service's per-org caches hold that many entries. Per-endpoint status and latency are measured inside
 wrk, per request (one connection per wrk thread: see _workload.py); the latencies are as measured,
 without wrk's coordinated-omission correction. Before the rounds, a ``--warmup`` run per instance
-fills the caches and measures the rate the single-use pools are sized from (x1.5); a measured run
+fills the caches and measures the rate the single-use pools are sized from (x2); a measured run
 whose pool ran out is repeated once with a larger pool.
 
 The baseline is bench_http's trivial app (_baseline_app.py: raw ASGI, one RS256 verify per request)
-with the same workers and the same wrk settings, measured just before and after every mixed run: the
+with as many workers and the same wrk settings, measured just before and after every mixed run: the
 machine is shared and noisy, so each mixed run is also given as a share of its baselines. The
 registry-size target (throughput at the largest size within 10% of the smallest's) is judged on the
 median of the round-by-round ratios (round i of each size ran back to back); the server's CPU time per
-request is printed beside it (steadier than req/s on a shared machine). Each worker's VmRSS and VmHWM
+request is printed beside it (steadier than req/s on a shared machine), with its system (kernel) part.
+With both backends, the scaled workers' CPU per request is compared with the embedded worker's, round
+by round (the scale-out issue's target: at most 1.5x). Each worker's VmRSS and VmHWM
 (/proc/PID/status) is read after the rounds.
+
+``--variant NAME=SOURCE_TREE`` (repeatable) serves forcegate from ``SOURCE_TREE/src`` (first on the
+server's PYTHONPATH): one instance per variant, interleaved with the others, and a table of each
+variant's CPU per request against the first's, round by round. The registry is filled by the
+forcegate this script imports: variants must share its schema version. ``--profile`` samples every
+worker with py-spy during the measured runs and prints where the CPU per request goes (_profile.py).
 
     .venv/bin/python benchmarks/load/run.py [--backend embedded|scaled|both] [--orgs 10,100000]
         [--seconds 10] [--rounds 3] [--mix token=20,jwt=10,api=60,canvas=10] [--connections 16]
+        [--variant NAME=SOURCE_TREE ...] [--profile]
 
 Exit status: 0; 1 when a measured run had errors or a backend was unavailable (a missed target is
 reported, not fatal); 2 without wrk; 130 when interrupted.
@@ -65,42 +74,67 @@ from _wrk import WrkMissing, wrk_path
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from load._backends import Backend, BackendUnavailable, embedded_backend, scaled_backend
-from load._measure import Context, Instance, fill_registry, init_pool_process, measure_backend, prepare_instance
-from load._report import Phase, print_comparison, print_phase
+from load._measure import Context, Instance, fill_registry, init_pool_process, measure, prepare_instance
+from load._report import Phase, print_backends, print_comparison, print_phase, print_variants
 from load._workload import Mix
 
 
-def run_backend(ctx: Context, name: str) -> list[Phase]:
-    """Every registry size of one backend: fill, serve, warm up, then the interleaved rounds."""
+def run_all(ctx: Context, names: Sequence[str], failures: list[str]) -> list[Phase]:
+    """Every instance (backend x variant x registry size): fill, serve, warm up; then the rounds, all
+    instances interleaved. A backend that cannot be set up is reported in ``failures``; the rest run."""
     args = ctx.args
+    variants: list[tuple[str, Path] | None] = list(args.variant) or [None]
     with contextlib.ExitStack() as stack:
         instances: list[Instance] = []
-        filled: list[tuple[Backend, int, float]] = []
-        for size in args.orgs:
-            tag = f"{size}-orgs"
-            if name == "embedded":
-                backend = stack.enter_context(embedded_backend(ctx.workdir, free_port(), tag=tag))
-            else:
-                backend = stack.enter_context(
-                    scaled_backend(
-                        ctx.workdir,
-                        free_port(),
-                        postgres=args.postgres,
-                        redis_url=args.redis,
-                        workers=args.workers,
-                        tag=tag,
-                    )
-                )
-            filled.append((backend, size, fill_registry(ctx, backend, size)))
-        # Registered last, so unwound first: the servers stop before the schemas and keys go.
-        stack.callback(ctx.servers.stop_all)
-        say(f"--- {filled[0][0].label}: {', '.join(f'{s:,}' for _, s, _ in filled)} orgs ---")
-        for backend, size, seconds in filled:
-            instances.append(prepare_instance(ctx, backend, size, seconds))
-        baseline = ctx.servers.start(baseline_server(ctx.workdir, instances[0].backend.workers))
+        for name in names:
+            try:
+                filled: list[tuple[Backend, int, float]] = []
+                for variant in variants:
+                    for size in args.orgs:
+                        tag = f"{size}-orgs" + (f"-{variant[0]}" if variant else "")
+                        backend = stack.enter_context(_backend(ctx, name, tag))
+                        if variant is not None:
+                            backend.use_tree(*variant)
+                        filled.append((backend, size, fill_registry(ctx, backend, size)))
+                # Registered after the backend's places, so unwound first: the servers stop before the
+                # schemas and keys go.
+                stack.callback(ctx.servers.stop_all)
+                say(f"--- {filled[0][0].label}: {', '.join(f'{s:,}' for _, s, _ in filled)} orgs ---")
+                for backend, size, seconds in filled:
+                    instances.append(prepare_instance(ctx, backend, size, seconds))
+            except BackendUnavailable as exc:
+                print(f"ERROR: the {name} backend is unavailable: {exc}", file=sys.stderr, flush=True)
+                lines = [line for line in str(exc).splitlines() if line.strip()] or [""]
+                failures.append(f"{name}: unavailable ({' … '.join(dict.fromkeys([lines[0], lines[-1]]))})")
+                instances = [i for i in instances if i.backend.name != name]
+        if not instances:
+            return []
         sample = ctx.minter.mint(1, audience=instances[0].backend.token_endpoint)[0]
         base_script = ctx.write("baseline.lua", [baseline_script(sample)])
-        return measure_backend(ctx, instances, baseline, base_script)
+        baselines = {
+            workers: (ctx.servers.start(baseline_server(ctx.workdir, workers)), base_script)
+            for workers in sorted({i.backend.workers for i in instances})
+        }
+        return measure(ctx, instances, baselines)
+
+
+def _backend(ctx: Context, name: str, tag: str) -> contextlib.AbstractContextManager[Backend]:
+    args = ctx.args
+    if name == "embedded":
+        return embedded_backend(ctx.workdir, free_port(), tag=tag)
+    return scaled_backend(
+        ctx.workdir, free_port(), postgres=args.postgres, redis_url=args.redis, workers=args.workers, tag=tag
+    )
+
+
+def _variant(text: str) -> tuple[str, Path]:
+    name, sep, tree = text.partition("=")
+    if not sep or not name or not tree:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=SOURCE_TREE")
+    path = Path(tree).resolve()
+    if not (path / "src" / "forcegate").is_dir():
+        raise argparse.ArgumentTypeError(f"{tree} has no src/forcegate")
+    return name, path
 
 
 def _orgs(text: str) -> list[int]:
@@ -142,6 +176,15 @@ def parse_args() -> argparse.Namespace:
     add("--redis", default="redis://127.0.0.1:6379/0", help="scaled: Redis server")
     add("--populate-concurrency", type=int, default=4, help="tasks adding orgs at once (default 4)")
     add("--max-assertions", type=int, default=100_000, help="cap per single-use pool (default 100,000)")
+    add(
+        "--variant",
+        type=_variant,
+        action="append",
+        default=[],
+        metavar="NAME=SOURCE_TREE",
+        help="serve forcegate from SOURCE_TREE/src (repeatable: each variant is one more instance, interleaved)",
+    )
+    add("--profile", action="store_true", help="py-spy every worker during the measured runs (needs root)")
     args = parser.parse_args()
     checked = (args.seconds, args.rounds, args.baseline_seconds, args.warmup, args.connections, args.active_orgs)
     if min(*checked, args.workers) < 1:
@@ -182,13 +225,7 @@ def main() -> int:
             ) as pool,
         ):
             ctx = Context(args, args.mix, Path(tmp), servers, Minter(pool), entry.certificate)
-            for name in names:
-                try:
-                    phases += run_backend(ctx, name)
-                except BackendUnavailable as exc:
-                    print(f"ERROR: the {name} backend is unavailable: {exc}", file=sys.stderr, flush=True)
-                    lines = [line for line in str(exc).splitlines() if line.strip()] or [""]
-                    failures.append(f"{name}: unavailable ({' … '.join(dict.fromkeys([lines[0], lines[-1]]))})")
+            phases += run_all(ctx, names, failures)
     except KeyboardInterrupt:
         print("interrupted: servers stopped; temporary folder, schemas and Redis keys removed", file=sys.stderr)
         return 130
@@ -207,6 +244,8 @@ def summarize(args: argparse.Namespace, phases: Sequence[Phase], failures: list[
     for phase in phases:
         print_phase(phase, args.mix)
     misses = print_comparison(phases) if phases else []
+    print_variants(phases)
+    misses += print_backends(phases)
     for phase in phases:
         if phase.errors:
             failures.append(f"{phase.label}, {phase.registry:,} orgs: {phase.errors} errors")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 import jwt as pyjwt
@@ -20,6 +21,7 @@ from forcegate.core.access_token import (
     es256_jwk,
     es256_thumbprint,
     new_signing_key,
+    record_mac_key,
 )
 from forcegate.core.algorithms import JWSAlgorithm
 from forcegate.core.identity import Identity
@@ -32,6 +34,8 @@ SERVICE = "https://svc.example.com"
 ORG = ids.to18("00D5g000004ABCD")
 USER = ids.to18("0055g00000AbCdE")
 CLIENT = ORG
+#: The order n of P-256 (SEC 2 §2.4.2): (r, n - s) is the twin of the signature (r, s).
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +116,17 @@ def test_rfc9068_header_and_claims(issuer: AccessTokenIssuer, signing: tuple[ec.
         "params": {"mode": "edit", "ids": [1, 2]},
         "src": "jwt-bearer",
     }
-    assert len(base64.urlsafe_b64decode(record.jti + "==")) == 16  # 128 random bits
+    # The issue time in milliseconds (12 hex digits: consecutive ids sort together), then 128 random bits.
+    assert abs(int(record.jti[:12], 16) / 1000 - time.time()) < 60
+    assert len(base64.urlsafe_b64decode(record.jti[12:] + "==")) == 16
+
+
+def test_token_ids_sort_by_issue_time_and_never_repeat(issuer: AccessTokenIssuer) -> None:
+    ids = [issuer.issue(identity(), client_id=CLIENT)[1].jti for _ in range(3)]
+    time.sleep(0.002)
+    later = issuer.issue(identity(), client_id=CLIENT)[1].jti
+    assert len(set(ids)) == 3
+    assert all(jti < later for jti in ids)  # a later millisecond sorts after (the index appends)
 
 
 def test_without_a_user_sub_is_the_org_and_empty_claims_are_left_out(issuer: AccessTokenIssuer) -> None:
@@ -474,6 +488,81 @@ def test_the_service_check_is_strict_and_falls_back_to_the_verify(
     randomized = f"{head}.{payload}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
     assert randomized != token
     assert service_verifier.verify(randomized).jti == record.jti
+
+
+# --- the record MAC: the service's check on the lookup it makes anyway (decision 0025) -----------------
+
+
+def _no_signature_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_public_verify(monkeypatch)
+
+    def no_sign(*_: object) -> bytes:
+        raise AssertionError("the token was signed again")
+
+    monkeypatch.setattr(access_token_module, "_es256", no_sign)
+
+
+def test_the_record_mac_checks_a_token_without_public_key_cryptography(
+    issuer: AccessTokenIssuer, service_verifier: AccessTokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token, record = issuer.issue(identity(), client_id=CLIENT)
+    assert record.mac is not None
+    assert token not in record.mac  # a MAC of the token, not the token
+    _no_signature_check(monkeypatch)
+    opened = service_verifier.open(token)
+    assert opened.jti == record.jti
+    assert service_verifier.check(opened, record.mac).identity.org_id == ORG
+
+
+def test_a_token_other_than_the_one_recorded_is_refused_by_its_mac(
+    issuer: AccessTokenIssuer,
+    service_verifier: AccessTokenVerifier,
+    signing: tuple[ec.EllipticCurvePrivateKey, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token, record = issuer.issue(identity(), client_id=CLIENT)
+    other, other_record = issuer.issue(identity(), client_id=CLIENT)
+    head, payload, signature = token.split(".")
+    key, _ = signing
+    # The ECDSA twin (r, n - s) of the issued signature: a public verify accepts it; the MAC does not.
+    signing_input = f"{head}.{payload}".encode()
+    r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256(), deterministic_signing=True)))
+    twin_signature = r.to_bytes(32, "big") + (P256_ORDER - s).to_bytes(32, "big")
+    assert access_token_module._ES256.verify(key.public_key(), signing_input, twin_signature)
+    twin = f"{head}.{payload}.{b64url(twin_signature)}"
+    flipped = signature[:10] + ("A" if signature[10] != "A" else "B") + signature[11:]
+    _no_signature_check(monkeypatch)
+    candidates = ((twin, record.mac), (f"{head}.{payload}.{flipped}", record.mac), (other, record.mac))
+    for candidate, mac in (*candidates, (token, other_record.mac)):
+        with pytest.raises(InvalidAccessToken, match="signature"):
+            service_verifier.check(service_verifier.open(candidate), mac)
+
+
+def test_without_a_recorded_mac_the_signature_decides(
+    issuer: AccessTokenIssuer, service_verifier: AccessTokenVerifier, verifier: AccessTokenVerifier
+) -> None:
+    token, record = issuer.issue(identity(), client_id=CLIENT)
+    assert service_verifier.check(service_verifier.open(token), None).jti == record.jti
+    # A resource server holds no signing key, so no MAC key: a MAC offered is not what decides.
+    assert verifier.check(verifier.open(token), "not-a-mac").jti == record.jti
+
+
+def test_the_record_mac_key_follows_the_signing_key(signing: tuple[ec.EllipticCurvePrivateKey, str]) -> None:
+    key, kid = signing
+    assert record_mac_key(key, kid) == record_mac_key(key, kid)
+    assert record_mac_key(key, kid) != record_mac_key(key, kid + "x")
+    assert record_mac_key(key, kid) != record_mac_key(ec.generate_private_key(ec.SECP256R1()), kid)
+
+
+def test_open_reads_the_jti_only_from_a_json_object(
+    service_verifier: AccessTokenVerifier, issuer: AccessTokenIssuer
+) -> None:
+    token, _ = issuer.issue(identity(), client_id=CLIENT)
+    head, _, signature = token.split(".")
+    for payload in (b"[1]", b'{"jti": 5}'):
+        assert service_verifier.open(f"{head}.{b64url(payload)}.{signature}").jti is None
+    with pytest.raises(InvalidAccessToken, match="signature"):
+        service_verifier.check(service_verifier.open(f"{head}.{b64url(b'not json')}.{signature}"), None)
 
 
 def test_a_signing_key_must_be_the_private_half_of_its_kid(signing: tuple[ec.EllipticCurvePrivateKey, str]) -> None:

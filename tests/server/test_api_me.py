@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from forcegate.core import access_token as access_token_module
 from server.live import (
     CONSUMER_KEY,
     CONSUMER_SECRET,
@@ -88,6 +90,30 @@ def test_tampered_access_token_is_refused(live_server: LiveServer, registered: O
     _assert_invalid_token(_me(live_server, f"{head}.{payload}"))
     # The genuine token still works: refusing the forgeries did not poison anything.
     assert _me(live_server, token).status_code == 200
+
+
+def test_an_uncached_token_is_checked_by_its_record_without_public_key_cryptography(
+    live_server: LiveServer, registered: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Decision 0025: the revocation lookup reads the record MAC too, and a match needs no signature check.
+    token = _access_token(live_server, registered)
+    other = _access_token(live_server, registered)
+
+    def no_signature_check(*_: object) -> bytes:
+        raise AssertionError("the service checked a signature")
+
+    class NoVerify:
+        verify = staticmethod(no_signature_check)
+
+    monkeypatch.setattr(access_token_module, "_es256", no_signature_check)
+    monkeypatch.setattr(access_token_module, "_ES256", NoVerify())
+    assert _me(live_server, token).status_code == 200
+    # A record whose MAC is not the token's (the database altered): refused, not signature-checked.
+    database = live_server.settings.data_dir / "forcegate.db"
+    jti = json.loads(base64.urlsafe_b64decode(other.split(".")[1] + "==="))["jti"]
+    with sqlite3.connect(database) as conn:
+        conn.execute("UPDATE issued_tokens SET mac = 'x' WHERE jti = ?", (jti,))
+    _assert_invalid_token(_me(live_server, other))
 
 
 def test_expired_access_token_is_refused(live_server: LiveServer, registered: Org) -> None:

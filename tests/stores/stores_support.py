@@ -161,6 +161,7 @@ def token(jti: str = "t1", expires_at: float = NOW + 600) -> IssuedToken:
         scope="api web",
         issued_at=NOW,
         expires_at=expires_at,
+        mac="m" * 43,
     )
 
 

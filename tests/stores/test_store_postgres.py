@@ -79,8 +79,9 @@ async def kill_own_backends(url: str) -> int:
 
 
 async def busy(stores: Stores, n: int) -> None:
-    """Make the pool open ``n`` connections: ``n`` reads at once each need their own."""
-    await asyncio.gather(*(stores.trust.generation() for _ in range(n)))
+    """Make the pool open ``n`` connections: ``n`` reads at once each need their own (not generation():
+    concurrent calls of it share one read)."""
+    await asyncio.gather(*(stores.trust.get_org(ORG) for _ in range(n)))
 
 
 # --- unreachable at start ------------------------------------------------------------------------------
@@ -304,6 +305,26 @@ def test_a_programming_error_is_not_disguised_as_an_outage(db: PostgresDatabase)
         run(db.execute("DELETE FROM replay WHERE expires_at < $1", "not a number"))
     with pytest.raises(StoreUnavailable, match="does not exist"):  # fail closed on what the server refuses
         run(db.fetch("SELECT * FROM no_such_table"))
+
+
+def test_a_connection_back_in_the_pool_has_no_transaction_left_open(pg_url: str) -> None:
+    """The pool skips asyncpg's reset query (decision 0027) but still rolls back what a request left open."""
+    with opened(pg_url):  # creates the schema
+        pass
+    database = run(PostgresDatabase.open(pg_url, pool_size=1))  # one connection: the next use is the same one
+
+    async def abandon() -> None:
+        async with database.connection() as conn:
+            await conn.execute("BEGIN")
+            await conn.execute("INSERT INTO store_meta (name, value) VALUES ('left-open', 'x')")
+            # returned to the pool mid-transaction, as a cancelled request would
+
+    try:
+        run(abandon())
+        assert run(database.fetchval("SELECT count(*) FROM store_meta WHERE name = 'left-open'")) == 0
+        assert run(database.execute("INSERT INTO store_meta (name, value) VALUES ('after', 'y')")) == 1
+    finally:
+        run(database.close())
 
 
 def test_a_failed_transaction_is_rolled_back(db: PostgresDatabase) -> None:

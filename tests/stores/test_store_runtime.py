@@ -115,6 +115,22 @@ def test_revocation(stores: Stores) -> None:
     assert run(stores.tokens.is_revoked("t1")) is True
 
 
+def test_check_issued_reads_the_record_mac_and_the_revocation(backend: Backend, stores: Stores) -> None:
+    # Where the records and the revocations live together, one lookup answers both; on Redis the
+    # revocations live apart, and the MAC is not read (the service checks the signature instead).
+    keeps_mac = not backend.redis_prefix
+    assert run(stores.tokens.check_issued("t1")) == (None, False)
+    run(stores.tokens.record_issued(token("t1")))
+    run(stores.tokens.record_issued(token("t2")._replace(mac=None)))  # a record from before schema 11
+    assert run(stores.tokens.check_issued("t1")) == (token().mac if keeps_mac else None, False)
+    assert run(stores.tokens.check_issued("t2")) == (None, False)
+    run(stores.tokens.revoke("t1", NOW + 600))
+    run(stores.tokens.revoke("t9", NOW + 600))  # revoked, never recorded here
+    assert run(stores.tokens.check_issued("t1")) == (token().mac if keeps_mac else None, True)
+    assert run(stores.tokens.check_issued("t9")) == (None, True)
+    assert run(stores.tokens.check_issued("t2")) == (None, False)
+
+
 def test_token_purge(backend: Backend, stores: Stores) -> None:
     run(stores.tokens.record_issued(token("old", NOW + 10)))
     run(stores.tokens.record_issued(token("new", NOW + 1000)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from cryptography import x509
 
@@ -27,6 +27,7 @@ __all__ = [
     "CertificateState",
     "Enrollment",
     "EnrollmentState",
+    "IssuedCheck",
     "IssuedToken",
     "Org",
     "OrgPolicy",
@@ -154,6 +155,15 @@ class CertificateRecord:
 
     def trusted_key(self) -> TrustedKey:
         return TrustedKey.from_certificate(self.certificate(), label=self.label or self.subject)
+
+
+class IssuedCheck(NamedTuple):
+    """What the token store says of an access token's ``jti`` on an uncached API call: the record MAC
+    kept when it was issued (None: no record, a record from before schema 11, or a backend that keeps
+    revocations apart from the records) and whether it was revoked."""
+
+    mac: str | None
+    revoked: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

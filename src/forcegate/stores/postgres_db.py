@@ -12,6 +12,12 @@ before the connection broke is unknown.
 
 Messages name the server as ``scheme://user@host:port/database``: never the password, nor the URL's
 query (which may carry one).
+
+A connection goes back to the pool without asyncpg's reset query (``pg_advisory_unlock_all(); CLOSE
+ALL; UNLISTEN *; RESET ALL``, one more round trip per use): asyncpg still rolls back a transaction
+left open (a cancelled request), and no store keeps session state — no ``SET``, ``LISTEN``, cursor or
+session-level advisory lock (the migrations' lock is transaction-scoped). Code that needs session
+state must not take it from this pool.
 """
 
 from __future__ import annotations
@@ -20,14 +26,14 @@ import asyncio
 import contextlib
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from forcegate.errors import AlreadyExists, ConfigurationError, ForcegateError, RegistryError, StoreUnavailable
 
-__all__ = ["HEALTH_TIMEOUT", "Connection", "PostgresDatabase", "describe", "placeholders", "rowcount"]
+__all__ = ["HEALTH_TIMEOUT", "Connection", "FreshRead", "PostgresDatabase", "describe", "placeholders", "rowcount"]
 
 #: How long ``health()`` waits for the server (seconds): a readiness probe must answer promptly.
 HEALTH_TIMEOUT = 2.0
@@ -81,7 +87,12 @@ class PostgresDatabase:
             raise ConfigurationError("the PostgreSQL pool size is a whole number of at least 1")
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=pool_size, timeout=connect_timeout, command_timeout=command_timeout
+                url,
+                min_size=1,
+                max_size=pool_size,
+                timeout=connect_timeout,
+                command_timeout=command_timeout,
+                reset=_keep_session,
             )
         except ValueError as exc:  # a malformed URL (asyncpg's ClientConfigurationError is one too)
             raise ConfigurationError(f"invalid PostgreSQL URL {where}: {_scrub(str(exc), url)}") from None
@@ -208,6 +219,59 @@ class PostgresDatabase:
             # A full server, a missing table, a deadlock, a full disk: refuse rather than guess.
             return StoreUnavailable(f"PostgreSQL at {self.where}: {_reason(exc)}")
         return exc  # a programming error reaches its caller as it is
+
+
+class FreshRead(Generic[T]):
+    """One idempotent read shared by concurrent callers, each answered by a read begun after its call.
+
+    While a read is in flight, callers arriving meanwhile wait for it to end and then share the NEXT
+    read, which begins after every one of them arrived; so whatever was committed before a caller's
+    call is in its answer, as if it had read alone. Under load one read answers many callers (the
+    registry generation, read by every request: decisions 0009 and 0010). A failure is raised to
+    every caller of that read; a cancelled caller leaves the read to the others.
+    """
+
+    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+        self._read = read
+        self._waiting: list[asyncio.Future[T]] = []
+        self._reader: asyncio.Task[None] | None = None
+
+    async def __call__(self) -> T:
+        loop = asyncio.get_running_loop()
+        if self._reader is not None and self._reader.get_loop() is not loop:
+            self._reader, self._waiting = None, []  # left behind by a loop that is gone (tests, CLI runs)
+        future: asyncio.Future[T] = loop.create_future()
+        self._waiting.append(future)
+        if self._reader is None:
+            self._reader = loop.create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        try:
+            while self._waiting:
+                # These callers all arrived before the read below begins; later ones wait for the next.
+                waiting, self._waiting = self._waiting, []
+                try:
+                    value = await self._read()
+                except Exception as exc:
+                    for future in waiting:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                except BaseException:  # the reader was cancelled (shutdown): so are its callers
+                    for future in (*waiting, *self._waiting):
+                        future.cancel()
+                    self._waiting = []
+                    raise
+                for future in waiting:
+                    if not future.done():
+                        future.set_result(value)
+        finally:
+            self._reader = None
+
+
+async def _keep_session(conn: object) -> None:
+    """The pool's reset: nothing beyond asyncpg's own (an open transaction rolled back), see above."""
 
 
 def placeholders(count: int) -> str:

@@ -2,7 +2,9 @@
 audit log.
 
 The same behaviour as :mod:`forcegate.stores.sqlite_state`. There is no group commit here: the server
-runs concurrent requests' statements in parallel, each on its own pooled connection.
+runs concurrent requests' statements in parallel, each on its own pooled connection. What must be
+atomic and can be one statement is one statement (one round trip, its own implicit transaction): a
+grant's token record with its audit row, a batch of audit rows.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Sequence
 
 from forcegate.errors import ConfigurationError
 from forcegate.stores import records
-from forcegate.stores.models import AuditEvent, IssuedToken, Session
+from forcegate.stores.models import AuditEvent, IssuedCheck, IssuedToken, Session
 from forcegate.stores.postgres_db import Connection, PostgresDatabase, placeholders, rowcount
 from forcegate.stores.rate_hit import RateExceeded, RateHit
 from forcegate.stores.values import check_rate_hit
@@ -42,14 +44,30 @@ _HIT = (
 )
 _REFUND = "UPDATE rate_counters SET hits = hits - 1 WHERE counter_key = $1 AND window_start = $2 AND hits > 0"
 # The interpolated names are constants, never input.
-_INSERT_ISSUED = f"INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}) VALUES ({placeholders(7)})"  # noqa: S608
+_ISSUED_VALUES = placeholders(records.ISSUED_COLUMN_COUNT)
+_INSERT_ISSUED = f"INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}) VALUES ({_ISSUED_VALUES})"  # noqa: S608
 _INSERT_GRANTED = (
-    f"INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}, grant_key) VALUES ({placeholders(8)}) "  # noqa: S608
+    f"INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}, grant_key) "  # noqa: S608
+    f"VALUES ({placeholders(records.ISSUED_COLUMN_COUNT + 1)}) "
     "ON CONFLICT (grant_key) DO NOTHING"
 )
 _SELECT_ISSUED = f"SELECT {records.ISSUED_COLUMNS} FROM issued_tokens WHERE jti = $1"  # noqa: S608
+# One row always: the record's MAC (NULL without a record) and the revocation, in one statement.
+_CHECK_ISSUED = (
+    "SELECT (SELECT mac FROM issued_tokens WHERE jti = $1), EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)"
+)
 _AUDIT_VALUES = placeholders(records.AUDIT_COLUMN_COUNT)
 _INSERT_AUDIT = f"INSERT INTO audit_events ({records.AUDIT_COLUMNS}) VALUES ({_AUDIT_VALUES})"  # noqa: S608
+# A grant's two rows in ONE statement: the audit row is inserted only if the token record was (its
+# grant key was new). "INSERT 0 1": granted; "INSERT 0 0": a token was already granted for the key.
+_ISSUED_COUNT = records.ISSUED_COLUMNS.count(",") + 1
+_GRANT_ROWS = (
+    f"WITH granted AS (INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}, grant_key) "  # noqa: S608
+    f"VALUES ({placeholders(_ISSUED_COUNT + 1)}) ON CONFLICT (grant_key) DO NOTHING RETURNING 1) "
+    f"INSERT INTO audit_events ({records.AUDIT_COLUMNS}) SELECT "
+    + ", ".join(f"${n}" for n in range(_ISSUED_COUNT + 2, _ISSUED_COUNT + 2 + records.AUDIT_COLUMN_COUNT))
+    + " FROM granted"
+)
 _SESSION_VALUES = placeholders(records.SESSION_COLUMN_COUNT)
 _INSERT_SESSION = f"INSERT INTO sessions ({records.SESSION_COLUMNS}) VALUES ({_SESSION_VALUES})"  # noqa: S608
 _SELECT_SESSION = f"SELECT {records.SESSION_COLUMNS} FROM sessions WHERE id_hash = $1 AND expires_at > $2"  # noqa: S608
@@ -126,12 +144,8 @@ class PostgresGrantRecorder:
         this. ``grant_key`` (the assertion's replay key) is unique among the token records: False,
         writing nothing, when a token was already granted for it — a replay the claim store forgot.
         """
-        audit = records.audit_values(event)
-        async with self._db.transaction() as conn:
-            if rowcount(await conn.execute(_INSERT_GRANTED, *records.issued_values(token), grant_key)) != 1:
-                return False
-            await conn.execute(_INSERT_AUDIT, *audit)
-        return True
+        values = (*records.issued_values(token), grant_key, *records.audit_values(event))
+        return await self._db.execute(_GRANT_ROWS, *values) == 1
 
 
 async def _write_rows(conn: Connection, token: IssuedToken, audit: Sequence[object]) -> None:
@@ -165,6 +179,11 @@ class PostgresTokenStore:
 
     async def is_revoked(self, jti: str) -> bool:
         return await self._db.fetchval("SELECT 1 FROM revoked_tokens WHERE jti = $1", jti) is not None
+
+    async def check_issued(self, jti: str) -> IssuedCheck:
+        row = await self._db.fetchrow(_CHECK_ISSUED, jti)
+        assert row is not None  # a SELECT without FROM always answers one row
+        return IssuedCheck(row[0], bool(row[1]))
 
     async def purge(self, now: float) -> int:
         async with self._db.transaction() as conn:
@@ -202,7 +221,11 @@ class PostgresAuditLog:
         rows = records.audit_rows(events)
         if not rows:
             return
-        async with self._db.transaction() as conn:
+        if len(rows) == 1:
+            await self._db.execute(_INSERT_AUDIT, *rows[0])
+            return
+        # asyncpg's executemany is atomic (one implicit transaction, one round trip): no BEGIN/COMMIT.
+        async with self._db.connection() as conn:
             await conn.executemany(_INSERT_AUDIT, rows)
 
     async def purge(self, before: float) -> int:

@@ -24,7 +24,7 @@ from forcegate.errors import AlreadyExists, NotFound, RegistryError
 from forcegate.stores import records, values
 from forcegate.stores.encryption import SecretBox
 from forcegate.stores.models import App, AppSecret, CertificateRecord, CertificateState, Org, OrgPolicy
-from forcegate.stores.postgres_db import Connection, PostgresDatabase, placeholders, rowcount
+from forcegate.stores.postgres_db import Connection, FreshRead, PostgresDatabase, placeholders, rowcount
 from forcegate.stores.protocols import UNSET
 
 __all__ = ["BUMP_GENERATION", "PostgresTrustStore", "insert_certificates"]
@@ -102,8 +102,14 @@ class PostgresTrustStore:
     def __init__(self, db: PostgresDatabase, box: SecretBox) -> None:
         self._db = db
         self._box = box
+        self._generation = FreshRead(self._read_generation)
 
     async def generation(self) -> int:
+        """The registry generation, read after this call began: concurrent calls share a read
+        (:class:`~forcegate.stores.postgres_db.FreshRead`), never one that began before them."""
+        return await self._generation()
+
+    async def _read_generation(self) -> int:
         found = await self._db.fetchval(_GENERATION)
         if found is None:
             raise RegistryError("the trust_generation row is missing: the schema was altered by hand")

@@ -22,6 +22,7 @@ from forcegate.stores.models import (
     CertificateState,
     Enrollment,
     EnrollmentState,
+    IssuedCheck,
     IssuedToken,
     Org,
     OrgPolicy,
@@ -238,6 +239,12 @@ class TokenStore(Protocol):
     async def get_issued(self, jti: str) -> IssuedToken | None: ...
     async def revoke(self, jti: str, expires_at: float) -> None: ...
     async def is_revoked(self, jti: str) -> bool: ...
+
+    async def check_issued(self, jti: str) -> IssuedCheck:
+        """What an uncached API call needs of token ``jti``: its record MAC and whether it was revoked,
+        in one lookup where the backend keeps both together (``mac`` None where it does not)."""
+        ...
+
     async def purge(self, now: float) -> int: ...
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "AUDIT_COLUMN_COUNT",
     "CERT_COLUMNS",
     "ISSUED_COLUMNS",
+    "ISSUED_COLUMN_COUNT",
     "MAX_AUDIT_PAGE",
     "NEW_CERT_COLUMNS",
     "NEW_CERT_COLUMN_COUNT",
@@ -70,7 +71,8 @@ CERT_COLUMNS = (
 #: The columns of :func:`certificate_values`: all but the assigned ``id``.
 NEW_CERT_COLUMNS = CERT_COLUMNS.removeprefix("id, ")
 NEW_CERT_COLUMN_COUNT = NEW_CERT_COLUMNS.count(",") + 1
-ISSUED_COLUMNS = "jti, org_id, user_id, client_id, scope, issued_at, expires_at"
+ISSUED_COLUMNS = "jti, org_id, user_id, client_id, scope, issued_at, expires_at, mac"
+ISSUED_COLUMN_COUNT = ISSUED_COLUMNS.count(",") + 1
 SESSION_COLUMNS = "id_hash, identity, created_at, expires_at, app_secret_id"
 SESSION_COLUMN_COUNT = SESSION_COLUMNS.count(",") + 1
 AUDIT_COLUMNS = "at, endpoint, credential, result, code, detail, org_id, user_id, subject, issuer, client, verified"
@@ -194,12 +196,12 @@ def the_certificate(rows: Sequence[Row], org_id: str, prefix: str) -> Certificat
 
 
 def issued_values(token: IssuedToken) -> tuple[Any, ...]:
-    """The values of ``ISSUED_COLUMNS``."""
-    return (token.jti, token.org_id, token.user_id, token.client_id, token.scope, token.issued_at, token.expires_at)
+    """The values of ``ISSUED_COLUMNS`` (the record's fields are in the columns' order)."""
+    return tuple(token)
 
 
 def issued_from_row(row: Row) -> IssuedToken:
-    jti, org_id, user_id, client_id, scope, issued_at, expires_at = row
+    jti, org_id, user_id, client_id, scope, issued_at, expires_at, mac = row
     return IssuedToken(
         jti=jti,
         org_id=org_id,
@@ -208,6 +210,7 @@ def issued_from_row(row: Row) -> IssuedToken:
         scope=scope,
         issued_at=issued_at,
         expires_at=expires_at,
+        mac=mac,
     )
 
 

@@ -31,7 +31,7 @@ from typing import Any
 from forcegate.core.identity import Identity
 from forcegate.errors import AlreadyExists, ConfigurationError, StoreUnavailable
 from forcegate.settings import MAX_LEEWAY
-from forcegate.stores.models import AuditEvent, IssuedToken, Session
+from forcegate.stores.models import AuditEvent, IssuedCheck, IssuedToken, Session
 from forcegate.stores.protocols import TokenStore
 from forcegate.stores.rate_hit import RateExceeded, RateHit
 from forcegate.stores.redis_client import (
@@ -256,6 +256,11 @@ class RedisTokenStore:
     async def is_revoked(self, jti: str) -> bool:
         name = redis_key(self._prefix, "revoked", jti)
         return bool(await self._conn.run("reading a revocation", lambda c: c.exists(name)))
+
+    async def check_issued(self, jti: str) -> IssuedCheck:
+        """The revocation only: the records are in PostgreSQL, and reading one there as well would
+        cost a second round trip, more than the token's signature check it could replace."""
+        return IssuedCheck(None, await self.is_revoked(jti))
 
     async def purge(self, now: float) -> int:
         """Purges the issued-token records; revocations expire by Redis TTL."""

@@ -5,13 +5,15 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Sequence
+from typing import cast
 
 from forcegate.errors import ConfigurationError
-from forcegate.stores.models import AuditEvent, IssuedToken, Session
+from forcegate.stores.models import AuditEvent, IssuedCheck, IssuedToken, Session
 from forcegate.stores.rate_hit import RateExceeded, RateHit
 from forcegate.stores.records import (
     AUDIT_COLUMN_COUNT,
     AUDIT_COLUMNS,
+    ISSUED_COLUMN_COUNT,
     ISSUED_COLUMNS,
     SESSION_COLUMN_COUNT,
     SESSION_COLUMNS,
@@ -24,7 +26,7 @@ from forcegate.stores.records import (
     session_from_row,
     session_values,
 )
-from forcegate.stores.sqlite_db import SqliteDatabase, Tally
+from forcegate.stores.sqlite_db import Row, SqliteDatabase, Tally
 from forcegate.stores.values import check_rate_hit
 
 __all__ = [
@@ -85,8 +87,12 @@ class SqliteRateCounter:
 _REFUND = "UPDATE rate_counters SET hits = hits - 1 WHERE counter_key = ? AND window_start = ? AND hits > 0"
 
 # The interpolated names are constants, never input.
-_INSERT_ISSUED = f"INSERT INTO issued_tokens ({ISSUED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_INSERT_ISSUED = f"INSERT INTO issued_tokens ({ISSUED_COLUMNS}) VALUES ({', '.join('?' * ISSUED_COLUMN_COUNT)})"  # noqa: S608
 _SELECT_ISSUED = f"SELECT {ISSUED_COLUMNS} FROM issued_tokens WHERE jti = ?"  # noqa: S608
+# One row always: the record's MAC (NULL without a record) and the revocation, in one statement.
+_CHECK_ISSUED = (
+    "SELECT (SELECT mac FROM issued_tokens WHERE jti = ?1), EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1)"
+)
 _INSERT_AUDIT = f"INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ({', '.join('?' * AUDIT_COLUMN_COUNT)})"  # noqa: S608
 _INSERT_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({', '.join('?' * SESSION_COLUMN_COUNT)})"  # noqa: S608
 _SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id_hash = ? AND expires_at > ?"  # noqa: S608
@@ -160,6 +166,10 @@ class SqliteTokenStore:
 
     async def is_revoked(self, jti: str) -> bool:
         return self._db.read_one("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)) is not None
+
+    async def check_issued(self, jti: str) -> IssuedCheck:
+        mac, revoked = cast(Row, self._db.read_one(_CHECK_ISSUED, (jti,)))
+        return IssuedCheck(mac, bool(revoked))
 
     async def purge(self, now: float) -> int:
         async with self._db.write() as conn:
