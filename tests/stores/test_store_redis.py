@@ -724,7 +724,9 @@ def test_through_a_real_sentinel(runner: asyncio.Runner, open_parts: OpenParts, 
                 runner.run(unknown.replay.claim("k", NOW + 60, now=NOW))
 
 
-def test_on_a_real_three_node_cluster(runner: asyncio.Runner, open_parts: OpenParts, tmp_path: Path) -> None:
+def test_on_a_real_three_node_cluster(
+    runner: asyncio.Runner, open_parts: OpenParts, tmp_path: Path, records: Stores
+) -> None:
     nodes = [
         PrivateRedis(
             tmp_path / f"node{i}",
@@ -746,6 +748,14 @@ def test_on_a_real_three_node_cluster(runner: asyncio.Runner, open_parts: OpenPa
         assert runner.run(claim_all()) == [False] * 60
         runner.run(handle.sessions.create(session()))
         assert runner.run(handle.sessions.get("a" * 64, now=NOW)) == session()
+        tokens = handle.tokens(records.tokens)
+        for jti in keys[::3]:
+            runner.run(tokens.revoke(jti, time.time() + 600))
+
+        async def check_all() -> list[bool]:  # each key read on its own shard
+            return list(await asyncio.gather(*(tokens.is_revoked(k) for k in keys)))
+
+        assert runner.run(check_all()) == [i % 3 == 0 for i in range(60)]
         for node in nodes:  # the single-key scripts ran on every shard, routed by slot
             with redis.Redis(port=node.port) as direct:
                 assert direct.dbsize() > 0
