@@ -39,7 +39,12 @@ class Run:
     @property
     def cpu_us(self) -> float:
         """The server's CPU time per answered request (µs)."""
-        return self.cpu_seconds / self.answered * 1e6 if self.answered else float("nan")
+        return _per_request(self.cpu_seconds, self.answered)
+
+    @property
+    def system_us(self) -> float:
+        """Of :attr:`cpu_us`, the kernel's (system) time."""
+        return _per_request(self.system_seconds, self.answered)
 
     @property
     def baseline_rps(self) -> float:
@@ -98,19 +103,22 @@ class Phase:
     @property
     def cpu_us(self) -> float:
         """Server CPU time per answered request (µs): steadier than req/s on a shared machine."""
-        answered = sum(r.answered for r in self.runs)
-        return sum(r.cpu_seconds for r in self.runs) / answered * 1e6 if answered else float("nan")
+        return _per_request(sum(r.cpu_seconds for r in self.runs), sum(r.answered for r in self.runs))
 
     @property
     def system_us(self) -> float:
         """Of :attr:`cpu_us`, the kernel's share (system time: mostly socket calls)."""
-        answered = sum(r.answered for r in self.runs)
-        return sum(r.system_seconds for r in self.runs) / answered * 1e6 if answered else float("nan")
+        return _per_request(sum(r.system_seconds for r in self.runs), sum(r.answered for r in self.runs))
 
     @property
     def cpu_us_median(self) -> float:
         """The median over the runs of each run's CPU time per request."""
         return statistics.median(r.cpu_us for r in self.runs) if self.runs else float("nan")
+
+
+def _per_request(seconds: float, answered: int) -> float:
+    """``seconds`` of CPU per answered request, in µs (NaN when nothing was answered)."""
+    return seconds / answered * 1e6 if answered else float("nan")
 
 
 def print_phase(phase: Phase, mix: Mix) -> None:
@@ -149,7 +157,7 @@ def print_phase(phase: Phase, mix: Mix) -> None:
             + " / ".join(f"{b.rps:,.0f}" for b in run.baselines)
             + f" req/s; mixed at {run.ratio:.1%} of it; CPU % (one core = 100): server {cpu_text(run.cpu)}{flag}, "
             f"wrk {run.client_cpu:.0f}; server CPU {run.cpu_us:.0f} µs/request "
-            f"(system {run.system_seconds / max(1, run.answered) * 1e6:.0f})"
+            f"(system {run.system_us:.0f})"
         )
     print(
         f"  vs baseline: {phase.ratio:.1%} (median over the runs); server CPU time per request: {phase.cpu_us:.0f} µs "

@@ -122,17 +122,20 @@ class IssuedAccessToken(NamedTuple):
 
 
 class OpenedAccessToken(NamedTuple):
-    """An access token parsed but not yet checked (:meth:`AccessTokenVerifier.open`).
-
-    ``jti``: read from the unverified claims, only to find the service's record of the token (None
-    when the claims are not a JSON object with a string ``jti``: such a token fails the checks).
-    """
+    """An access token parsed but not yet checked (:meth:`AccessTokenVerifier.open`); ``claims``: its
+    payload as a JSON object (None when it is not one), read but not trusted."""
 
     token: str
     jws: CompactJWS
     kid: str
     claims: dict[str, Any] | None
-    jti: str | None
+
+    @property
+    def jti(self) -> str | None:
+        """The unverified ``jti``, only to find the service's record of the token (None when there is
+        no string ``jti``: such a token fails the checks)."""
+        jti = None if self.claims is None else self.claims.get("jti")
+        return jti if isinstance(jti, str) else None
 
 
 class VerifiedAccessToken(NamedTuple):
@@ -421,10 +424,7 @@ class AccessTokenVerifier:
             claims = orjson.loads(jws.payload)
         except orjson.JSONDecodeError:
             claims = None  # reported after the signature check, as for any token
-        if not isinstance(claims, dict):
-            return OpenedAccessToken(token, jws, kid, None, None)
-        jti = claims.get("jti")
-        return OpenedAccessToken(token, jws, kid, claims, jti if isinstance(jti, str) else None)
+        return OpenedAccessToken(token, jws, kid, claims if isinstance(claims, dict) else None)
 
     def check(self, opened: OpenedAccessToken, record_mac: str | None) -> VerifiedAccessToken:
         """Check an :meth:`open` ed token's signature and claims, and remember it verified.

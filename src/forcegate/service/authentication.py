@@ -315,7 +315,8 @@ class AuthenticationService:
             revoked = await self.stores.tokens.is_revoked(verified.jti)
         else:
             opened = access.open(token)
-            record = await self.stores.tokens.check_issued(opened.jti) if opened.jti is not None else _NO_RECORD
+            jti = opened.jti
+            record = await self.stores.tokens.check_issued(jti) if jti is not None else _NO_RECORD
             verified = access.check(opened, record.mac)
             revoked = record.revoked
         if revoked:

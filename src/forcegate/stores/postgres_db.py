@@ -274,9 +274,10 @@ async def _keep_session(conn: object) -> None:
     """The pool's reset: nothing beyond asyncpg's own (an open transaction rolled back), see above."""
 
 
-def placeholders(count: int) -> str:
-    """``$1, $2, …, $count``: the parameters of an INSERT of ``count`` columns."""
-    return ", ".join(f"${n}" for n in range(1, count + 1))
+def placeholders(count: int, *, first: int = 1) -> str:
+    """``$first, …``, ``count`` of them: the parameters of an INSERT of ``count`` columns (``first``:
+    where they start, for a statement whose earlier parameters serve another table)."""
+    return ", ".join(f"${n}" for n in range(first, first + count))
 
 
 def rowcount(status: str) -> int:

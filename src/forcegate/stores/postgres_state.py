@@ -46,11 +46,6 @@ _REFUND = "UPDATE rate_counters SET hits = hits - 1 WHERE counter_key = $1 AND w
 # The interpolated names are constants, never input.
 _ISSUED_VALUES = placeholders(records.ISSUED_COLUMN_COUNT)
 _INSERT_ISSUED = f"INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}) VALUES ({_ISSUED_VALUES})"  # noqa: S608
-_INSERT_GRANTED = (
-    f"INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}, grant_key) "  # noqa: S608
-    f"VALUES ({placeholders(records.ISSUED_COLUMN_COUNT + 1)}) "
-    "ON CONFLICT (grant_key) DO NOTHING"
-)
 _SELECT_ISSUED = f"SELECT {records.ISSUED_COLUMNS} FROM issued_tokens WHERE jti = $1"  # noqa: S608
 # One row always: the record's MAC (NULL without a record) and the revocation, in one statement.
 _CHECK_ISSUED = (
@@ -60,13 +55,11 @@ _AUDIT_VALUES = placeholders(records.AUDIT_COLUMN_COUNT)
 _INSERT_AUDIT = f"INSERT INTO audit_events ({records.AUDIT_COLUMNS}) VALUES ({_AUDIT_VALUES})"  # noqa: S608
 # A grant's two rows in ONE statement: the audit row is inserted only if the token record was (its
 # grant key was new). "INSERT 0 1": granted; "INSERT 0 0": a token was already granted for the key.
-_ISSUED_COUNT = records.ISSUED_COLUMNS.count(",") + 1
 _GRANT_ROWS = (
     f"WITH granted AS (INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}, grant_key) "  # noqa: S608
-    f"VALUES ({placeholders(_ISSUED_COUNT + 1)}) ON CONFLICT (grant_key) DO NOTHING RETURNING 1) "
-    f"INSERT INTO audit_events ({records.AUDIT_COLUMNS}) SELECT "
-    + ", ".join(f"${n}" for n in range(_ISSUED_COUNT + 2, _ISSUED_COUNT + 2 + records.AUDIT_COLUMN_COUNT))
-    + " FROM granted"
+    f"VALUES ({placeholders(records.ISSUED_COLUMN_COUNT + 1)}) ON CONFLICT (grant_key) DO NOTHING RETURNING 1) "
+    f"INSERT INTO audit_events ({records.AUDIT_COLUMNS}) "
+    f"SELECT {placeholders(records.AUDIT_COLUMN_COUNT, first=records.ISSUED_COLUMN_COUNT + 2)} FROM granted"
 )
 _SESSION_VALUES = placeholders(records.SESSION_COLUMN_COUNT)
 _INSERT_SESSION = f"INSERT INTO sessions ({records.SESSION_COLUMNS}) VALUES ({_SESSION_VALUES})"  # noqa: S608
