@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
-from forcegate.server._asgi import Receive, Scope, Send
+from forcegate.server._asgi import ASGIApp, Receive, Scope, Send
 from forcegate.server.limits import ConnectionLimits
 from forcegate.server.protocol import LimitedHttpToolsProtocol, http_protocol
 
@@ -223,3 +223,110 @@ def test_the_factory_pickles_with_its_limits_for_the_worker_processes() -> None:
         loop.close()
     assert isinstance(protocol, LimitedHttpToolsProtocol)
     assert factory.limits == limits
+
+
+# --- a response's head and body in one write ------------------------------------------------------
+
+LIMITS = ConnectionLimits(header_read_timeout=10.0, body_read_timeout=30.0, max_header_bytes=CAP, max_connections=10)
+
+
+class RecordingTransport(asyncio.Transport):
+    """What the protocol writes, write by write (the socket would merge or split them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def _served(app: ASGIApp, *reads: bytes) -> RecordingTransport:
+    """Feed ``reads`` to one connection's protocol, letting the app run after each."""
+    return asyncio.run(_serve(app, reads))
+
+
+async def _serve(app: ASGIApp, reads: tuple[bytes, ...]) -> RecordingTransport:
+    config = uvicorn.Config(app, lifespan="off", log_level="critical", access_log=False)
+    config.load()
+    protocol = LimitedHttpToolsProtocol(config, ServerState(), {}, asyncio.get_running_loop(), limits=LIMITS)
+    transport = RecordingTransport()
+    protocol.connection_made(transport)
+    try:
+        for data in reads:
+            protocol.data_received(data)
+            for _ in range(10):
+                await asyncio.sleep(0)
+    finally:
+        protocol.connection_lost(None)
+    return transport
+
+
+async def _streamed(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"6")]})
+    await send({"type": "http.response.body", "body": b"abc", "more_body": True})
+    await send({"type": "http.response.body", "body": b"def"})
+
+
+async def _fails_after_head(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"6")]})
+    raise RuntimeError("the app failed midway")
+
+
+def _status_and_body(data: bytes) -> tuple[bytes, bytes]:
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0], body
+
+
+def test_a_response_goes_out_in_one_write_head_and_body_together() -> None:
+    transport = _served(echo_app, request(body=b"abc"))
+    assert len(transport.writes) == 1, transport.writes
+    assert _status_and_body(transport.writes[0]) == (b"HTTP/1.1 200 OK", b"3")
+
+
+def test_after_the_first_body_write_a_streamed_body_passes_straight_through() -> None:
+    transport = _served(_streamed, request())
+    assert len(transport.writes) == 2, transport.writes
+    assert _status_and_body(transport.writes[0]) == (b"HTTP/1.1 200 OK", b"abc")
+    assert transport.writes[1] == b"def"
+
+
+def test_a_head_request_gets_its_head_without_waiting_for_a_body() -> None:
+    transport = _served(echo_app, b"HEAD / HTTP/1.1\r\nhost: t\r\n\r\n")
+    assert len(transport.writes) == 1, transport.writes
+    assert _status_and_body(transport.writes[0]) == (b"HTTP/1.1 200 OK", b"")
+
+
+def test_100_continue_is_not_held_back_and_the_response_follows_in_one_write() -> None:
+    head = b"POST / HTTP/1.1\r\nhost: t\r\nexpect: 100-continue\r\ncontent-length: 4\r\n\r\n"
+    transport = _served(echo_app, head, b"abcd")
+    assert transport.writes[0] == b"HTTP/1.1 100 Continue\r\n\r\n"  # before the client sends its body
+    assert len(transport.writes) == 2, transport.writes
+    assert _status_and_body(transport.writes[1]) == (b"HTTP/1.1 200 OK", b"4")
+
+
+def test_a_head_held_when_the_app_fails_is_written_before_the_connection_closes() -> None:
+    transport = _served(_fails_after_head, request())
+    assert transport.closed
+    assert [_status_and_body(w) for w in transport.writes] == [(b"HTTP/1.1 200 OK", b"")]
+
+
+def test_pipelined_responses_keep_their_order_each_in_one_write() -> None:
+    transport = _served(echo_app, request(body=b"a") + request(body=b"bcd"))
+    assert [_status_and_body(w) for w in transport.writes] == [(b"HTTP/1.1 200 OK", b"1"), (b"HTTP/1.1 200 OK", b"3")]

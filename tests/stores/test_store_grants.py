@@ -148,3 +148,36 @@ def test_concurrent_limited_grants_get_distinct_counts_and_exactly_the_limit_pas
     won = results.index(True)
     assert limited_grant(stores, f"sha256:b{won}", "again", limit=100, n=99) is False
     assert run(stores.rates.hit(f"assertions:{ORG}", WINDOW, 60, now=NOW)) == 13
+
+
+# --- the claim of a JWT sent directly (no token, no rows) -------------------------------------------
+
+
+def direct_claim(stores: Stores, key: str, *, limit: int | None = None, now: float = NOW) -> bool:
+    rate = None if limit is None else RateHit(f"assertions:{ORG}", WINDOW, 60, limit)
+    return run(stores.grants.claim(replay_key=key, replay_until=NOW + 360, now=now, rate=rate))
+
+
+def test_a_direct_claim_wins_once_and_shares_the_keys_of_grants(stores: Stores) -> None:
+    assert direct_claim(stores, "sha256:d1") is True
+    assert direct_claim(stores, "sha256:d1") is False
+    assert grant(stores, "sha256:d1", "t1") is False  # an assertion used directly cannot be exchanged
+    assert grant(stores, "sha256:d2", "t2") is True
+    assert direct_claim(stores, "sha256:d2") is False  # nor one exchanged be used directly
+    assert direct_claim(stores, "sha256:d1", now=NOW + 361) is True  # a lapsed claim can be made again
+    # No rows: only the grant wrote its token record and audit row.
+    assert [e.detail for e in run(stores.audit.query())] == ["event 1"]
+
+
+def test_a_direct_claim_counts_its_rate_hit_refuses_past_the_limit_and_a_replay_gives_it_back(
+    stores: Stores,
+) -> None:
+    assert direct_claim(stores, "sha256:e1", limit=2) is True
+    assert direct_claim(stores, "sha256:e1", limit=2) is False  # a replay: its hit given back
+    assert direct_claim(stores, "sha256:e2", limit=2) is True
+    with pytest.raises(RateExceeded) as exceeded:
+        direct_claim(stores, "sha256:e3", limit=2)
+    assert exceeded.value.hits == 3
+    assert direct_claim(stores, "sha256:e3") is True  # past the limit it was not claimed
+    # The refused hit stayed counted: hits e1, e2, e3, then this one.
+    assert run(stores.rates.hit(f"assertions:{ORG}", WINDOW, 60, now=NOW)) == 4

@@ -29,6 +29,7 @@ from forcegate.errors import AlreadyExists, ConfigurationError, StoreUnavailable
 from forcegate.stores import AuditEvent, IssuedToken, Stores
 from forcegate.stores.encryption import SecretBox
 from forcegate.stores.protocols import GrantRecorder, ReplayCache, SessionStore, TokenStore
+from forcegate.stores.rate_hit import RateExceeded, RateHit
 from forcegate.stores.redis_client import RedisOptions, parse_redis_url
 from forcegate.stores.redis_state import (
     RATE_MARGIN,
@@ -388,6 +389,55 @@ def test_a_grant_claims_then_writes_and_a_replay_writes_nothing(
         replay_key="a1", replay_until=NOW + 900, token=token("t3"), event=event(3), now=NOW + 301
     )
     assert runner.run(lapsed) is True
+
+
+def _counting_runs(parts: RedisParts) -> list[str]:
+    """The Redis calls ``parts`` makes from now on, by what they do (each is one round trip)."""
+    made: list[str] = []
+    run = parts.connection.run
+
+    async def counted(what: str, operation: Any) -> Any:
+        made.append(what)
+        return await run(what, operation)
+
+    parts.connection.run = counted  # type: ignore[method-assign]
+    return made
+
+
+def test_a_limited_grant_counts_and_claims_in_one_round_trip(
+    runner: asyncio.Runner, parts: RedisParts, records: Stores, admin: redis.Redis, prefix: str
+) -> None:
+    grants = parts.grants(writer(records, []))
+    rate = RateHit("assertions:org", 1_000_020.0, 60, 2)
+    made = _counting_runs(parts)
+
+    def grant(key: str, jti: str) -> bool:
+        return runner.run(
+            grants.record_grant(
+                replay_key=key, replay_until=NOW + 300, token=token(jti), event=event(1), now=NOW, rate=rate
+            )
+        )
+
+    assert grant("g1", "t1") is True
+    assert made == ["counting a rate hit and claiming"]
+    assert grant("g1", "t2") is False  # a replay: its hit given back in the same call
+    assert grant("g2", "t3") is True
+    with pytest.raises(RateExceeded) as exceeded:
+        grant("g3", "t4")
+    assert exceeded.value.hits == 3
+    assert len(made) == 4  # one call per grant, whatever its outcome
+    assert admin.exists(prefix + "replay:g3") == 0  # past the limit nothing was claimed
+    assert int(admin.get(prefix + "rate:assertions:org@1000020.0") or 0) == 3  # the refused hit stays counted
+    assert [runner.run(records.tokens.get_issued(j)) is not None for j in ("t1", "t2", "t3", "t4")] == [
+        True,
+        False,
+        True,
+        False,
+    ]
+    # A JWT sent directly: its hit and claim in one call too.
+    direct = grants.claim(replay_key="g4", replay_until=NOW + 300, now=NOW, rate=RateHit("assertions:o2", 0.0, 60, 5))
+    assert runner.run(direct) is True
+    assert made[4:] == ["counting a rate hit and claiming"]
 
 
 def test_a_failed_write_gives_the_claim_back(runner: asyncio.Runner, parts: RedisParts, records: Stores) -> None:
@@ -756,6 +806,24 @@ def test_on_a_real_three_node_cluster(
             return list(await asyncio.gather(*(tokens.is_revoked(k) for k in keys)))
 
         assert runner.run(check_all()) == [i % 3 == 0 for i in range(60)]
+        # A limited grant: the hit and the claim are on two shards' keys, made as two calls (a
+        # two-key script would be refused: CROSSSLOT), with the same outcomes as on one server.
+        grants = handle.grants(writer(records, []))
+        rate = RateHit("assertions:org", 1_000_020.0, 60, 2)
+
+        def grant(key: str, jti: str) -> bool:
+            return runner.run(
+                grants.record_grant(
+                    replay_key=key, replay_until=NOW + 300, token=token(jti), event=event(1), now=NOW, rate=rate
+                )
+            )
+
+        assert grant("g1", "t1") is True
+        assert grant("g1", "t2") is False
+        assert grant("g2", "t3") is True
+        with pytest.raises(RateExceeded):
+            grant("g3", "t4")
+        assert runner.run(handle.replay.claim("g3", NOW + 300, now=NOW)) is True  # g3 was never claimed
         for node in nodes:  # the single-key scripts ran on every shard, routed by slot
             with redis.Redis(port=node.port) as direct:
                 assert direct.dbsize() > 0

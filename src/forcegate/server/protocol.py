@@ -25,6 +25,10 @@ subclass keeps uvicorn's parsing and ASGI cycle; it re-implements only ``data_re
 accounting needs to feed the parser in pieces and to tell its own refusal from a malformed request)
 and hooks the parser callbacks that mark a head's start and end. Its per-request cost is a few
 attribute updates: no timer is armed for a request that arrives in one read.
+
+It also writes each response's head together with the start of its body (:class:`_HeadJoiningWrites`):
+uvicorn writes them with two ``transport.write`` calls, i.e. two ``send`` system calls and two TCP
+segments the client wakes up for; one is enough (decision 0029 measures it).
 """
 
 from __future__ import annotations
@@ -175,6 +179,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._head_refused = True
             raise _HeadTooLarge
         HttpToolsProtocol.on_headers_complete(self)
+        cycle = self.cycle
+        # The cycle just made (not an earlier one, which an upgrade leaves in place); a HEAD response
+        # has no body write to join its head to.
+        if cycle is not None and cycle.transport is self.transport and cycle.scope["method"] != "HEAD":
+            cycle.transport = cast("asyncio.Transport", _HeadJoiningWrites(self.transport))
 
     def on_message_complete(self) -> None:
         self._reading_head = self._message_ended = True
@@ -228,6 +237,52 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
+
+
+#: What uvicorn writes, before any response, to a request that sent ``Expect: 100-continue``.
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class _HeadJoiningWrites:
+    """The transport as one request's response cycle sees it: the response's head is held back and
+    written together with the first write after it (the body, or its first chunk), in ONE write.
+
+    The cycle writes, in order: perhaps ``100 Continue`` (before the response: passed at once, the
+    client waits for it), the head, then the body. Anything after the head goes straight through.
+    Closing writes a head still held first, so a response cut short (an app that fails after its
+    head) reaches the client as it did before: head, then the close.
+    """
+
+    __slots__ = ("_head_seen", "_held", "_transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._held: bytes | None = None
+        self._head_seen = False
+
+    def write(self, data: bytes) -> None:
+        if self._head_seen:
+            held = self._held
+            if held is None:
+                self._transport.write(data)
+            else:
+                self._held = None
+                self._transport.write(held + data)
+        elif data == _CONTINUE:
+            self._transport.write(data)
+        else:
+            self._head_seen = True
+            self._held = data
+
+    def close(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held)
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,6 @@ from forcegate.service.signing import SigningState, signing_state
 from forcegate.settings import Settings
 from forcegate.stores.bundle import Stores
 from forcegate.stores.models import AuditEvent, IssuedCheck, Session
-from forcegate.stores.protocols import ReplayCache
 from forcegate.stores.rate_hit import RateExceeded, RateHit
 
 __all__ = [
@@ -100,7 +99,6 @@ class AuthenticationService:
             max_assertion_lifetime=settings.max_assertion_lifetime,
             clock=self.clock,
         )
-        self._replay = _ClockedReplay(stores.replay, self.clock)
         self.canvas_liveness = CanvasLivenessCheck() if settings.canvas_liveness_check else None
         self._signing: SigningState | None = None
         # The registry generation the loaded keys are at least as new as (None: not loaded yet).
@@ -282,11 +280,20 @@ class AuthenticationService:
         if token.startswith(self._signing.prefixes) or looks_like_access_token(token):
             return (await self._verify_access_token(token)).identity, "access-token"
         # AssertionVerifier.verify, with the rate limit between the checks and the claim (as at the
-        # token endpoint): counted only for a verified assertion, and a refused one stays unused.
+        # token endpoint): counted only for a verified assertion, and a refused one stays unused. The
+        # hit and the claim are one unit of work (one write, or one Redis call), as in a grant.
         verified = await self.assertions.check(token, source="jwt")
-        spent = await self._spend_rate(verified.org.org_id)
-        if not await self._replay.claim(verified.replay_key, verified.replay_until):
-            await self._refund_rate(spent)
+        org_id = verified.org.org_id
+        now = self.clock.now()
+        rate = self._rate_hit(org_id, now)
+        try:
+            won = await self.stores.grants.claim(
+                replay_key=verified.replay_key, replay_until=verified.replay_until, now=now, rate=rate
+            )
+        except RateExceeded:
+            assert rate is not None
+            raise self._rate_limited(org_id, rate, now) from None
+        if not won:
             raise verified.replayed()
         return verified.identity, "jwt"
 
@@ -356,19 +363,6 @@ class AuthenticationService:
             return f"the consumer secret of app {app_key} that opened it was retired"
         return canvas_refusal(trust.apps[0], org, session.identity.org_id)
 
-    async def _spend_rate(self, org_id: str) -> tuple[str, float] | None:
-        """Count one single-use assertion of ``org_id`` in the current minute (the service's clock);
-        :class:`RateLimited` beyond ``token_rate_limit``. A counter store that is down fails closed.
-        Returns the counter and window hit (for :meth:`_refund_rate`), None when nothing is counted."""
-        now = self.clock.now()
-        rate = self._rate_hit(org_id, now)
-        if rate is None:
-            return None
-        hits = await self.stores.rates.hit(rate.key, rate.window_start, rate.window_seconds, now=now)
-        if hits > rate.limit:
-            raise self._rate_limited(org_id, rate, now)
-        return rate.key, rate.window_start
-
     def _rate_hit(self, org_id: str, now: float) -> RateHit | None:
         """The hit one single-use assertion of ``org_id`` counts at ``now`` (None: no limit set)."""
         limit = self.settings.token_rate_limit
@@ -383,12 +377,6 @@ class AuthenticationService:
             f"org {org_id} has used its {rate.limit} assertions for this minute",
             retry_after=max(1, math.ceil(rate.window_end - now)),
         )
-
-    async def _refund_rate(self, spent: tuple[str, float] | None) -> None:
-        """Give back a hit whose assertion proved a replay: whoever holds a used assertion must not
-        be able to spend its org's budget with it."""
-        if spent is not None:
-            await self.stores.rates.refund(*spent)
 
     async def _check_org_enabled(self, org_id: str, *, registered_only: bool) -> None:
         org = await self.registry.org(org_id)
@@ -442,16 +430,3 @@ class AuthenticationService:
         except ForcegateError as audit_exc:
             log.error("audit store refused a %s event: %s", event.endpoint, audit_exc)
             raise audit_exc from None
-
-
-class _ClockedReplay:
-    """The replay store, judging lapsed claims by the service's clock (the verifier's), not the wall clock."""
-
-    __slots__ = ("_clock", "_store")
-
-    def __init__(self, store: ReplayCache, clock: Clock) -> None:
-        self._store = store
-        self._clock = clock
-
-    async def claim(self, key: str, expires_at: float) -> bool:
-        return await self._store.claim(key, expires_at, now=self._clock.now())

@@ -10,7 +10,7 @@ grant's token record with its audit row, a batch of audit rows.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from forcegate.errors import ConfigurationError
 from forcegate.stores import records
@@ -98,7 +98,7 @@ class PostgresRateCounter:
 
 
 class PostgresGrantRecorder:
-    """Claim + token record + audit row in one transaction."""
+    """Rate hit + claim (+ token record + audit row) in one transaction."""
 
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
@@ -114,6 +114,20 @@ class PostgresGrantRecorder:
         rate: RateHit | None = None,
     ) -> bool:
         audit = records.audit_values(event)
+        return await self._claim(replay_key, replay_until, now, rate, lambda conn: _write_rows(conn, token, audit))
+
+    async def claim(self, *, replay_key: str, replay_until: float, now: float, rate: RateHit | None = None) -> bool:
+        return await self._claim(replay_key, replay_until, now, rate, None)
+
+    async def _claim(
+        self,
+        replay_key: str,
+        replay_until: float,
+        now: float,
+        rate: RateHit | None,
+        rows: Callable[[Connection], Awaitable[None]] | None,
+    ) -> bool:
+        """The rate hit, the claim and then ``rows``, in one transaction."""
         over: int | None = None
         async with self._db.transaction() as conn:
             if rate is not None:
@@ -125,7 +139,8 @@ class PostgresGrantRecorder:
                     if rate is not None:
                         await conn.execute(_REFUND, rate.key, rate.window_start)  # a replay spends no budget
                     return False  # already claimed: write nothing else
-                await _write_rows(conn, token, audit)
+                if rows is not None:
+                    await rows(conn)
         if over is not None:
             raise RateExceeded(over)
         return True

@@ -274,6 +274,12 @@ class GrantRecorder(Protocol):
         """
         ...
 
+    async def claim(self, *, replay_key: str, replay_until: float, now: float, rate: RateHit | None = None) -> bool:
+        """The single use of an assertion that is not exchanged for a token (an Apex JWT sent directly
+        as a bearer credential): :meth:`record_grant`'s rate hit and claim, in one unit of work, with
+        no rows. False when ``replay_key`` is already claimed; ``rate`` as in :meth:`record_grant`."""
+        ...
+
 
 class SessionStore(Protocol):
     async def create(self, session: Session) -> None: ...

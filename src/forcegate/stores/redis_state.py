@@ -5,7 +5,9 @@ With ``FORCEGATE_REDIS_URL`` set beside a PostgreSQL database, Redis holds what 
 or claims; PostgreSQL keeps issued-token records and the audit log. Every key is
 ``prefix + kind + ":" + id`` (kinds ``replay``, ``revoked``, ``session``, ``rate``), so deployments and
 test runs can share one Redis; an id longer than 200 characters (or starting with ``#``) is replaced by
-``#`` and its SHA-256. Every operation touches ONE key, so all of it works on Redis Cluster.
+``#`` and its SHA-256. Every operation touches ONE key, so all of it works on Redis Cluster — except
+a grant's rate hit and claim, made by one two-key script on a single server or behind Sentinel and by
+two calls on a cluster.
 
 Every write is safe to resend: redis-py resends a command after a connection error, and the first
 send may have run. Claims carry a per-call nonce (a resent claim finds its own nonce and wins);
@@ -71,18 +73,21 @@ _MAX_ID_LENGTH = 200
 # A claim is stored as "<expires_at> <nonce>". ONE script decides, so two callers racing on a key
 # cannot both win; a caller whose nonce is already there is a resend of a claim that ran, and wins.
 # A value without a separator is not ours to interpret: refuse (fail closed).
-_CLAIM = """
-local current = redis.call('GET', KEYS[1])
-if current then
-  local sep = string.find(current, ' ', 1, true)
-  if not sep then return 0 end
-  if string.sub(current, sep + 1) == ARGV[3] then return 1 end
-  local held_until = tonumber(string.sub(current, 1, sep - 1))
-  if held_until == nil or held_until >= tonumber(ARGV[2]) then return 0 end
+_CLAIM_FUNCTION = """
+local function claim(key, until_, now, nonce, ttl)
+  local current = redis.call('GET', key)
+  if current then
+    local sep = string.find(current, ' ', 1, true)
+    if not sep then return 0 end
+    if string.sub(current, sep + 1) == nonce then return 1 end
+    local held_until = tonumber(string.sub(current, 1, sep - 1))
+    if held_until == nil or held_until >= tonumber(now) then return 0 end
+  end
+  redis.call('SET', key, until_ .. ' ' .. nonce, 'PX', ttl)
+  return 1
 end
-redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[3], 'PX', ARGV[4])
-return 1
 """
+_CLAIM = _CLAIM_FUNCTION + "return claim(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])"
 
 # Compare-and-delete: only the claim this nonce made is given back.
 _RELEASE = """
@@ -124,11 +129,30 @@ return 1
 # INCR and the TTL in ONE script: a counter never exists without its expiry (a crash between two
 # commands would leave one that never expires). Only a counter without a TTL gets one, so the first
 # hit of the window sets it and later hits (from workers with other clocks) leave it alone.
-_HIT = """
-local hits = redis.call('INCR', KEYS[1])
-if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return hits
+_HIT_FUNCTION = """
+local function hit(key, ttl)
+  local hits = redis.call('INCR', key)
+  if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ttl) end
+  return hits
+end
 """
+_HIT = _HIT_FUNCTION + "return hit(KEYS[1], ARGV[1])"
+
+# A grant's rate hit and its claim in ONE script (one round trip instead of two), as the grant's
+# transaction does them on SQL: the hit first; past the limit nothing is claimed (-hits); a replay
+# gives its hit back (0); else the window's count. It touches two keys, so it runs only where both
+# live on one server (not on a cluster: there the hit and the claim stay two calls).
+_HIT_AND_CLAIM = (
+    _HIT_FUNCTION
+    + _CLAIM_FUNCTION
+    + """
+local hits = hit(KEYS[1], ARGV[1])
+if hits > tonumber(ARGV[2]) then return -hits end
+if claim(KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]) == 1 then return hits end
+redis.call('DECR', KEYS[1])
+return 0
+"""
+)
 
 # A counter that expired is not brought back (DECR would create it at -1, without a TTL).
 _REFUND = """
@@ -176,16 +200,21 @@ class RedisReplayCache:
         ``now`` (the caller's clock) decides whether a held claim has lapsed, and the Redis TTL is
         ``expires_at - now`` (at least 1 s), so Redis forgets the claim by itself.
         """
+        name, args = self.claim_arguments(nonce, key, expires_at, now=now)
+        won = await self._conn.run("claiming a replay key", lambda c: self._claim(c, [name], args))
+        return bool(won == 1)
+
+    def claim_arguments(
+        self, nonce: str, key: str, expires_at: float, *, now: float | None = None
+    ) -> tuple[str, list[str | int]]:
+        """The claim's Redis key and the claim script's arguments (until, now, nonce, TTL in ms)."""
         if not isinstance(key, str) or not key:
             raise ConfigurationError("a replay key is a non-empty string")
         if not nonce or " " in nonce:
             raise ConfigurationError("a claim nonce is a non-empty string without spaces")
         until = _finite(expires_at, "a claim's expiry")
         at = time.time() if now is None else now
-        args: list[str | int] = [until, _finite(at, "now"), nonce, _ttl_ms(expires_at - at)]
-        name = redis_key(self._prefix, "replay", key)
-        won = await self._conn.run("claiming a replay key", lambda c: self._claim(c, [name], args))
-        return bool(won == 1)
+        return redis_key(self._prefix, "replay", key), [until, _finite(at, "now"), nonce, _ttl_ms(expires_at - at)]
 
     async def release(self, key: str, nonce: str) -> bool:
         """Give back the claim ``nonce`` made (compare-and-delete); False if it is not held by ``nonce``."""
@@ -210,12 +239,16 @@ class RedisRateCounter:
     async def hit(self, key: str, window_start: float, window_seconds: int, *, now: float) -> int:
         """The TTL is the rest of the window (``window_start + window_seconds - now``) plus
         :data:`RATE_MARGIN`, at least 1 s: Redis forgets the counter by itself."""
+        name, ttl = self.counter(key, window_start, window_seconds, now=now)
+        hits = await self._conn.run("counting a rate hit", lambda c: self._hit(c, [name], [ttl]))
+        return int(hits)
+
+    def counter(self, key: str, window_start: float, window_seconds: int, *, now: float) -> tuple[str, int]:
+        """The window's Redis key and the TTL (ms) a hit gives a counter that has none."""
         check_rate_hit(key, window_start, window_seconds)
         at = float(_finite(now, "now"))
         ttl = _ttl_ms(window_start + window_seconds - at + RATE_MARGIN)
-        name = redis_key(self._prefix, "rate", f"{key}@{_finite(window_start, 'a window start')}")
-        hits = await self._conn.run("counting a rate hit", lambda c: self._hit(c, [name], [ttl]))
-        return int(hits)
+        return redis_key(self._prefix, "rate", f"{key}@{_finite(window_start, 'a window start')}"), ttl
 
     async def refund(self, key: str, window_start: float) -> None:
         name = redis_key(self._prefix, "rate", f"{key}@{_finite(window_start, 'a window start')}")
@@ -348,10 +381,20 @@ class RedisGrantRecorder:
     A token therefore never leaves without its record.
     """
 
-    def __init__(self, replay: RedisReplayCache, write_records: WriteRecords, rates: RedisRateCounter) -> None:
+    def __init__(
+        self,
+        replay: RedisReplayCache,
+        write_records: WriteRecords,
+        rates: RedisRateCounter,
+        *,
+        connection: RedisConnection,
+    ) -> None:
         self._replay = replay
         self._write_records = write_records
         self._rates = rates
+        self._conn = connection
+        # The hit and the claim are two keys: one script only where one server holds every key.
+        self._hit_and_claim = None if connection.target.mode == "cluster" else LuaScript(_HIT_AND_CLAIM)
 
     async def record_grant(
         self,
@@ -363,16 +406,8 @@ class RedisGrantRecorder:
         now: float,
         rate: RateHit | None = None,
     ) -> bool:
-        if rate is not None:
-            # Redis and the database are two stores: the hit (one atomic script) comes first, as it
-            # would in the transaction; a replay gives it back.
-            hits = await self._rates.hit(rate.key, rate.window_start, rate.window_seconds, now=now)
-            if hits > rate.limit:
-                raise RateExceeded(hits)
         nonce = _new_nonce()
-        if not await self._replay.claim_as(nonce, replay_key, replay_until, now=now):
-            if rate is not None:
-                await self._rates.refund(rate.key, rate.window_start)
+        if not await self._claim(nonce, replay_key, replay_until, now, rate):
             return False
         try:
             written = await self._write_records(token, event, replay_key)
@@ -389,6 +424,34 @@ class RedisGrantRecorder:
         # Not written: the database had already granted this assertion, and Redis had lost the claim
         # (a restart without persistence, a failover). The claim just made is right: keep it.
         return written
+
+    async def claim(self, *, replay_key: str, replay_until: float, now: float, rate: RateHit | None = None) -> bool:
+        return await self._claim(_new_nonce(), replay_key, replay_until, now, rate)
+
+    async def _claim(self, nonce: str, replay_key: str, replay_until: float, now: float, rate: RateHit | None) -> bool:
+        """The rate hit, then the claim (made only within the limit; a replay gives the hit back).
+
+        Redis and the database are two stores: these come first, as they would in the transaction.
+        False: a replay. Raises :class:`RateExceeded` past the limit.
+        """
+        if rate is None:
+            return await self._replay.claim_as(nonce, replay_key, replay_until, now=now)
+        script = self._hit_and_claim
+        if script is not None:
+            counter, ttl = self._rates.counter(rate.key, rate.window_start, rate.window_seconds, now=now)
+            name, args = self._replay.claim_arguments(nonce, replay_key, replay_until, now=now)
+            keys, values = [counter, name], [ttl, rate.limit, *args]
+            outcome = int(await self._conn.run("counting a rate hit and claiming", lambda c: script(c, keys, values)))
+            if outcome < 0:
+                raise RateExceeded(-outcome)
+            return outcome > 0
+        hits = await self._rates.hit(rate.key, rate.window_start, rate.window_seconds, now=now)
+        if hits > rate.limit:
+            raise RateExceeded(hits)
+        if await self._replay.claim_as(nonce, replay_key, replay_until, now=now):
+            return True
+        await self._rates.refund(rate.key, rate.window_start)
+        return False
 
 
 class RedisParts:
@@ -410,7 +473,7 @@ class RedisParts:
         return RedisTokenStore(records, self.connection, prefix=self.prefix)
 
     def grants(self, write_records: WriteRecords) -> RedisGrantRecorder:
-        return RedisGrantRecorder(self.replay, write_records, self.rates)
+        return RedisGrantRecorder(self.replay, write_records, self.rates, connection=self.connection)
 
     async def check(self) -> str:
         """``"ok"`` or a short reason; never raises; answers within ~2 s when Redis is down."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from forcegate.errors import ConfigurationError
@@ -99,7 +99,7 @@ _SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id_hash = ? AND
 
 
 class SqliteGrantRecorder:
-    """Claim + token record + audit row in one unit of one (group-committed) transaction."""
+    """Rate hit + claim (+ token record + audit row) in one unit of one (group-committed) transaction."""
 
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
@@ -117,6 +117,25 @@ class SqliteGrantRecorder:
         issued = issued_values(token)
         audit = audit_values(event)
 
+        def rows(conn: sqlite3.Connection) -> None:
+            conn.execute(_INSERT_ISSUED, issued)
+            conn.execute(_INSERT_AUDIT, audit)
+
+        return await self._claim(replay_key, replay_until, now, rate, rows)
+
+    async def claim(self, *, replay_key: str, replay_until: float, now: float, rate: RateHit | None = None) -> bool:
+        return await self._claim(replay_key, replay_until, now, rate, None)
+
+    async def _claim(
+        self,
+        replay_key: str,
+        replay_until: float,
+        now: float,
+        rate: RateHit | None,
+        rows: Callable[[sqlite3.Connection], None] | None,
+    ) -> bool:
+        """The rate hit, the claim and then ``rows``, in one unit of the group commit."""
+
         def unit(conn: sqlite3.Connection, hits: int = 0) -> int:
             # 1 granted, 0 a replay, -hits over the rate limit (a unit returns; it never raises
             # inside the group-commit transaction it shares with other requests). ``hits``: the
@@ -127,8 +146,8 @@ class SqliteGrantRecorder:
                 if rate is not None:
                     conn.execute(_REFUND, (rate.key, rate.window_start))  # a replay spends no budget
                 return 0  # already claimed: write nothing else
-            conn.execute(_INSERT_ISSUED, issued)
-            conn.execute(_INSERT_AUDIT, audit)
+            if rows is not None:
+                rows(conn)
             return 1
 
         if rate is None:
