@@ -10,9 +10,22 @@ commit add their hits with one statement per counter (``SqliteDatabase.execute_t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-__all__ = ["RateExceeded", "RateHit"]
+from forcegate.errors import ConfigurationError
+
+__all__ = ["RateExceeded", "RateHit", "check_rate_hit"]
+
+
+def check_rate_hit(key: object, window_start: object, window_seconds: object) -> None:
+    """The arguments of :meth:`~forcegate.stores.protocols.RateCounter.hit`, the same on every backend."""
+    if not isinstance(key, str) or not key:
+        raise ConfigurationError("a rate counter key is a non-empty string")
+    if isinstance(window_start, bool) or not isinstance(window_start, int | float) or not math.isfinite(window_start):
+        raise ConfigurationError("a rate window's start is a finite number of seconds")
+    if isinstance(window_seconds, bool) or not isinstance(window_seconds, int) or window_seconds < 1:
+        raise ConfigurationError("a rate window lasts a whole number of seconds, at least 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +38,8 @@ class RateHit:
     limit: int
 
     def __post_init__(self) -> None:
-        # Imported here: values imports the protocols, which import this module.
-        from forcegate.stores.values import check_rate_hit
-
+        # Made for every limited grant: the check lives in this module, not imported on each call
+        # (an import statement in a hot function costs about as much as the check).
         check_rate_hit(self.key, self.window_start, self.window_seconds)
 
     @property

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import string
 import time
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from forcegate.stores.models import (
     OrgPolicy,
 )
 from forcegate.stores.protocols import UNSET
+from forcegate.stores.rate_hit import check_rate_hit
 
 if TYPE_CHECKING:
     import asyncpg
@@ -170,16 +170,6 @@ def check_policy(value: object) -> OrgPolicy:
         if seconds is not None and seconds > MAX_POLICY_SECONDS:
             raise ConfigurationError(f"policy {field} must be at most {MAX_POLICY_SECONDS} seconds (one year)")
     return value
-
-
-def check_rate_hit(key: object, window_start: object, window_seconds: object) -> None:
-    """The arguments of :meth:`~forcegate.stores.protocols.RateCounter.hit`, the same on every backend."""
-    if not isinstance(key, str) or not key:
-        raise ConfigurationError("a rate counter key is a non-empty string")
-    if isinstance(window_start, bool) or not isinstance(window_start, int | float) or not math.isfinite(window_start):
-        raise ConfigurationError("a rate window's start is a finite number of seconds")
-    if isinstance(window_seconds, bool) or not isinstance(window_seconds, int) or window_seconds < 1:
-        raise ConfigurationError("a rate window lasts a whole number of seconds, at least 1")
 
 
 def check_org(org: Org) -> Org:
