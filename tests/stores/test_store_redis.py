@@ -391,25 +391,24 @@ def test_a_grant_claims_then_writes_and_a_replay_writes_nothing(
     assert runner.run(lapsed) is True
 
 
-def _counting_runs(parts: RedisParts) -> list[str]:
-    """The Redis calls ``parts`` makes from now on, by what they do (each is one round trip)."""
-    made: list[str] = []
+def test_a_limited_grant_counts_and_claims_in_one_round_trip(
+    runner: asyncio.Runner,
+    parts: RedisParts,
+    records: Stores,
+    admin: redis.Redis,
+    prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    grants = parts.grants(writer(records, []))
+    rate = RateHit("assertions:org", 1_000_020.0, 60, 2)
+    made: list[str] = []  # the Redis calls from now on, by what they do (each is one round trip)
     run = parts.connection.run
 
     async def counted(what: str, operation: Any) -> Any:
         made.append(what)
         return await run(what, operation)
 
-    parts.connection.run = counted  # type: ignore[method-assign]
-    return made
-
-
-def test_a_limited_grant_counts_and_claims_in_one_round_trip(
-    runner: asyncio.Runner, parts: RedisParts, records: Stores, admin: redis.Redis, prefix: str
-) -> None:
-    grants = parts.grants(writer(records, []))
-    rate = RateHit("assertions:org", 1_000_020.0, 60, 2)
-    made = _counting_runs(parts)
+    monkeypatch.setattr(parts.connection, "run", counted)
 
     def grant(key: str, jti: str) -> bool:
         return runner.run(

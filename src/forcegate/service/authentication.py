@@ -184,25 +184,22 @@ class AuthenticationService:
         grant = await prepare_grant(request, verifier=self.assertions, issuer=self.issuer)
         identity = grant.identity
         event = self.audit.allowed(identity, endpoint=TOKEN_ENDPOINT, credential="jwt-bearer", client=client)
-        now = self.clock.now()
-        rate = self._rate_hit(identity.org_id, now)
         # One atomic write (one transaction on SQL, shared with concurrent requests): the org's rate
         # hit — after the signature, so a forged assertion spends no one's budget — then the
         # single-use claim (not made past the limit: the assertion stays usable in the next window;
         # a replay gives the hit back), the token's record and its audit row. A token never leaves
         # without its rows.
-        try:
-            won = await self.stores.grants.record_grant(
+        won = await self._counted(
+            identity.org_id,
+            lambda now, rate: self.stores.grants.record_grant(
                 replay_key=grant.assertion.replay_key,
                 replay_until=grant.assertion.replay_until,
                 token=grant.record,
                 event=event,
                 now=now,
                 rate=rate,
-            )
-        except RateExceeded:
-            assert rate is not None
-            raise self._rate_limited(identity.org_id, rate, now) from None
+            ),
+        )
         if not won:
             raise grant.assertion.replayed()
         self.audit.recorded(event)
@@ -283,16 +280,12 @@ class AuthenticationService:
         # token endpoint): counted only for a verified assertion, and a refused one stays unused. The
         # hit and the claim are one unit of work (one write, or one Redis call), as in a grant.
         verified = await self.assertions.check(token, source="jwt")
-        org_id = verified.org.org_id
-        now = self.clock.now()
-        rate = self._rate_hit(org_id, now)
-        try:
-            won = await self.stores.grants.claim(
+        won = await self._counted(
+            verified.org.org_id,
+            lambda now, rate: self.stores.grants.claim(
                 replay_key=verified.replay_key, replay_until=verified.replay_until, now=now, rate=rate
-            )
-        except RateExceeded:
-            assert rate is not None
-            raise self._rate_limited(org_id, rate, now) from None
+            ),
+        )
         if not won:
             raise verified.replayed()
         return verified.identity, "jwt"
@@ -362,6 +355,17 @@ class AuthenticationService:
         if session.app_secret_id is not None and session.app_secret_id not in trust.secret_ids:
             return f"the consumer secret of app {app_key} that opened it was retired"
         return canvas_refusal(trust.apps[0], org, session.identity.org_id)
+
+    async def _counted(self, org_id: str, claim: Callable[[float, RateHit | None], Awaitable[bool]]) -> bool:
+        """Run ``claim(now, rate)``: a single-use claim that counts one hit of ``org_id``'s rate limit in
+        its own unit of work (``GrantRecorder``); past the limit, :class:`RateLimited`."""
+        now = self.clock.now()
+        rate = self._rate_hit(org_id, now)
+        try:
+            return await claim(now, rate)
+        except RateExceeded:
+            assert rate is not None
+            raise self._rate_limited(org_id, rate, now) from None
 
     def _rate_hit(self, org_id: str, now: float) -> RateHit | None:
         """The hit one single-use assertion of ``org_id`` counts at ``now`` (None: no limit set)."""

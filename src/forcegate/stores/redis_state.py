@@ -247,16 +247,18 @@ class RedisRateCounter:
         """The window's Redis key and the TTL (ms) a hit gives a counter that has none."""
         check_rate_hit(key, window_start, window_seconds)
         at = float(_finite(now, "now"))
-        ttl = _ttl_ms(window_start + window_seconds - at + RATE_MARGIN)
-        return redis_key(self._prefix, "rate", f"{key}@{_finite(window_start, 'a window start')}"), ttl
+        return self._name(key, window_start), _ttl_ms(window_start + window_seconds - at + RATE_MARGIN)
 
     async def refund(self, key: str, window_start: float) -> None:
-        name = redis_key(self._prefix, "rate", f"{key}@{_finite(window_start, 'a window start')}")
+        name = self._name(key, window_start)
         await self._conn.run("refunding a rate hit", lambda c: self._refund(c, [name], []))
 
     async def purge(self, now: float) -> int:
         """Always 0: every counter carries a Redis TTL and expires by itself."""
         return 0
+
+    def _name(self, key: str, window_start: float) -> str:
+        return redis_key(self._prefix, "rate", f"{key}@{_finite(window_start, 'a window start')}")
 
 
 class RedisTokenStore:
