@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +17,12 @@ import pytest
 
 from forcegate.service.bootstrap import bootstrap
 from forcegate.settings import load_settings
-from forcegate.stores import migrate
+from forcegate.stores import migrate, open_stores
+from forcegate.stores.redis_state import redis_key
 from forcegate.stores.schema import schema_state, upgrade_schema
 from helpers import Runner
 from server.backends import shared_backend
+from stores import redis_support
 
 LATEST = migrate.latest_version()
 
@@ -44,7 +47,10 @@ def _schema_at(version: int) -> None:
     asyncio.run(upgrade_schema(load_settings(), target=version))
 
 
-@pytest.mark.parametrize("command", [("db", "status"), ("db", "status", "--json"), ("db", "upgrade"), ("db", "rekey")])
+@pytest.mark.parametrize(
+    "command",
+    [("db", "status"), ("db", "status", "--json"), ("db", "upgrade"), ("db", "rekey"), ("db", "copy-revocations")],
+)
 def test_no_store_is_said_and_nothing_is_created(forcegate: Runner, fresh: Path, command: tuple[str, ...]) -> None:
     # Issue 16: `FORCEGATE_DATA_DIR=/nonexistent forcegate db status` said "outdated".
     result = forcegate(*command)
@@ -148,3 +154,55 @@ def test_upgrading_to_6_binds_each_canvas_app_to_the_orgs_it_could_reach(
     monkeypatch.setenv("FG_SECRET_B", "canvas-consumer-secret-b")
     assert forcegate("apps", "add", "3MVG9_b", "--secret-env", "FG_SECRET_B").code == 0
     assert json.loads(forcegate("apps", "show", "3MVG9_b", "--json").out)["bound_orgs"] == 0
+
+
+# --- copy-revocations (decision 0032) -------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_copy_revocations_has_nothing_to_copy_without_redis(forcegate: Runner, store_line: str) -> None:
+    result = forcegate("db", "copy-revocations")
+    assert (result.code, result.out, result.err) == (
+        0,
+        "nothing to copy: this deployment keeps no revocations on Redis\n",
+        store_line,
+    )
+    assert json.loads(forcegate("db", "copy-revocations", "--json").out) == {
+        "redis": False,
+        "store": store_line.removeprefix("forcegate: store: ").strip(),
+    }
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_copy_revocations_brings_an_earlier_versions_redis_revocations_into_postgresql(
+    forcegate: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with shared_backend(with_redis=True) as backend:
+        for name, value in backend.environ().items():
+            monkeypatch.setenv(name, value)
+        _schema_at(LATEST)
+        assert backend.redis_url is not None
+        admin = redis_support.admin_client(backend.redis_url)
+        # As a worker of an earlier version revoked it during the rollout: on Redis alone.
+        admin.set(backend.redis_prefix + "revoked:early", repr(time.time() + 600), px=600_000)
+        admin.set(redis_key(backend.redis_prefix, "revoked", "x" * 300), repr(time.time() + 600), px=600_000)
+
+        async def revoked(jti: str) -> bool:
+            stores = await open_stores(load_settings())
+            try:
+                return await stores.tokens.is_revoked(jti)
+            finally:
+                await stores.close()
+
+        assert asyncio.run(revoked("early")) is False
+        result = forcegate("db", "copy-revocations")
+        assert (result.code, result.out) == (0, "copied 1 revocation(s) from Redis into PostgreSQL\n")
+        assert "1 revocation(s) of over-long token ids are stored hashed on Redis and were not copied" in result.err
+        assert asyncio.run(revoked("early")) is True
+        again = forcegate("db", "copy-revocations", "--json")
+        assert json.loads(again.out) == {
+            "redis": True,
+            "copied": 1,
+            "unreadable": 1,
+            "store": "postgresql://127.0.0.1:5432/test (PostgreSQL and Redis)",
+        }

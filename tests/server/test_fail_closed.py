@@ -156,7 +156,13 @@ def _assert_every_token_recorded(deployment: Deployment, tokens: list[str], *, i
 def _assert_refused_while_down(deployment: Deployment, token: str, failing: str) -> None:
     refused = _exchange(deployment)
     assert (refused.status_code, refused.json()) == (503, {"error": "temporarily_unavailable"})
-    assert get_me(deployment.server.url, token).status_code == 503
+    # An access token needs PostgreSQL only (its record, its revocation, the registry: decision
+    # 0032): it keeps working while Redis is down, and is refused while PostgreSQL is.
+    assert get_me(deployment.server.url, token).status_code == (200 if failing == "redis" else 503)
+    # Revoking it needs both (the revocation in PostgreSQL, its mirror on Redis for earlier workers).
+    with deployment.server.client() as client:
+        revoking = client.post("/oauth2/revoke", data={"token": token}, headers={"authorization": f"Bearer {token}"})
+    assert (revoking.status_code, revoking.json()) == (503, {"error": "temporarily_unavailable"})
     status, checks = _readyz(deployment)
     assert status == 503
     assert checks[failing] != "ok"

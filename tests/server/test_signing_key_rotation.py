@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from forcegate.cli.main import cli
 from forcegate.clock import FixedClock
 from forcegate.core.access_token import new_signing_key
+from forcegate.errors import InvalidAccessToken, OrgDisabled
 from forcegate.service.authentication import AuthenticationService as Service
 from forcegate.settings import Settings
 from forcegate.stores import Org as OrgRecord
@@ -36,7 +37,7 @@ from forcegate.stores.encryption import SecretBox
 from forcegate.stores.sqlite import open_sqlite_stores
 from server.backends import shared_backend
 from server.live import ORG_ID, LiveServer, Org, exchange, make_org, register_org, start_server
-from stores.stores_support import NOW, identity, run
+from stores.stores_support import NOW, ORG, identity, run
 
 
 def kid_of(access_token: str) -> str:
@@ -100,10 +101,13 @@ def test_rotate_and_retire_on_a_running_server(live_server: LiveServer, register
         assert admin.post("/oauth2/introspect", data={"token": after}).json()["active"] is True
 
 
-@pytest.fixture
-def two_servers(tmp_path: Path, clock: FixedClock) -> Iterator[tuple[LiveServer, LiveServer, dict[str, str]]]:
-    """Two in-process servers on one PostgreSQL schema (one deployment), and the CLI's environment for it."""
-    with shared_backend(with_redis=False) as backend, ExitStack() as stack:
+@pytest.fixture(params=[False, True], ids=["postgresql", "postgresql+redis"])
+def two_servers(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock
+) -> Iterator[tuple[LiveServer, LiveServer, dict[str, str]]]:
+    """Two in-process servers on one deployment, and the CLI's environment for it. On PostgreSQL alone
+    a token's lookup also reads the registry generation; beside Redis it is read on its own (0031)."""
+    with shared_backend(with_redis=request.param) as backend, ExitStack() as stack:
         first = start_server(tmp_path / "a", clock=clock, **backend.settings())
         stack.callback(first.stop)
         second = start_server(tmp_path / "b", clock=clock, public_url=first.url, **backend.settings())
@@ -199,3 +203,74 @@ def test_keys_reload_once_and_only_when_the_generation_moves(stores: Stores, tmp
     assert service.issuer is not None
     token, _ = service.issuer.issue(identity(), client_id=ORG_ID)
     assert kid_of(token) == second.kid
+
+
+# --- the generation read with the token's lookup (decision 0031) -------------------------------------
+
+
+def counted(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> list[int]:
+    """Count the calls of ``target.name`` (an async method), each still made."""
+    calls: list[int] = []
+    method = getattr(target, name)
+
+    async def call(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return await method(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, call)
+    return calls
+
+
+def test_an_api_call_on_sqlite_checks_the_generation_in_its_token_lookup(
+    stores: Stores, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(stores.keys.add_signing_key(signing_key(NOW)))
+    run(stores.trust.add_org(OrgRecord(org_id=ORG)))
+    service = Service(Settings(data_dir=tmp_path), stores)
+    run(service.load_signing_keys())
+    assert service.issuer is not None
+    token, record = service.issuer.issue(identity(), client_id=ORG)
+    run(stores.tokens.record_issued(record))
+    generation_reads = counted(monkeypatch, stores.trust, "generation")
+    lookups = counted(monkeypatch, stores.tokens, "check_issued")
+
+    assert run(service.authenticate_bearer(token))[0].org_id == ORG  # uncached: checked against its record
+    assert run(service.authenticate_bearer(token))[0].org_id == ORG  # cached: the revocation only
+    assert (len(generation_reads), len(lookups)) == (0, 2)
+    # The lookup still is the generation check: a registry change made just before a call applies to it.
+    run(stores.trust.update_org(ORG, enabled=False))
+    with pytest.raises(OrgDisabled):
+        run(service.authenticate_bearer(token))
+    run(stores.trust.update_org(ORG, enabled=True))
+    assert run(service.authenticate_bearer(token))[0].org_id == ORG
+    assert len(generation_reads) == 0
+
+
+def test_another_workers_rotation_and_retirement_apply_to_the_next_api_call(stores: Stores, tmp_path: Path) -> None:
+    # Two services on one database: two workers. The second rotates and signs with a key the first
+    # has not loaded (its lookup of the new kid fails until it reads the generation), then retires the
+    # old key: the first refuses a token of it it had verified (and cached) before.
+    first_key, second_key = signing_key(NOW), signing_key(NOW + 10)
+    run(stores.keys.add_signing_key(first_key))
+    run(stores.trust.add_org(OrgRecord(org_id=ORG)))
+    one = Service(Settings(data_dir=tmp_path / "one"), stores)
+    other = Service(Settings(data_dir=tmp_path / "other"), stores)
+    run(one.load_signing_keys())
+    assert one.issuer is not None
+    old, old_record = one.issuer.issue(identity(), client_id=ORG)
+    run(stores.tokens.record_issued(old_record))
+    assert run(one.authenticate_bearer(old))[0].org_id == ORG
+
+    run(stores.keys.add_signing_key(second_key))
+    run(other.load_signing_keys())
+    assert other.issuer is not None
+    new, new_record = other.issuer.issue(identity(), client_id=ORG)
+    run(stores.tokens.record_issued(new_record))
+    assert kid_of(new) == second_key.kid
+    assert run(one.authenticate_bearer(new))[0].org_id == ORG
+    assert run(one.authenticate_bearer(old))[0].org_id == ORG
+
+    run(stores.keys.retire_signing_key(first_key.kid))
+    with pytest.raises(InvalidAccessToken, match="kid"):
+        run(one.authenticate_bearer(old))
+    assert run(one.authenticate_bearer(new))[0].org_id == ORG

@@ -286,6 +286,37 @@ def test_revocation_keeps_the_later_expiry_and_outlives_it(
 
     assert runner.run(tokens.purge(NOW + 300)) == 0
     assert runner.run(tokens.is_revoked("t1")) is True
+    # Decision 0032: the revocation itself is in PostgreSQL; Redis holds the mirror above.
+    assert runner.run(records.tokens.is_revoked("t1")) is True
+    assert runner.run(records.tokens.is_revoked("t4")) is True
+
+
+def test_revocations_an_earlier_version_kept_on_redis_are_copied_into_postgresql(
+    runner: asyncio.Runner, parts: RedisParts, records: Stores, admin: redis.Redis, prefix: str
+) -> None:
+    tokens = parts.tokens(records.tokens)
+    # As a worker of an earlier version revokes: on Redis alone (one of them too long a jti: hashed).
+    admin.set(prefix + "revoked:early1", repr(NOW + 600), px=600_000)
+    admin.set(prefix + "revoked:early2", repr(NOW + 900), px=600_000)
+    admin.set(redis_key(prefix, "revoked", "x" * 300), repr(NOW + 600), px=600_000)
+    admin.set("other:" + "revoked:early3", repr(NOW + 600), px=600_000)  # another deployment's prefix
+    runner.run(tokens.revoke("late", NOW + 600))  # an upgraded worker: both places
+    try:
+        assert runner.run(tokens.is_revoked("early1")) is False  # not seen until copied
+        assert runner.run(tokens.copy_revocations()) == (3, 1)  # early1, early2, late; the hashed one
+        assert [runner.run(tokens.is_revoked(j)) for j in ("early1", "early2", "late", "early3")] == [
+            True,
+            True,
+            True,
+            False,
+        ]
+        assert runner.run(tokens.copy_revocations()) == (3, 1)  # safe to repeat
+        # The expiry copied is the one Redis held: kept until it and the margin are past.
+        assert runner.run(records.tokens.purge(NOW + 900 + REVOCATION_MARGIN - 1)) == 2  # early1, late
+        assert runner.run(tokens.is_revoked("early2")) is True
+        assert runner.run(tokens.is_revoked("early1")) is False
+    finally:
+        admin.delete("other:revoked:early3")
 
 
 def test_issued_token_records_go_to_the_records_store(
@@ -507,8 +538,7 @@ def test_an_unreachable_server_is_store_unavailable_within_seconds(
     operations = [
         lambda: down.replay.claim("k", NOW + 60, now=NOW),
         lambda: down.replay.release("k", "n1"),
-        lambda: tokens.revoke("t1", NOW + 60),
-        lambda: tokens.is_revoked("t1"),
+        lambda: tokens.revoke("t1", NOW + 60),  # its mirror here (decision 0032)
         lambda: down.sessions.create(session()),
         lambda: down.sessions.get("a" * 64),
         lambda: down.sessions.delete("a" * 64),
@@ -801,10 +831,15 @@ def test_on_a_real_three_node_cluster(
         for jti in keys[::3]:
             runner.run(tokens.revoke(jti, time.time() + 600))
 
-        async def check_all() -> list[bool]:  # each key read on its own shard
+        async def check_all() -> list[bool]:  # read in PostgreSQL (decision 0032)
             return list(await asyncio.gather(*(tokens.is_revoked(k) for k in keys)))
 
         assert runner.run(check_all()) == [i % 3 == 0 for i in range(60)]
+        # ... and mirrored for earlier workers, each key on its own shard.
+        async def mirrored() -> list[bool]:
+            return [bool(await handle.client.exists(redis_key(handle.prefix, "revoked", k))) for k in keys]
+
+        assert runner.run(mirrored()) == [i % 3 == 0 for i in range(60)]
         # A limited grant: the hit and the claim are on two shards' keys, made as two calls (a
         # two-key script would be refused: CROSSSLOT), with the same outcomes as on one server.
         grants = handle.grants(writer(records, []))

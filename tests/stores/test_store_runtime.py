@@ -11,7 +11,8 @@ from collections.abc import Callable
 import pytest
 
 from forcegate.errors import AlreadyExists, ConfigurationError, StoreUnavailable
-from forcegate.stores import Session, SigningKey, Stores
+from forcegate.stores import Org, Session, SigningKey, Stores
+from forcegate.stores.values import REVOCATION_MARGIN
 from stores.stores_support import NOW, ORG, OTHER_ORG, Backend, event, identity, run, session, token
 
 # --- replay ------------------------------------------------------------------------------------------
@@ -115,30 +116,49 @@ def test_revocation(stores: Stores) -> None:
     assert run(stores.tokens.is_revoked("t1")) is True
 
 
-def test_check_issued_reads_the_record_mac_and_the_revocation(backend: Backend, stores: Stores) -> None:
-    # Where the records and the revocations live together, one lookup answers both; on Redis the
-    # revocations live apart, and the MAC is not read (the service checks the signature instead).
-    keeps_mac = not backend.redis_prefix
-    assert run(stores.tokens.check_issued("t1")) == (None, False)
+def test_check_issued_reads_the_record_mac_and_the_revocation(stores: Stores) -> None:
+    # The records and the revocations live together on every backend (beside Redis: in PostgreSQL,
+    # decision 0032): one lookup answers both.
+    def check(jti: str) -> tuple[str | None, bool]:
+        found = run(stores.tokens.check_issued(jti))
+        return found.mac, found.revoked
+
+    assert check("t1") == (None, False)
     run(stores.tokens.record_issued(token("t1")))
     run(stores.tokens.record_issued(token("t2")._replace(mac=None)))  # a record from before schema 11
-    assert run(stores.tokens.check_issued("t1")) == (token().mac if keeps_mac else None, False)
-    assert run(stores.tokens.check_issued("t2")) == (None, False)
+    assert check("t1") == (token().mac, False)
+    assert check("t2") == (None, False)
     run(stores.tokens.revoke("t1", NOW + 600))
     run(stores.tokens.revoke("t9", NOW + 600))  # revoked, never recorded here
-    assert run(stores.tokens.check_issued("t1")) == (token().mac if keeps_mac else None, True)
-    assert run(stores.tokens.check_issued("t9")) == (None, True)
-    assert run(stores.tokens.check_issued("t2")) == (None, False)
+    assert check("t1") == (token().mac, True)
+    assert check("t9") == (None, True)
+    assert check("t2") == (None, False)
 
 
-def test_token_purge(backend: Backend, stores: Stores) -> None:
+def test_check_issued_reads_the_registry_generation_with_the_token(stores: Stores) -> None:
+    # Decision 0031: the lookup is also the request's generation check, so it must see a registry
+    # change made just before it.
+    before = run(stores.trust.generation())
+    assert run(stores.tokens.check_issued("t1")).generation == before
+    run(stores.trust.add_org(Org(org_id=ORG)))
+    after = run(stores.trust.generation())
+    assert after != before
+    assert run(stores.tokens.check_issued("t1")).generation == after
+
+
+def test_token_purge(stores: Stores) -> None:
     run(stores.tokens.record_issued(token("old", NOW + 10)))
     run(stores.tokens.record_issued(token("new", NOW + 1000)))
     run(stores.tokens.revoke("old", NOW + 10))
     run(stores.tokens.revoke("new", NOW + 1000))
-    # The issued-token record and the revocation of "old"; a revocation that expires by itself is gone already.
-    assert run(stores.tokens.purge(NOW + 100)) == (1 if backend.expires_by_itself else 2)
+    # The issued-token record of "old" goes at its expiry; its revocation is kept for the largest
+    # leeway past it (the token may still be accepted until then), and goes after.
+    assert run(stores.tokens.purge(NOW + 100)) == 1
     assert run(stores.tokens.get_issued("old")) is None
+    assert run(stores.tokens.is_revoked("old")) is True
+    assert run(stores.tokens.purge(NOW + 10 + REVOCATION_MARGIN - 1)) == 0
+    assert run(stores.tokens.purge(NOW + 10 + REVOCATION_MARGIN + 1)) == 1
+    assert run(stores.tokens.is_revoked("old")) is False
     assert run(stores.tokens.get_issued("new")) is not None
     assert run(stores.tokens.is_revoked("new")) is True
 

@@ -1,4 +1,5 @@
-"""``forcegate db``: the database schema (status, upgrade) and the encryption of its secrets (rekey).
+"""``forcegate db``: the database schema (status, upgrade), the encryption of its secrets (rekey), and
+the revocations an earlier version kept on Redis (copy-revocations).
 
 ``forcegate serve`` (and ``forcegate init``) set up a new, empty database but ``serve`` refuses to
 start on an outdated one (unless ``--migrate``): upgrading a database shared by running workers is a
@@ -12,8 +13,19 @@ import asyncio
 
 import click
 
-from forcegate.cli._stores import cli_settings, echo_json, require_store, run_with_registry, store_option, used_store
+from forcegate.cli._stores import (
+    cli_settings,
+    echo_json,
+    require_store,
+    run_with_registry,
+    run_with_stores,
+    store_option,
+    used_store,
+    warn,
+)
 from forcegate.registry import RegistryService
+from forcegate.stores import Stores
+from forcegate.stores.redis_state import RedisTokenStore, RevocationCopy
 from forcegate.stores.rekey import rekey
 from forcegate.stores.schema import schema_state, upgrade_schema
 
@@ -82,6 +94,34 @@ def _warn_about_shared_canvas_apps() -> None:
             f"it (forcegate orgs update ORG_ID --app …; forcegate apps show {key} lists them)",
             err=True,
         )
+
+
+@db.command("copy-revocations")
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def db_copy_revocations(as_json: bool) -> None:
+    """Copy into PostgreSQL the token revocations that workers of an earlier forcegate kept on Redis only.
+
+    PostgreSQL + Redis keeps revocations in PostgreSQL (mirrored on Redis, decision 0032). Run this
+    once a rollout from an earlier version is over: a token an earlier worker revoked during the
+    rollout is then refused by every worker. Safe to repeat. Elsewhere there is nothing to copy.
+    """
+
+    async def action(stores: Stores) -> RevocationCopy | None:
+        tokens = stores.tokens
+        return await tokens.copy_revocations() if isinstance(tokens, RedisTokenStore) else None
+
+    result = run_with_stores(action)
+    if as_json:
+        found = {} if result is None else {"copied": result.copied, "unreadable": result.unreadable}
+        echo_json({"redis": result is not None, **found})
+        return
+    if result is None:
+        click.echo("nothing to copy: this deployment keeps no revocations on Redis")
+        return
+    click.echo(f"copied {result.copied} revocation(s) from Redis into PostgreSQL")
+    if result.unreadable:
+        warn(f"{result.unreadable} revocation(s) of over-long token ids are stored hashed on Redis and were not copied")
 
 
 @db.command("rekey")

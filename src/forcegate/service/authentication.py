@@ -10,7 +10,9 @@ Every request path starts with :meth:`AuthenticationService.refresh`: one read o
 generation, which every registry write and every signing-key change bumps. When it moved, the
 registry cache is dropped and the signing keys are reloaded, BEFORE any access token is verified or
 issued: a token signed with a key another worker just rotated to verifies here on this worker's very
-next request, and a token of a retired key is refused as soon.
+next request, and a token of a retired key is refused as soon. An API call with an access token
+reads the generation with its token's lookup where the store can (decision 0031), and is decided
+only once the cache and the keys are brought to it.
 """
 
 from __future__ import annotations
@@ -131,7 +133,10 @@ class AuthenticationService:
 
         One generation read when nothing changed; the keys are reloaded only when it moved.
         """
-        generation = await self.registry.refresh()
+        await self._keys_at(await self.registry.refresh())
+
+    async def _keys_at(self, generation: int) -> None:
+        """The signing keys reloaded if the registry ``generation`` (just read) moved past theirs."""
         if generation == self._keys_generation:
             return
         # Concurrent requests that see the move wait for the one reload rather than verify against
@@ -272,10 +277,15 @@ class AuthenticationService:
         An access token of ours carries ``typ: at+jwt``; anything else is treated as an Apex-signed
         JWT sent directly, held to the token endpoint's rules, single use included.
         """
+        signing = self._signing
+        if signing is not None and (token.startswith(signing.prefixes) or looks_like_access_token(token)):
+            # The prefixes only spare decoding the header of a token of ours; the route does not
+            # depend on which keys are loaded, so it is taken before the generation is read.
+            return (await self._verify_access_token(token)).identity, "access-token"
         await self.refresh()
         assert self._signing is not None
         if token.startswith(self._signing.prefixes) or looks_like_access_token(token):
-            return (await self._verify_access_token(token)).identity, "access-token"
+            return (await self._verify_access_token(token, fresh=True)).identity, "access-token"
         # AssertionVerifier.verify, with the rate limit between the checks and the claim (as at the
         # token endpoint): counted only for a verified assertion, and a refused one stays unused. The
         # hit and the claim are one unit of work (one write, or one Redis call), as in a grant.
@@ -292,7 +302,9 @@ class AuthenticationService:
 
     async def verify_access_token(self, token: str) -> VerifiedAccessToken:
         """An access token this service issued, not revoked, for an org still enabled."""
-        await self.refresh()
+        if self._signing is None:
+            await self.refresh()
+            return await self._verify_access_token(token, fresh=True)
         return await self._verify_access_token(token)
 
     async def verify_token_signature(self, token: str) -> VerifiedAccessToken:
@@ -301,25 +313,46 @@ class AuthenticationService:
         assert self.access is not None
         return self.access.verify(token)
 
-    async def _verify_access_token(self, token: str) -> VerifiedAccessToken:
-        """:meth:`verify_access_token` once :meth:`refresh` has run.
+    async def _verify_access_token(self, token: str, *, fresh: bool = False) -> VerifiedAccessToken:
+        """:meth:`verify_access_token` once the signing keys are loaded (``fresh``: :meth:`refresh`
+        has run for this request).
 
-        A token verified before costs a revocation lookup. Any other is checked against the record
-        the service kept of it, read together with the revocation (one lookup, decision 0025): a
-        token of ours with a record MAC needs no public-key cryptography at all.
+        One lookup of the token's ``jti`` answers the revocation and, for a token not verified
+        before, the record MAC it is checked against (decision 0025: no public-key cryptography for
+        a token of ours). Where the store reads the registry generation in that same lookup
+        (decision 0031) it is the request's generation check; elsewhere the generation is read
+        after it. Either way the keys and the registry cache are brought to it before anything is
+        decided, and if the keys moved the token is checked again under the new ones: a token of a
+        key another worker just rotated to verifies on the very next request, one of a retired key
+        is refused as soon.
         """
         access = self.access
         assert access is not None
         verified = access.cached(token)
-        if verified is not None:
-            revoked = await self.stores.tokens.is_revoked(verified.jti)
-        else:
-            opened = access.open(token)
-            jti = opened.jti
-            record = await self.stores.tokens.check_issued(jti) if jti is not None else _NO_RECORD
+        opened = None
+        if verified is None:
+            try:
+                opened = access.open(token)
+            except InvalidAccessToken:
+                if fresh:
+                    raise
+                # Perhaps a key this worker has not loaded yet: decide under the current ones.
+                await self.refresh()
+                return await self._verify_access_token(token, fresh=True)
+        jti = verified.jti if verified is not None else opened.jti if opened is not None else None
+        record = await self.stores.tokens.check_issued(jti) if jti is not None else _NO_RECORD
+        if not fresh:
+            if record.generation is None:
+                await self.refresh()
+            else:
+                self.registry.apply(record.generation)
+                await self._keys_at(record.generation)
+            if self.access is not access:
+                return await self._verify_access_token(token, fresh=True)
+        if opened is not None:
             verified = access.check(opened, record.mac)
-            revoked = record.revoked
-        if revoked:
+        assert verified is not None
+        if record.revoked:
             raise TokenRevoked("the access token was revoked")
         await self._check_org_enabled(verified.identity.org_id, registered_only=True)
         return verified

@@ -90,6 +90,12 @@ class RegistryCache:
     async def refresh(self) -> int:
         """Drop every cached entry if the registry changed since the last call; return the generation."""
         generation = await self._trust.generation()
+        self.apply(generation)
+        return generation
+
+    def apply(self, generation: int) -> None:
+        """:meth:`refresh` with a generation read elsewhere in the same request (with a token's
+        record, decision 0031): every cached entry dropped if it differs from the cache's."""
         if generation != self._generation:
             self._orgs.clear()
             self._reload_at.clear()
@@ -97,7 +103,6 @@ class RegistryCache:
             self._canvas.clear()
             self._routes = None
             self._generation = generation
-        return generation
 
     async def org(self, org_id: str) -> OrgTrust | None:
         try:

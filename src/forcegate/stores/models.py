@@ -158,12 +158,15 @@ class CertificateRecord:
 
 
 class IssuedCheck(NamedTuple):
-    """What the token store says of an access token's ``jti`` on an uncached API call: the record MAC
-    kept when it was issued (None: no record, a record from before schema 11, or a backend that keeps
-    revocations apart from the records) and whether it was revoked."""
+    """What the token store says of an access token's ``jti`` on an API call: the record MAC kept when
+    it was issued (None: no record, a record from before schema 11, or a backend that keeps
+    revocations apart from the records), whether it was revoked, and the registry generation read in
+    the same snapshot (None: a backend that keeps revocations apart from the registry, whose caller
+    reads the generation itself; decision 0031)."""
 
     mac: str | None
     revoked: bool
+    generation: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,7 +17,7 @@ from forcegate.stores import records
 from forcegate.stores.models import AuditEvent, IssuedCheck, IssuedToken, Session
 from forcegate.stores.postgres_db import Connection, PostgresDatabase, placeholders, rowcount
 from forcegate.stores.rate_hit import RateExceeded, RateHit
-from forcegate.stores.values import check_rate_hit
+from forcegate.stores.values import REVOCATION_MARGIN, check_rate_hit, checked_generation
 
 __all__ = [
     "PostgresAuditLog",
@@ -48,8 +48,10 @@ _ISSUED_VALUES = placeholders(records.ISSUED_COLUMN_COUNT)
 _INSERT_ISSUED = f"INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}) VALUES ({_ISSUED_VALUES})"  # noqa: S608
 _SELECT_ISSUED = f"SELECT {records.ISSUED_COLUMNS} FROM issued_tokens WHERE jti = $1"  # noqa: S608
 # One row always: the record's MAC (NULL without a record) and the revocation, in one statement.
+# The registry generation in the same statement: one round trip, one snapshot (decision 0031).
 _CHECK_ISSUED = (
-    "SELECT (SELECT mac FROM issued_tokens WHERE jti = $1), EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)"
+    "SELECT (SELECT mac FROM issued_tokens WHERE jti = $1), EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1), "
+    "(SELECT generation FROM trust_generation WHERE singleton = 1)"
 )
 _AUDIT_VALUES = placeholders(records.AUDIT_COLUMN_COUNT)
 _INSERT_AUDIT = f"INSERT INTO audit_events ({records.AUDIT_COLUMNS}) VALUES ({_AUDIT_VALUES})"  # noqa: S608
@@ -191,12 +193,14 @@ class PostgresTokenStore:
     async def check_issued(self, jti: str) -> IssuedCheck:
         row = await self._db.fetchrow(_CHECK_ISSUED, jti)
         assert row is not None  # a SELECT without FROM always answers one row
-        return IssuedCheck(row[0], bool(row[1]))
+        return IssuedCheck(row[0], bool(row[1]), checked_generation(row[2]))
 
     async def purge(self, now: float) -> int:
         async with self._db.transaction() as conn:
             issued = rowcount(await conn.execute("DELETE FROM issued_tokens WHERE expires_at < $1", now))
-            revoked = rowcount(await conn.execute("DELETE FROM revoked_tokens WHERE expires_at < $1", now))
+            # A revocation is kept for the leeway past its token's expiry (the token may still be accepted).
+            expired = now - REVOCATION_MARGIN
+            revoked = rowcount(await conn.execute("DELETE FROM revoked_tokens WHERE expires_at < $1", expired))
         return issued + revoked
 
 

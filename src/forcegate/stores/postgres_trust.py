@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Sequence
 import asyncpg
 from cryptography import x509
 
-from forcegate.errors import AlreadyExists, NotFound, RegistryError
+from forcegate.errors import AlreadyExists, NotFound
 from forcegate.stores import records, values
 from forcegate.stores.encryption import SecretBox
 from forcegate.stores.models import App, AppSecret, CertificateRecord, CertificateState, Org, OrgPolicy
@@ -110,10 +110,7 @@ class PostgresTrustStore:
         return await self._generation()
 
     async def _read_generation(self) -> int:
-        found = await self._db.fetchval(_GENERATION)
-        if found is None:
-            raise RegistryError("the trust_generation row is missing: the schema was altered by hand")
-        return int(found)
+        return values.checked_generation(await self._db.fetchval(_GENERATION))
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[Connection]:

@@ -241,8 +241,10 @@ class TokenStore(Protocol):
     async def is_revoked(self, jti: str) -> bool: ...
 
     async def check_issued(self, jti: str) -> IssuedCheck:
-        """What an uncached API call needs of token ``jti``: its record MAC and whether it was revoked,
-        in one lookup where the backend keeps both together (``mac`` None where it does not)."""
+        """What an API call needs of token ``jti``: its record MAC and whether it was revoked, in one
+        lookup where the backend keeps both together (``mac`` None where it does not); and the registry
+        generation in the same snapshot where the registry lives in the same database (``generation``
+        None where it does not: the caller reads it itself). Decisions 0025 and 0031."""
         ...
 
     async def purge(self, now: float) -> int: ...

@@ -1,8 +1,10 @@
 """Per-request state on Redis, shared by every worker and host: replay claims, revocations, sessions,
 rate counters.
 
-With ``FORCEGATE_REDIS_URL`` set beside a PostgreSQL database, Redis holds what every request reads
-or claims; PostgreSQL keeps issued-token records and the audit log. Every key is
+With ``FORCEGATE_REDIS_URL`` set beside a PostgreSQL database, Redis holds what requests claim and
+count (replay claims, rate counters) and the Canvas sessions; PostgreSQL keeps the issued-token
+records, the revocations (mirrored here for workers of an earlier version, decision 0032) and the
+audit log. Every key is
 ``prefix + kind + ":" + id`` (kinds ``replay``, ``revoked``, ``session``, ``rate``), so deployments and
 test runs can share one Redis; an id longer than 200 characters (or starting with ``#``) is replaced by
 ``#`` and its SHA-256. Every operation touches ONE key, so all of it works on Redis Cluster — except
@@ -21,14 +23,15 @@ Expired entries vanish by Redis TTL, so the ``purge`` methods have nothing to do
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import math
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NamedTuple
 
 from forcegate.core.identity import Identity
 from forcegate.errors import AlreadyExists, ConfigurationError, StoreUnavailable
@@ -43,7 +46,7 @@ from forcegate.stores.redis_client import (
     RedisConnection,
     parse_redis_url,
 )
-from forcegate.stores.values import check_rate_hit
+from forcegate.stores.values import REVOCATION_MARGIN, check_rate_hit
 
 __all__ = [
     "RATE_MARGIN",
@@ -54,6 +57,7 @@ __all__ = [
     "RedisReplayCache",
     "RedisSessionStore",
     "RedisTokenStore",
+    "RevocationCopy",
     "WriteRecords",
     "open_redis",
     "redis_key",
@@ -61,8 +65,6 @@ __all__ = [
 
 log = logging.getLogger("forcegate.stores")
 
-#: A revocation outlives the token's expiry by the largest leeway a verifier may grant it.
-REVOCATION_MARGIN = float(MAX_LEEWAY)
 #: A rate counter outlives its window's end (by the caller's clock) by this much, so a worker whose
 #: clock lags another's by up to the largest leeway still finds the window's count.
 RATE_MARGIN = float(MAX_LEEWAY)
@@ -262,7 +264,16 @@ class RedisRateCounter:
 
 
 class RedisTokenStore:
-    """Revocations on Redis; issued-token records delegate to ``records`` (the PostgreSQL store)."""
+    """Issued-token records AND revocations in ``records`` (the PostgreSQL store), each revocation
+    mirrored here for workers of an earlier forcegate during a rollout (decision 0032).
+
+    An API call's one lookup then reads the record MAC, the revocation and the registry generation
+    in one PostgreSQL round trip (decisions 0025, 0031) instead of a Redis call beside the generation
+    read. Earlier versions kept revocations on Redis only: they still read (and write) them here, so
+    a revocation made by an upgraded worker is written to both, and one made by an earlier worker
+    during the rollout reaches PostgreSQL with :meth:`copy_revocations` (``forcegate db
+    copy-revocations``, run once the rollout is over).
+    """
 
     def __init__(self, records: TokenStore, connection: RedisConnection, *, prefix: str) -> None:
         self._records = records
@@ -277,29 +288,65 @@ class RedisTokenStore:
         return await self._records.get_issued(jti)
 
     async def revoke(self, jti: str, expires_at: float) -> None:
-        """Revoke until ``expires_at``; revoking again keeps the later expiry.
+        """Revoke until ``expires_at`` in PostgreSQL, then mirror it on Redis; revoking again keeps the
+        later expiry. If the mirror fails the call fails (and may be repeated: both writes only extend).
 
-        The TTL runs on the wall clock (a verifier checks expiry against it): until the expiry plus
-        :data:`REVOCATION_MARGIN`, so a token with an expiry already past still reads as revoked
-        for that margin.
+        The mirror's TTL runs on the wall clock (a verifier checks expiry against it): until the
+        expiry plus :data:`REVOCATION_MARGIN`, so a token with an expiry already past still reads as
+        revoked for that margin, as it does in PostgreSQL until the purge (which keeps the margin).
         """
         until = _finite(expires_at, "a revocation's expiry")
+        await self._records.revoke(jti, expires_at)
         ttl = _ttl_ms(max(expires_at - time.time(), 0.0) + REVOCATION_MARGIN)
         name = redis_key(self._prefix, "revoked", jti)
         await self._conn.run("revoking a token", lambda c: self._revoke(c, [name], [until, ttl]))
 
     async def is_revoked(self, jti: str) -> bool:
-        name = redis_key(self._prefix, "revoked", jti)
-        return bool(await self._conn.run("reading a revocation", lambda c: c.exists(name)))
+        return await self._records.is_revoked(jti)
 
     async def check_issued(self, jti: str) -> IssuedCheck:
-        """The revocation only: the records are in PostgreSQL, and reading one there as well would
-        cost a second round trip, more than the token's signature check it could replace."""
-        return IssuedCheck(None, await self.is_revoked(jti))
+        return await self._records.check_issued(jti)
 
     async def purge(self, now: float) -> int:
-        """Purges the issued-token records; revocations expire by Redis TTL."""
+        """Purges the records and revocations in PostgreSQL; the mirror expires by Redis TTL."""
         return await self._records.purge(now)
+
+    async def copy_revocations(self) -> RevocationCopy:
+        """Copy into PostgreSQL every revocation found on Redis only: those an earlier forcegate made
+        (it wrote Redis alone). Idempotent (a revocation only ever extends); ids too long for a key
+        were stored hashed and cannot be recovered (counted as ``unreadable``; forcegate's own
+        ``jti`` has 34 characters)."""
+        pattern = redis_key(self._prefix, "revoked", "*")
+        marker = len(pattern) - 1
+        copied = unreadable = 0
+        names: list[str] = await self._conn.run(
+            "listing revocations", lambda c: _collect(c.scan_iter(match=pattern, count=1000))
+        )
+        for name in names:
+            jti = name[marker:]
+            if jti.startswith("#"):
+                unreadable += 1
+                continue
+            value = await self._conn.run("reading a revocation", functools.partial(_get, name))
+            if value is not None:  # else: expired meanwhile
+                await self._records.revoke(jti, float(value))
+                copied += 1
+        return RevocationCopy(copied, unreadable)
+
+
+class RevocationCopy(NamedTuple):
+    """What :meth:`RedisTokenStore.copy_revocations` did: revocations copied, and ids it could not read."""
+
+    copied: int
+    unreadable: int
+
+
+async def _get(name: str, client: RedisClient) -> Any:
+    return await client.get(name)
+
+
+async def _collect(names: AsyncIterator[Any]) -> list[str]:
+    return [name.decode() if isinstance(name, bytes) else str(name) async for name in names]
 
 
 def _optional_int(value: object) -> int | None:
@@ -471,7 +518,7 @@ class RedisParts:
         return self.connection.client
 
     def tokens(self, records: TokenStore) -> RedisTokenStore:
-        """Revocations here, issued-token records in ``records``."""
+        """Issued-token records and revocations in ``records``, revocations mirrored here (0032)."""
         return RedisTokenStore(records, self.connection, prefix=self.prefix)
 
     def grants(self, write_records: WriteRecords) -> RedisGrantRecorder:

@@ -27,7 +27,7 @@ from forcegate.stores.records import (
     session_values,
 )
 from forcegate.stores.sqlite_db import Row, SqliteDatabase, Tally
-from forcegate.stores.values import check_rate_hit
+from forcegate.stores.values import REVOCATION_MARGIN, check_rate_hit, checked_generation
 
 __all__ = [
     "SqliteAuditLog",
@@ -90,8 +90,10 @@ _REFUND = "UPDATE rate_counters SET hits = hits - 1 WHERE counter_key = ? AND wi
 _INSERT_ISSUED = f"INSERT INTO issued_tokens ({ISSUED_COLUMNS}) VALUES ({', '.join('?' * ISSUED_COLUMN_COUNT)})"  # noqa: S608
 _SELECT_ISSUED = f"SELECT {ISSUED_COLUMNS} FROM issued_tokens WHERE jti = ?"  # noqa: S608
 # One row always: the record's MAC (NULL without a record) and the revocation, in one statement.
+# The registry generation in the same statement: one read, one snapshot, for every API call (decision 0031).
 _CHECK_ISSUED = (
-    "SELECT (SELECT mac FROM issued_tokens WHERE jti = ?1), EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1)"
+    "SELECT (SELECT mac FROM issued_tokens WHERE jti = ?1), EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1), "
+    "(SELECT generation FROM trust_generation)"
 )
 _INSERT_AUDIT = f"INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ({', '.join('?' * AUDIT_COLUMN_COUNT)})"  # noqa: S608
 _INSERT_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({', '.join('?' * SESSION_COLUMN_COUNT)})"  # noqa: S608
@@ -187,13 +189,16 @@ class SqliteTokenStore:
         return self._db.read_one("SELECT 1 FROM revoked_tokens WHERE jti = ?", (jti,)) is not None
 
     async def check_issued(self, jti: str) -> IssuedCheck:
-        mac, revoked = cast(Row, self._db.read_one(_CHECK_ISSUED, (jti,)))
-        return IssuedCheck(mac, bool(revoked))
+        mac, revoked, generation = cast(Row, self._db.read_one(_CHECK_ISSUED, (jti,)))
+        return IssuedCheck(mac, bool(revoked), checked_generation(generation))
 
     async def purge(self, now: float) -> int:
         async with self._db.write() as conn:
             issued = conn.execute("DELETE FROM issued_tokens WHERE expires_at < ?", (now,)).rowcount
-            revoked = conn.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (now,)).rowcount
+            # A revocation is kept for the leeway past its token's expiry (the token may still be accepted).
+            revoked = conn.execute(
+                "DELETE FROM revoked_tokens WHERE expires_at < ?", (now - REVOCATION_MARGIN,)
+            ).rowcount
         return issued + revoked
 
 

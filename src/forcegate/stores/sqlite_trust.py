@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from cryptography import x509
 
-from forcegate.errors import AlreadyExists, NotFound, RegistryError
+from forcegate.errors import AlreadyExists, NotFound
 from forcegate.stores.encryption import SecretBox
 from forcegate.stores.models import App, AppSecret, CertificateRecord, CertificateState, Org, OrgPolicy
 from forcegate.stores.protocols import UNSET
@@ -48,6 +48,7 @@ from forcegate.stores.values import (
     check_secret,
     check_state,
     check_text,
+    checked_generation,
     org_changes,
     org_from_row,
     org_values,
@@ -131,9 +132,7 @@ class SqliteTrustStore:
 
     async def generation(self) -> int:
         row = self._db.read_one("SELECT generation FROM trust_generation")
-        if row is None:
-            raise RegistryError("the trust_generation row is missing: the schema was altered by hand")
-        return int(row[0])
+        return checked_generation(None if row is None else row[0])
 
     # --- apps -----------------------------------------------------------------------------------------
 

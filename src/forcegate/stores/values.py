@@ -11,10 +11,11 @@ import json
 import string
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from forcegate.core import ids
 from forcegate.errors import ConfigurationError, RegistryError
+from forcegate.settings import MAX_LEEWAY
 from forcegate.stores.models import (
     CANVAS_NAME_PATTERN,
     CONSUMER_KEY_PATTERN,
@@ -36,6 +37,7 @@ __all__ = [
     "ORG_COLUMNS",
     "ORG_COLUMN_COUNT",
     "POLICY_COLUMNS",
+    "REVOCATION_MARGIN",
     "Row",
     "canonical_org_id",
     "check_algorithms",
@@ -53,6 +55,7 @@ __all__ = [
     "check_state",
     "check_strings",
     "check_text",
+    "checked_generation",
     "dump_strings",
     "load_strings",
     "org_changes",
@@ -64,6 +67,9 @@ __all__ = [
 Row: TypeAlias = "Sequence[Any] | asyncpg.Record"
 
 MAX_NAME_LENGTH = 255
+#: A revocation outlives the token's expiry by the largest leeway a verifier may grant it: a token
+#: still accepted past its ``exp`` (within the leeway) must still read as revoked.
+REVOCATION_MARGIN = float(MAX_LEEWAY)
 #: How many older consumer secrets a rotation may keep active beside the new one.
 MAX_KEEP_PREVIOUS = 100
 _HEX = frozenset(string.hexdigits.lower())
@@ -267,6 +273,13 @@ def org_changes(
             changes[column] = getattr(checked, column)
     changes["updated_at"] = time.time()
     return changes
+
+
+def checked_generation(value: object) -> int:
+    """The registry generation a read returned; its row missing (None) is a damaged schema, refused."""
+    if value is None:
+        raise RegistryError("the trust_generation row is missing: the schema was altered by hand")
+    return int(cast(int, value))
 
 
 def check_not_last_secret(others_active: int, consumer_key: str, secret_id: int) -> None:
