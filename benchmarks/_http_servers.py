@@ -6,6 +6,7 @@ on a fresh data folder with the benchmark's org and certificate registered throu
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import os
@@ -271,10 +272,13 @@ class Forcegate:
             )
         return completed.stdout
 
-    def server(self, workdir: Path, workers: int, http: str = "serve", *, port: int | None = None) -> Server:
+    def server(
+        self, workdir: Path, workers: int, http: str = "serve", *, port: int | None = None, tree: Path | None = None
+    ) -> Server:
         """``forcegate serve``; or, with ``http`` a protocol of _protocol_server.py, the service under it.
 
         ``port``: another port than the instance's (a second server beside it); the public URL stays.
+        ``tree``: serve the forcegate of that checkout (:func:`served_from`).
         """
         port = port or self.port
         if http == "serve":
@@ -289,10 +293,28 @@ class Forcegate:
             name=name,
             argv=[*argv, "--log-level", "info"],
             port=port,
-            log_path=workdir / f"forcegate-{http}-{workers}.log",
-            env=self.env,
+            log_path=workdir / f"forcegate-{http}-{workers}-{port}.log",
+            env=served_from(self.env, tree),
             workers=workers,
         )
+
+
+def source_variant(text: str) -> tuple[str, Path]:
+    """``NAME=SOURCE_TREE`` (an argparse ``--variant`` type): a name and a checkout whose ``src/forcegate`` to serve."""
+    name, sep, tree = text.partition("=")
+    if not sep or not name or not tree:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=SOURCE_TREE")
+    path = Path(tree).resolve()
+    if not (path / "src" / "forcegate").is_dir():
+        raise argparse.ArgumentTypeError(f"{tree} has no src/forcegate")
+    return name, path
+
+
+def served_from(env: dict[str, str], tree: Path | None) -> dict[str, str]:
+    """``env`` with ``tree``'s ``src/`` first on PYTHONPATH (None: ``env`` as it is)."""
+    if tree is None:
+        return env
+    return {**env, "PYTHONPATH": os.pathsep.join(p for p in (str(tree / "src"), env.get("PYTHONPATH")) if p)}
 
 
 @dataclass(frozen=True)

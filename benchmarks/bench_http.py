@@ -31,6 +31,11 @@ with * if it happens again), since it measured one worker, not two.
     .venv/bin/python benchmarks/bench_http.py --protocols    # raw ASGI under each HTTP protocol / server
     .venv/bin/python benchmarks/bench_http.py --http h11     # the service under another uvicorn protocol
 
+``--variant NAME=SOURCE_TREE`` (repeatable) serves forcegate from each checkout's ``src/`` (first on
+the server's PYTHONPATH), one server per variant on the same data folder, their runs interleaved
+endpoint by endpoint, so a change to a hot path is judged in one run (single runs on these machines
+move by 30%): ``--workers 1 --rounds 3 --variant new=. --variant old=../old-checkout``.
+
 ``--http`` (decision 0012) runs the service under benchmarks/_protocol_server.py with uvicorn's
 ``httptools`` (as before the connection limits), forcegate's ``limited`` protocol or ``h11``, instead
 of ``forcegate serve``; the baseline stays uvicorn's httptools.
@@ -82,6 +87,7 @@ from _http_servers import (
     forcegate_instance,
     free_port,
     http_exchange,
+    source_variant,
 )
 from _protocol_server import PROTOCOLS
 from _wrk import WrkMissing, wrk_path
@@ -103,23 +109,27 @@ def measure_workers(
     max_assertions: int,
     state: dict[str, object],
     https: Sequence[str] = ("serve",),
+    variants: Sequence[tuple[str, Path]] = (),
     rounds: int = 1,
 ) -> list[Run]:
     """Start the servers with ``workers`` workers, warm up, calibrate, measure (interleaved), stop.
 
     ``https``: one service per entry (``serve`` or a protocol of _protocol_server.py), all on the same
     data folder and public URL, each on its own port; their runs are interleaved endpoint by endpoint.
+    ``variants``: each of those once per source tree (``--variant``), interleaved the same way.
     ``rounds``: the whole sequence that many times (the table shows each row's median).
     """
     say(f"--- {workers} worker(s) ---")
     baseline = servers.start(baseline_server(bench.workdir, workers))
     services: dict[str, Server] = {}
+    trees: Sequence[tuple[str, Path | None]] = variants or [("", None)]
     try:
-        for n, http in enumerate(https):
-            services[http] = servers.start(
-                forcegate.server(bench.workdir, workers, http, port=free_port() if n else None)
-            )
-        service = services[https[0]]
+        for http in https:
+            for name, tree in trees:
+                key = " ".join(part for part in (http if len(https) > 1 else "", name) if part) or http
+                port = free_port() if services else None
+                services[key] = servers.start(forcegate.server(bench.workdir, workers, http, port=port, tree=tree))
+        service = next(iter(services.values()))
         tokens = state.get("tokens")
         fetched_at = state.get("tokens_at")
         if not isinstance(tokens, list) or not isinstance(fetched_at, float) or time.monotonic() - fetched_at > 300:
@@ -290,6 +300,7 @@ def main_service(args: argparse.Namespace, workdir: Path, servers: Servers) -> i
                 max_assertions=args.max_assertions,
                 state=state,
                 https=args.http,
+                variants=args.variant,
                 rounds=args.rounds,
             )
 
@@ -371,6 +382,15 @@ def main() -> int:
         default=["serve"],
         help="run the service as `forcegate serve` (default) or under these uvicorn protocols, comma-separated "
         f"({', '.join(PROTOCOLS)}; _protocol_server.py), runs interleaved",
+    )
+    parser.add_argument(
+        "--variant",
+        type=source_variant,
+        action="append",
+        default=[],
+        metavar="NAME=SOURCE_TREE",
+        help="serve forcegate from SOURCE_TREE/src (repeatable: each variant one more server on the same data, "
+        "its runs interleaved with the others'); variants must share the schema version",
     )
     parser.add_argument(
         "--rounds",

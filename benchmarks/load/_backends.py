@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from _http_load import say
-from _http_servers import HOST, Server
+from _http_servers import HOST, Server, served_from
 from cryptography import x509
 
 from forcegate.core.ids import to18
@@ -94,7 +94,7 @@ class Backend:
         """Serve forcegate from the source tree ``tree`` (its ``src/`` first on the server's PYTHONPATH)."""
         self.variant = name
         self.label = f"{self.label} [{name}]"
-        self.env["PYTHONPATH"] = os.pathsep.join(p for p in (str(tree / "src"), self.env.get("PYTHONPATH")) if p)
+        self.env = served_from(self.env, tree)
 
     def settings(self) -> Settings:
         """What ``forcegate serve`` reads from the same environment."""

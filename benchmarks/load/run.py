@@ -69,7 +69,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from _http_load import Minter, baseline_script, say
-from _http_servers import CERT_NAME, Servers, baseline_server, free_port
+from _http_servers import CERT_NAME, Servers, baseline_server, free_port, source_variant
 from _wrk import WrkMissing, wrk_path
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
@@ -127,16 +127,6 @@ def _backend(ctx: Context, name: str, tag: str) -> contextlib.AbstractContextMan
     )
 
 
-def _variant(text: str) -> tuple[str, Path]:
-    name, sep, tree = text.partition("=")
-    if not sep or not name or not tree:
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=SOURCE_TREE")
-    path = Path(tree).resolve()
-    if not (path / "src" / "forcegate").is_dir():
-        raise argparse.ArgumentTypeError(f"{tree} has no src/forcegate")
-    return name, path
-
-
 def _orgs(text: str) -> list[int]:
     try:
         sizes = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
@@ -178,7 +168,7 @@ def parse_args() -> argparse.Namespace:
     add("--max-assertions", type=int, default=100_000, help="cap per single-use pool (default 100,000)")
     add(
         "--variant",
-        type=_variant,
+        type=source_variant,
         action="append",
         default=[],
         metavar="NAME=SOURCE_TREE",

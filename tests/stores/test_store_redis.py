@@ -835,6 +835,7 @@ def test_on_a_real_three_node_cluster(
             return list(await asyncio.gather(*(tokens.is_revoked(k) for k in keys)))
 
         assert runner.run(check_all()) == [i % 3 == 0 for i in range(60)]
+
         # ... and mirrored for earlier workers, each key on its own shard.
         async def mirrored() -> list[bool]:
             return [bool(await handle.client.exists(redis_key(handle.prefix, "revoked", k))) for k in keys]
