@@ -189,17 +189,21 @@ def measure_workers(
         def base() -> Path:
             return base_script
 
-        def each(label: str) -> list[tuple[str, Server]]:
-            return [(label if len(services) == 1 else f"{label} [{http}]", server) for http, server in services.items()]
+        def each(label: str, turn: int) -> list[tuple[str, Server]]:
+            """The services in this round's order: rotated each round, so that none always runs first
+            (measured: the second of two identical-order runs read 5 to 20% faster, whichever tree it was)."""
+            named = [(label if len(services) == 1 else f"{label} [{key}]", server) for key, server in services.items()]
+            shift = turn % len(named)
+            return named[shift:] + named[:shift]
 
-        for _ in range(rounds):
+        for turn in range(rounds):
             measure("baseline", baseline, "/oauth2/token", base)
-            for label, server in each("POST /oauth2/token"):
+            for label, server in each("POST /oauth2/token", turn):
                 measure(label, server, "/oauth2/token", fresh_assertions, token_seconds)
             measure("baseline", baseline, "/oauth2/token", base)
-            for label, server in each("GET /api/v1/me (1 token)"):
+            for label, server in each("GET /api/v1/me (1 token)", turn):
                 measure(label, server, "/api/v1/me", lambda: one_script)
-            for label, server in each(f"GET /api/v1/me ({len(tokens):,} tokens)"):
+            for label, server in each(f"GET /api/v1/me ({len(tokens):,} tokens)", turn):
                 measure(label, server, "/api/v1/me", lambda: many_script)
             measure("baseline", baseline, "/oauth2/token", base)
         return runs
@@ -267,6 +271,30 @@ def print_table(runs: Sequence[Run], *, cache_note: Callable[[str, int], str]) -
         )
 
 
+def print_variants(runs: Sequence[Run], names: Sequence[str]) -> None:
+    """Each endpoint's variants side by side, round by round: req/s and server CPU per request, and each
+    variant's req/s against the first's (the median of the per-round ratios: round i of each variant
+    ran back to back, so the machine's drift cancels)."""
+    if len(names) < 2:
+        return
+    print()
+    print(f"  variants, round by round (req/s against {names[0]}'s in the same round; CPU µs per request):")
+    for workers in sorted({r.workers for r in runs}):
+        labels = [r.label for r in runs if r.workers == workers and r.label.endswith(f" [{names[0]}]")]
+        for label in dict.fromkeys(labels):
+            endpoint = label.removesuffix(f" [{names[0]}]")
+            first = [r for r in runs if r.workers == workers and r.label == label]
+            print(f"  {endpoint}, {workers} worker(s)")
+            for name in names:
+                own = [r for r in runs if r.workers == workers and r.label == f"{endpoint} [{name}]"]
+                ratios = [o.result.rps / f.result.rps for o, f in zip(own, first, strict=True)]
+                print(
+                    f"    {name:<12} req/s {' / '.join(f'{r.result.rps:,.0f}' for r in own):<28} "
+                    f"CPU µs {' / '.join(cpu_us_text(r) for r in own):<18} "
+                    f"vs {names[0]}: {statistics.median(ratios):.3f}"
+                )
+
+
 # --- modes ----------------------------------------------------------------------------------------
 
 
@@ -320,6 +348,7 @@ def main_service(args: argparse.Namespace, workdir: Path, servers: Servers) -> i
         + ("" if args.http == ["serve"] else f"; the service as {' / '.join(args.http)} (--http)")
     )
     print_table(runs, cache_note=cache_note)
+    print_variants(runs, [name for name, _ in args.variant])
     if not report_errors(runs):
         return 0
     # The service records every refusal in its audit log: show what it refused, and why.

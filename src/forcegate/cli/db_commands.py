@@ -10,6 +10,8 @@ existing store only: where there is none they say so (``no_store``, exit 2) and 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -25,9 +27,11 @@ from forcegate.cli._stores import (
 )
 from forcegate.registry import RegistryService
 from forcegate.stores import Stores
-from forcegate.stores.redis_state import RedisTokenStore, RevocationCopy
 from forcegate.stores.rekey import rekey
 from forcegate.stores.schema import schema_state, upgrade_schema
+
+if TYPE_CHECKING:
+    from forcegate.stores.redis_state import RevocationCopy
 
 __all__ = ["db"]
 
@@ -108,8 +112,9 @@ def db_copy_revocations(as_json: bool) -> None:
     """
 
     async def action(stores: Stores) -> RevocationCopy | None:
-        tokens = stores.tokens
-        return await tokens.copy_revocations() if isinstance(tokens, RedisTokenStore) else None
+        # Only the Redis token store has revocations to copy; the CLI does not import redis otherwise.
+        copy: Callable[[], Awaitable[RevocationCopy]] | None = getattr(stores.tokens, "copy_revocations", None)
+        return None if copy is None else await copy()
 
     result = run_with_stores(action)
     if as_json:
