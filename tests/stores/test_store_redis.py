@@ -319,6 +319,19 @@ def test_revocations_an_earlier_version_kept_on_redis_are_copied_into_postgresql
         admin.delete("other:revoked:early3")
 
 
+def test_copying_revocations_takes_the_prefix_literally(
+    runner: asyncio.Runner, open_parts: OpenParts, records: Stores, admin: redis.Redis, prefix: str
+) -> None:
+    # A prefix with glob characters: SCAN's MATCH must not read it as a pattern.
+    odd = prefix + "[ab]*?"
+    tokens = open_parts(prefix=odd).tokens(records.tokens)
+    admin.set(odd + "revoked:mine", repr(NOW + 600), px=600_000)
+    admin.set(prefix + "axy" + "revoked:theirs", repr(NOW + 600), px=600_000)  # matches the glob, not the prefix
+    assert runner.run(tokens.copy_revocations()) == (1, 0)
+    assert runner.run(records.tokens.is_revoked("mine")) is True
+    assert runner.run(records.tokens.is_revoked("theirs")) is False
+
+
 def test_issued_token_records_go_to_the_records_store(
     runner: asyncio.Runner, parts: RedisParts, records: Stores
 ) -> None:

@@ -1,5 +1,5 @@
-"""Per-request state on Redis, shared by every worker and host: replay claims, revocations, sessions,
-rate counters.
+"""Per-request state on Redis, shared by every worker and host: replay claims, sessions, rate counters,
+and a mirror of the revocations.
 
 With ``FORCEGATE_REDIS_URL`` set beside a PostgreSQL database, Redis holds what requests claim and
 count (replay claims, rate counters) and the Canvas sessions; PostgreSQL keeps the issued-token
@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -316,8 +317,9 @@ class RedisTokenStore:
         (it wrote Redis alone). Idempotent (a revocation only ever extends); ids too long for a key
         were stored hashed and cannot be recovered (counted as ``unreadable``; forcegate's own
         ``jti`` has 34 characters)."""
-        pattern = redis_key(self._prefix, "revoked", "*")
-        marker = len(pattern) - 1
+        start = redis_key(self._prefix, "revoked", "")
+        pattern = _GLOB_SPECIAL.sub(r"\\\g<0>", start) + "*"  # the prefix taken literally
+        marker = len(start)
         copied = unreadable = 0
         names: list[str] = await self._conn.run(
             "listing revocations", lambda c: _collect(c.scan_iter(match=pattern, count=1000))
@@ -339,6 +341,10 @@ class RevocationCopy(NamedTuple):
 
     copied: int
     unreadable: int
+
+
+#: What SCAN's MATCH reads as a pattern: escaped in a prefix.
+_GLOB_SPECIAL = re.compile(r"[\\*?\[\]]")
 
 
 async def _get(name: str, client: RedisClient) -> Any:
