@@ -89,12 +89,13 @@ class Settings:
     non-``Secure`` cookies) and never a verification check.
 
     Scale-out (docs/deploy.md): ``database_url`` ``postgresql://…`` shares the registry, audit log and
-    issued-token records between workers and hosts; ``redis_url`` moves replay claims, revocations,
-    sessions and rate counters to Redis (it needs PostgreSQL beside it). ``redis_prefix`` starts every
-    Redis key, so several deployments can share one Redis. ``database_pool_size`` is the PostgreSQL connections of
-    each worker process. ``migrate`` lets ``forcegate serve`` upgrade an outdated schema at start
-    (otherwise it refuses; a new, empty database is always set up). ``audit_retention_days``: audit
-    events older than this are deleted by the periodic purge (0 keeps them forever).
+    issued-token records and revocations between workers and hosts; ``redis_url`` moves replay claims,
+    sessions and rate counters to Redis, and mirrors the revocations there (it needs PostgreSQL beside
+    it). ``redis_prefix`` starts every Redis key, so several deployments can share one Redis.
+    ``database_pool_size`` is the PostgreSQL connections of each worker process. ``migrate`` lets
+    ``forcegate serve`` upgrade an outdated schema at start (otherwise it refuses; a new, empty
+    database is always set up). ``audit_retention_days``: audit events older than this are deleted by
+    the periodic purge (0 keeps them forever).
     ``canvas_liveness_check``: accept a Canvas signed request only when Salesforce's userinfo, called
     with the envelope's ``client.oauthToken``, confirms the same org and user (fails closed: 503 when
     Salesforce cannot be reached).

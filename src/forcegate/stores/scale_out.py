@@ -1,5 +1,6 @@
-"""The scale-out backend as one :class:`Stores`: PostgreSQL for the registry, audit log and token
-records, Redis for replay claims, revocations, sessions and rate counters (``FORCEGATE_REDIS_URL``)."""
+"""The scale-out backend as one :class:`Stores`: PostgreSQL for the registry, audit log, token records
+and revocations, Redis for replay claims, sessions, rate counters and the revocations' mirror
+(``FORCEGATE_REDIS_URL``; decision 0032)."""
 
 from __future__ import annotations
 
