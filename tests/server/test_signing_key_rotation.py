@@ -105,8 +105,8 @@ def test_rotate_and_retire_on_a_running_server(live_server: LiveServer, register
 def two_servers(
     request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock
 ) -> Iterator[tuple[LiveServer, LiveServer, dict[str, str]]]:
-    """Two in-process servers on one deployment, and the CLI's environment for it. On PostgreSQL alone
-    a token's lookup also reads the registry generation; beside Redis it is read on its own (0031)."""
+    """Two in-process servers on one deployment, and the CLI's environment for it: on PostgreSQL alone
+    and beside Redis (whose token store reads the records and revocations in PostgreSQL, 0032)."""
     with shared_backend(with_redis=request.param) as backend, ExitStack() as stack:
         first = start_server(tmp_path / "a", clock=clock, **backend.settings())
         stack.callback(first.stop)

@@ -135,6 +135,13 @@ class AuthenticationService:
         """
         await self._keys_at(await self.registry.refresh())
 
+    async def _load_keys_once(self) -> bool:
+        """The first request's :meth:`refresh` (no signing keys loaded yet); whether it ran."""
+        if self._signing is not None:
+            return False
+        await self.refresh()
+        return True
+
     async def _keys_at(self, generation: int) -> None:
         """The signing keys reloaded if the registry ``generation`` (just read) moved past theirs."""
         if generation == self._keys_generation:
@@ -277,15 +284,14 @@ class AuthenticationService:
         An access token of ours carries ``typ: at+jwt``; anything else is treated as an Apex-signed
         JWT sent directly, held to the token endpoint's rules, single use included.
         """
-        signing = self._signing
-        if signing is not None and (token.startswith(signing.prefixes) or looks_like_access_token(token)):
-            # The prefixes only spare decoding the header of a token of ours; the route does not
-            # depend on which keys are loaded, so it is taken before the generation is read.
-            return (await self._verify_access_token(token)).identity, "access-token"
-        await self.refresh()
+        fresh = await self._load_keys_once()
         assert self._signing is not None
+        # The prefixes only spare decoding the header of a token of ours: the route does not depend on
+        # which keys are loaded, so an access token's generation is read with its lookup (0031).
         if token.startswith(self._signing.prefixes) or looks_like_access_token(token):
-            return (await self._verify_access_token(token, fresh=True)).identity, "access-token"
+            return (await self._verify_access_token(token, fresh=fresh)).identity, "access-token"
+        if not fresh:
+            await self.refresh()
         # AssertionVerifier.verify, with the rate limit between the checks and the claim (as at the
         # token endpoint): counted only for a verified assertion, and a refused one stays unused. The
         # hit and the claim are one unit of work (one write, or one Redis call), as in a grant.
@@ -302,10 +308,7 @@ class AuthenticationService:
 
     async def verify_access_token(self, token: str) -> VerifiedAccessToken:
         """An access token this service issued, not revoked, for an org still enabled."""
-        if self._signing is None:
-            await self.refresh()
-            return await self._verify_access_token(token, fresh=True)
-        return await self._verify_access_token(token)
+        return await self._verify_access_token(token, fresh=await self._load_keys_once())
 
     async def verify_token_signature(self, token: str) -> VerifiedAccessToken:
         """Only that ``token`` is an access token of ours (signature, expiry) under the current keys."""
@@ -319,9 +322,9 @@ class AuthenticationService:
 
         One lookup of the token's ``jti`` answers the revocation and, for a token not verified
         before, the record MAC it is checked against (decision 0025: no public-key cryptography for
-        a token of ours). Where the store reads the registry generation in that same lookup
-        (decision 0031) it is the request's generation check; elsewhere the generation is read
-        after it. Either way the keys and the registry cache are brought to it before anything is
+        a token of ours); it also reads the registry generation (decision 0031), which is the
+        request's generation check (a token without a ``jti`` has no lookup: the generation is read
+        on its own). Either way the keys and the registry cache are brought to it before anything is
         decided, and if the keys moved the token is checked again under the new ones: a token of a
         key another worker just rotated to verifies on the very next request, one of a retired key
         is refused as soon.
@@ -330,7 +333,9 @@ class AuthenticationService:
         assert access is not None
         verified = access.cached(token)
         opened = None
-        if verified is None:
+        if verified is not None:
+            jti: str | None = verified.jti
+        else:
             try:
                 opened = access.open(token)
             except InvalidAccessToken:
@@ -339,7 +344,7 @@ class AuthenticationService:
                 # Perhaps a key this worker has not loaded yet: decide under the current ones.
                 await self.refresh()
                 return await self._verify_access_token(token, fresh=True)
-        jti = verified.jti if verified is not None else opened.jti if opened is not None else None
+            jti = opened.jti
         record = await self.stores.tokens.check_issued(jti) if jti is not None else _NO_RECORD
         if not fresh:
             if record.generation is None:

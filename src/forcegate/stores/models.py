@@ -161,8 +161,7 @@ class IssuedCheck(NamedTuple):
     """What the token store says of an access token's ``jti`` on an API call: the record MAC kept when
     it was issued (None: no record, a record from before schema 11, or a backend that keeps
     revocations apart from the records), whether it was revoked, and the registry generation read in
-    the same snapshot (None: a backend that keeps revocations apart from the registry, whose caller
-    reads the generation itself; decision 0031)."""
+    the same snapshot (decision 0031; None only where no lookup was made: a token without a ``jti``)."""
 
     mac: str | None
     revoked: bool

@@ -243,8 +243,8 @@ class TokenStore(Protocol):
     async def check_issued(self, jti: str) -> IssuedCheck:
         """What an API call needs of token ``jti``: its record MAC and whether it was revoked, in one
         lookup where the backend keeps both together (``mac`` None where it does not); and the registry
-        generation in the same snapshot where the registry lives in the same database (``generation``
-        None where it does not: the caller reads it itself). Decisions 0025 and 0031."""
+        generation in the same snapshot (the registry and the revocations share a database on every
+        backend, decision 0032): it is the API call's generation check. Decisions 0025 and 0031."""
         ...
 
     async def purge(self, now: float) -> int: ...
