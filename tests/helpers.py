@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-#: The public conformance vectors: ../shared/vectors beside the repository (as CI lays it out), or
-#: wherever FORCEGATE_VECTORS points.
-VECTORS = Path(os.environ.get("FORCEGATE_VECTORS") or Path(__file__).resolve().parents[2] / "shared" / "vectors")
+#: The public conformance vectors: the copy kept in tests/vectors (its README names each file's
+#: source and licence), or wherever FORCEGATE_VECTORS points.
+VECTORS = Path(os.environ.get("FORCEGATE_VECTORS") or Path(__file__).resolve().parent / "vectors")
 
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | bytes
 
