@@ -24,7 +24,6 @@ from forcegate.errors import ConfigurationError
 
 if TYPE_CHECKING:  # the SQLite-only path does not load asyncpg
     import asyncpg
-    from asyncpg.pool import PoolConnectionProxy
 
 __all__ = [
     "Dialect",
@@ -49,8 +48,8 @@ Dialect = Literal["sqlite", "postgresql"]
 #: ``forcegate db upgrade``, e.g. once per deployment rather than from every worker).
 MigratePolicy = Literal["upgrade", "create", "check"]
 
-#: A connection the PostgreSQL runner accepts: a plain one or one borrowed from a pool.
-PostgresConnection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
+#: A connection the PostgreSQL runner accepts (forcegate's pool hands out plain ones: decision 0033).
+PostgresConnection: TypeAlias = "asyncpg.Connection[Any]"
 
 _FILE_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 

@@ -13,9 +13,10 @@ before the connection broke is unknown.
 Messages name the server as ``scheme://user@host:port/database``: never the password, nor the URL's
 query (which may carry one).
 
-A connection goes back to the pool without asyncpg's reset query (``pg_advisory_unlock_all(); CLOSE
-ALL; UNLISTEN *; RESET ALL``, one more round trip per use): asyncpg still rolls back a transaction
-left open (a cancelled request), and no store keeps session state — no ``SET``, ``LISTEN``, cursor or
+The pool is forcegate's own (:mod:`forcegate.stores.postgres_pool`, decision 0033): a connection goes
+back without a reset query (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``, one more
+round trip per use, decision 0027), and one whose use was cut short or that still holds a transaction
+is terminated rather than used again. No store keeps session state — no ``SET``, ``LISTEN``, cursor or
 session-level advisory lock (the migrations' lock is transaction-scoped). Code that needs session
 state must not take it from this pool.
 """
@@ -26,12 +27,12 @@ import asyncio
 import contextlib
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from forcegate.errors import AlreadyExists, ConfigurationError, ForcegateError, RegistryError, StoreUnavailable
+from forcegate.stores.postgres_pool import Connection, ConnectionPool, PoolClosed
 
 __all__ = ["HEALTH_TIMEOUT", "Connection", "FreshRead", "PostgresDatabase", "describe", "placeholders", "rowcount"]
 
@@ -39,8 +40,6 @@ __all__ = ["HEALTH_TIMEOUT", "Connection", "FreshRead", "PostgresDatabase", "des
 HEALTH_TIMEOUT = 2.0
 _CLOSE_TIMEOUT = 5.0
 
-# A string: asyncpg's classes are generic only in its type stubs.
-Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 T = TypeVar("T")
 
 # The connection (or the server) is gone; the statement itself may have been fine.
@@ -51,6 +50,20 @@ _CONNECTION_LOST = (
     asyncpg.CannotConnectNowError,  # 57P03: the server is starting or stopping
     OSError,  # refused, reset, unreachable
 )
+
+
+# Errors after which a connection may still be busy with a statement.
+_IN_FLIGHT = (TimeoutError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+
+
+def _reusable_after(exc: Exception) -> bool:
+    """Whether a connection may serve again after its use raised ``exc``.
+
+    An error the server reported, or one the stores raise between statements, leaves the protocol
+    idle. A timeout, a lost connection or asyncpg's own refusal may leave a statement in flight (and a
+    cancellation, no Exception, never gets here: it always retires the connection).
+    """
+    return not (isinstance(exc, _IN_FLIGHT) or _lost(exc))
 
 
 def _lost(exc: BaseException) -> bool:
@@ -65,7 +78,7 @@ def _lost(exc: BaseException) -> bool:
 class PostgresDatabase:
     """A pool of connections to one PostgreSQL database, with the helpers the stores use."""
 
-    def __init__(self, pool: asyncpg.Pool[asyncpg.Record], where: str, *, acquire_timeout: float) -> None:
+    def __init__(self, pool: ConnectionPool, where: str, *, acquire_timeout: float) -> None:
         self._pool = pool
         #: The database, for messages (no password).
         self.where = where
@@ -85,15 +98,13 @@ class PostgresDatabase:
         where = describe(url)
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise ConfigurationError("the PostgreSQL pool size is a whole number of at least 1")
+
+        async def connect() -> Connection:
+            return await asyncpg.connect(url, timeout=connect_timeout, command_timeout=command_timeout)
+
+        pool = ConnectionPool(connect, max_size=pool_size)
         try:
-            pool = await asyncpg.create_pool(
-                url,
-                min_size=1,
-                max_size=pool_size,
-                timeout=connect_timeout,
-                command_timeout=command_timeout,
-                reset=_keep_session,
-            )
+            await pool.start()
         except ValueError as exc:  # a malformed URL (asyncpg's ClientConfigurationError is one too)
             raise ConfigurationError(f"invalid PostgreSQL URL {where}: {_scrub(str(exc), url)}") from None
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
@@ -137,26 +148,47 @@ class PostgresDatabase:
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         """A pooled connection (no transaction), with errors mapped as the module docstring says."""
+        conn = await self._acquire()
+        reusable = False
         try:
-            async with self._pool.acquire(timeout=self._acquire_timeout) as conn:
-                yield conn
+            yield conn
+            reusable = True
         except Exception as exc:
-            mapped = await self._failure(exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
+            reusable = _reusable_after(exc)
+            self._raise_mapped(exc)
+        finally:
+            self._pool.release(conn, reusable=reusable)
+
+    async def _use(self, query: Callable[[Connection], Awaitable[T]]) -> T:
+        """``query`` on a pooled connection: :meth:`connection` without a generator-based context
+        manager, which costs a short read about as much as the pool does."""
+        conn = await self._acquire()
+        try:
+            result = await query(conn)
+        except Exception as exc:
+            self._pool.release(conn, reusable=_reusable_after(exc))
+            self._raise_mapped(exc)
+        except BaseException:
+            self._pool.release(conn, reusable=False)
+            raise
+        self._pool.release(conn, reusable=True)
+        return result
+
+    async def _acquire(self) -> Connection:
+        try:
+            return await self._pool.acquire(self._acquire_timeout)
+        except Exception as exc:
+            self._raise_mapped(exc)
 
     async def _read(self, query: Callable[[Connection], Awaitable[T]]) -> T:
         try:
-            async with self.connection() as conn:
-                return await query(conn)
+            return await self._use(query)
         except StoreUnavailable as exc:
             # Only a lost connection earns the retry: a timeout would double the wait, a full server
             # or a closed store would answer the same again.
             if self._closed or not _lost(exc.__cause__ or exc):
                 raise
-        async with self.connection() as conn:
-            return await query(conn)
+        return await self._use(query)
 
     # --- health and shutdown -----------------------------------------------------------------------
 
@@ -195,17 +227,23 @@ class PostgresDatabase:
 
     # --- error mapping -----------------------------------------------------------------------------
 
-    async def _failure(self, exc: Exception) -> Exception:
+    def _raise_mapped(self, exc: Exception) -> NoReturn:
+        mapped = self._failure(exc)
+        if mapped is exc:
+            raise exc
+        raise mapped from exc
+
+    def _failure(self, exc: Exception) -> Exception:
         """The error to raise for ``exc``; expires the pooled connections when the connection was lost."""
         if isinstance(exc, ForcegateError):
             return exc
-        if self._closed:
+        if self._closed or isinstance(exc, PoolClosed):
             return StoreUnavailable("the PostgreSQL store is closed")
         if _lost(exc) or isinstance(exc, TimeoutError):
             # After a lost connection (a server restart) the other pooled ones are most likely dead
             # too, and a timeout may be a connection to a host that is gone: replace them all on
             # their next use rather than fail one request per pooled connection.
-            await self._pool.expire_connections()
+            self._pool.expire()
             return StoreUnavailable(f"PostgreSQL at {self.where}: {_reason(exc)}")
         if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
             # The stores turn the conflicts they expect into AlreadyExists; anything else is a write
@@ -268,10 +306,6 @@ class FreshRead(Generic[T]):
                         future.set_result(value)
         finally:
             self._reader = None
-
-
-async def _keep_session(conn: object) -> None:
-    """The pool's reset: nothing beyond asyncpg's own (an open transaction rolled back), see above."""
 
 
 def placeholders(count: int, *, first: int = 1) -> str:
