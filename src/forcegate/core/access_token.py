@@ -25,6 +25,7 @@ import hmac
 import math
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, get_args
 
@@ -36,6 +37,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from forcegate.clock import Clock, SystemClock
 from forcegate.core._b64 import b64url_encode
+from forcegate.core._bounded import remember
 from forcegate.core.algorithms import get_algorithm
 from forcegate.core.identity import Identity, Source
 from forcegate.core.jws import CompactJWS, JWSVerifier
@@ -383,7 +385,7 @@ class AccessTokenVerifier:
         self._leeway = leeway
         self._clock = clock if clock is not None else SystemClock()
         self._cache_size = cache_size
-        self._cache: dict[str, VerifiedAccessToken] = {}
+        self._cache: OrderedDict[str, VerifiedAccessToken] = OrderedDict()
         self._parser = JWSVerifier(algorithms=("ES256",), max_bytes=MAX_ACCESS_TOKEN_BYTES)
         self._signing_keys = dict(signing_keys or {})
         self._mac_keys = {
@@ -454,9 +456,7 @@ class AccessTokenVerifier:
             exc.verified = True  # our own signature held: the token is ours, only its claims refuse it
             raise
         if self._cache_size:
-            if len(self._cache) >= self._cache_size:
-                self._cache.pop(next(iter(self._cache)), None)
-            self._cache[opened.token] = verified
+            remember(self._cache, opened.token, verified, self._cache_size)
         return verified
 
     @staticmethod

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from forcegate.clock import Clock
+from forcegate.core._bounded import remember
 from forcegate.core.access_token import VerifiedAccessToken
 from forcegate.errors import StoreUnavailable
 
@@ -32,7 +34,7 @@ class Introspection:
         self._ttl = cache
         self._leeway = leeway
         self._clock = clock
-        self._answers: dict[str, tuple[bool, float]] = {}
+        self._answers: OrderedDict[str, tuple[bool, float]] = OrderedDict()
         self._lock = threading.Lock()  # read by the callers' threads, written on the loop
 
     def __repr__(self) -> str:
@@ -67,7 +69,5 @@ class Introspection:
         if self._ttl:
             until = min(self._clock.now() + self._ttl, verified.expires_at + self._leeway)
             with self._lock:
-                if len(self._answers) >= MAX_ENTRIES:
-                    self._answers.pop(next(iter(self._answers)))
-                self._answers[verified.jti] = (active, until)
+                remember(self._answers, verified.jti, (active, until), MAX_ENTRIES)
         return active
