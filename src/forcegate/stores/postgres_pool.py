@@ -1,11 +1,12 @@
 """A lean pool of asyncpg connections: what the stores need of one, at a fraction of asyncpg's cost per use.
 
-asyncpg's own pool spends more CPU handing out and taking back a connection than the query it serves
-needs: its ``acquire(timeout=…)`` runs in ``wait_for`` (a task and a timer on Python 3.11) and its
-release in ``shield`` (another task), with a proxy object and a timeout context per use — 60 µs of
-CPU per short query through it against 26 µs on the same connection used directly
-(``benchmarks/bench_postgres_pool.py``; decision 0033). This pool hands out an idle connection without
-awaiting anything and takes it back in a plain function call.
+asyncpg's own pool spends about as much CPU handing out and taking back a connection as the query it
+serves: its ``acquire(timeout=…)`` runs in ``wait_for`` (a task and a timer on Python 3.11) and its
+release in ``shield`` (another task), with a proxy object and a timeout context per use — 104 µs of
+CPU per one-row read through it against 53 µs with connections taken from a queue, and 63 µs through
+this pool with forcegate's error mapping around it (``benchmarks/bench_postgres_pool.py``; decision
+0033). This pool hands out an idle connection without awaiting anything and takes it back in a plain
+function call.
 
 Its rules:
 
