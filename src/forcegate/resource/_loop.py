@@ -1,10 +1,10 @@
 """A private event loop in a daemon thread, owning the state a verifier opened on it.
 
-The stores (asyncpg pools, the SQLite group commit, the audit writer's batch task, the service's locks)
-and httpx's ``AsyncClient`` belong to the event loop they were created on. A Django or Flask worker
-thread has no loop, and an async view runs on the server's loop, which may differ from one request to
-the next (Django runs each sync-to-async hop on its own). So each verifier owns one loop, in one
-daemon thread, where everything it opens lives and every store or network call runs:
+The stores (PostgreSQL connection pools, the SQLite group commit, the audit writer's batch task, the
+service's locks) and httpx's ``AsyncClient`` belong to the event loop they were created on. A Django or
+Flask worker thread has no loop, and an async view runs on the server's loop, which may differ from one
+request to the next (Django runs each sync-to-async hop on its own). So each verifier owns one loop, in
+one daemon thread, where everything it opens lives and every store or network call runs:
 
 * the sync API submits a coroutine and blocks the calling thread on its result
   (:meth:`LoopThread.call`) — any number of worker threads may do so at once;
