@@ -18,12 +18,12 @@ import time
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal
 
 from forcegate.errors import ConfigurationError
 
 if TYPE_CHECKING:  # the SQLite-only path does not load asyncpg
-    import asyncpg
+    from forcegate.stores.postgres_pool import Connection as PostgresConnection
 
 __all__ = [
     "Dialect",
@@ -47,9 +47,6 @@ Dialect = Literal["sqlite", "postgresql"]
 #: ``"check"``: refuse a schema of another version than this forcegate's (the operator runs
 #: ``forcegate db upgrade``, e.g. once per deployment rather than from every worker).
 MigratePolicy = Literal["upgrade", "create", "check"]
-
-#: A connection the PostgreSQL runner accepts (forcegate's pool hands out plain ones: decision 0033).
-PostgresConnection: TypeAlias = "asyncpg.Connection[Any]"
 
 _FILE_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 

@@ -41,6 +41,7 @@ Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record]"
 #: How long a connection may sit idle beyond the pool's minimum before it is closed (asyncpg's default).
 MAX_IDLE_SECONDS = 300.0
 _CLOSE_TIMEOUT = 5.0
+_CLOSED = "the connection pool is closed"
 
 
 class PoolClosed(Exception):
@@ -84,7 +85,7 @@ class ConnectionPool:
 
     async def acquire(self, timeout: float) -> Connection:
         if self._closing:
-            raise PoolClosed("the connection pool is closed")
+            raise PoolClosed(_CLOSED)
         idle = self._idle
         while idle:
             conn = idle.pop()[0]
@@ -126,7 +127,7 @@ class ConnectionPool:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
-                waiter.set_exception(PoolClosed("the connection pool is closed"))
+                waiter.set_exception(PoolClosed(_CLOSED))
         idle = [conn for conn, _ in self._idle]
         self._idle.clear()
         await asyncio.gather(*(self._close_quietly(conn) for conn in idle))
@@ -159,7 +160,7 @@ class ConnectionPool:
         self._opening -= 1
         if self._closing:
             conn.terminate()
-            raise PoolClosed("the connection pool is closed")
+            raise PoolClosed(_CLOSED)
         self._in_use.add(conn)
         return conn
 
