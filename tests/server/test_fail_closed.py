@@ -2,9 +2,11 @@
 
 Private PostgreSQL and Redis servers (the machine's own binaries, on their own ports) are stopped
 the hard way — ``pg_ctl -m immediate``, SIGKILL — while a client keeps exchanging assertions and
-calling the API. While one is down, the token endpoint answers 503 ``temporarily_unavailable`` and
-issues nothing; ``/readyz`` names the failing dependency; when the server is back, the same service
-process serves again. Every token handed out during the whole run has its record and audit row.
+calling the API. While PostgreSQL is down, the token endpoint answers 503 ``temporarily_unavailable``
+and issues nothing. Grants and access tokens need PostgreSQL only (decisions 0032 and 0035): while
+Redis is down they go on, and what needs Redis (a revocation's mirror) is refused. ``/readyz`` names
+the failing dependency; when the server is back, the same service process serves again. Every token
+handed out during the whole run has its record and audit row.
 """
 
 from __future__ import annotations
@@ -153,16 +155,14 @@ def _assert_every_token_recorded(deployment: Deployment, tokens: list[str], *, i
     assert allowed == len(jtis)  # every record with its audit row, in the same transaction
 
 
-def _assert_refused_while_down(deployment: Deployment, token: str, failing: str) -> None:
-    refused = _exchange(deployment)
-    assert (refused.status_code, refused.json()) == (503, {"error": "temporarily_unavailable"})
-    # An access token needs PostgreSQL only (its record, its revocation, the registry: decision
-    # 0032): it keeps working while Redis is down, and is refused while PostgreSQL is.
-    assert get_me(deployment.server.url, token).status_code == (200 if failing == "redis" else 503)
-    # Revoking it needs both (the revocation in PostgreSQL, its mirror on Redis for earlier workers).
+def _revoke(deployment: Deployment, token: str, *, bearer: str | None = None) -> httpx.Response:
+    """Revoke ``token``, authenticating with it (its holder) or with ``bearer``."""
+    headers = {"authorization": f"Bearer {bearer or token}"}
     with deployment.server.client() as client:
-        revoking = client.post("/oauth2/revoke", data={"token": token}, headers={"authorization": f"Bearer {token}"})
-    assert (revoking.status_code, revoking.json()) == (503, {"error": "temporarily_unavailable"})
+        return client.post("/oauth2/revoke", data={"token": token}, headers=headers)
+
+
+def _assert_not_ready(deployment: Deployment, failing: str) -> None:
     status, checks = _readyz(deployment)
     assert status == 503
     assert checks[failing] != "ok"
@@ -170,29 +170,68 @@ def _assert_refused_while_down(deployment: Deployment, token: str, failing: str)
     assert all(checks[name] == "ok" for name in healthy), checks
 
 
-def _outage(deployment: Deployment, failing: str, stop: Callable[[], object], start: Callable[[], object]) -> None:
+def test_postgres_down_then_back(deployment: Deployment) -> None:
     handed_out: list[str] = []
     used = deployment.org.assertion(deployment.server.token_endpoint)
     assert _exchange_ok(deployment, handed_out, used)
     with load_running(deployment) as load:
         _wait_for(lambda: len(load.tokens) >= 5, "tokens before the outage")
-        stop()
-        _assert_refused_while_down(deployment, load.tokens[0], failing)
+        deployment.postgres.stop()
+        refused = _exchange(deployment)
+        assert (refused.status_code, refused.json()) == (503, {"error": "temporarily_unavailable"})
+        # An access token needs PostgreSQL (its record, its revocation, the registry: decision 0032).
+        assert get_me(deployment.server.url, load.tokens[0]).status_code == 503
+        revoking = _revoke(deployment, load.tokens[0])
+        assert (revoking.status_code, revoking.json()) == (503, {"error": "temporarily_unavailable"})
+        _assert_not_ready(deployment, "database")
         _wait_for(lambda: (503, "temporarily_unavailable") in load.refusals, "the load to see the outage")
-        start()
+        deployment.postgres.start()
         # The same service process serves again: no restart, no operator action.
-        _wait_for(lambda: _exchange_ok(deployment, handed_out), f"the token endpoint after {failing} returned")
+        _wait_for(lambda: _exchange_ok(deployment, handed_out), "the token endpoint after the database returned")
         during = len(load.tokens)
         _wait_for(lambda: len(load.tokens) >= during + 5, "the load to resume")
         assert _readyz(deployment) == (200, {"database": "ok", "redis": "ok"})
-        # Still single use, even though a restarted Redis has forgotten every claim: the token
-        # record in PostgreSQL remembers which assertion it was granted for.
+        # Still single use: the claim outlived the outage with the database.
         replayed = _exchange(deployment, used)
         assert (replayed.status_code, replayed.json()["error"]) == (400, "invalid_grant")
     # While down: refused, never a 500 or another error; the API refused what it could not check.
     assert set(load.refusals) == {(503, "temporarily_unavailable")}
     # The load is one client: at most one of its token requests was in flight when the server went down.
     _assert_every_token_recorded(deployment, load.tokens + handed_out, in_doubt=1)
+
+
+def test_redis_down_then_back(deployment: Deployment) -> None:
+    handed_out: list[str] = []
+    used = deployment.org.assertion(deployment.server.token_endpoint)
+    assert _exchange_ok(deployment, handed_out, used)
+    with load_running(deployment) as load:
+        _wait_for(lambda: len(load.tokens) >= 5, "tokens before the outage")
+        deployment.redis.kill()
+        _assert_not_ready(deployment, "redis")
+        # Grants and API calls go on (PostgreSQL decides them); the load keeps getting tokens.
+        during = len(load.tokens)
+        _wait_for(lambda: len(load.tokens) >= during + 5, "grants while Redis is down")
+        assert get_me(deployment.server.url, load.tokens[-1]).status_code == 200
+        # Still single use with Redis gone (the claim is in PostgreSQL); the refusal is a 503 since
+        # its failure cannot be counted where every worker counts them (fail closed).
+        replayed = _exchange(deployment, used)
+        assert (replayed.status_code, replayed.json()) == (503, {"error": "temporarily_unavailable"})
+        # A revocation is written to PostgreSQL, then mirrored to Redis for workers of earlier versions:
+        # the caller is told it failed (503: repeat it), while it already holds for every upgraded worker.
+        admin = deployment.server.admin_token
+        revoking = _revoke(deployment, load.tokens[0], bearer=admin)
+        assert (revoking.status_code, revoking.json()) == (503, {"error": "temporarily_unavailable"})
+        # Refused (a 503 again: the refusal's failure cannot be counted), and not by chance:
+        assert get_me(deployment.server.url, load.tokens[0]).status_code == 503
+        assert get_me(deployment.server.url, load.tokens[1]).status_code == 200
+        deployment.redis.start()
+        _wait_for(lambda: _readyz(deployment) == (200, {"database": "ok", "redis": "ok"}), "Redis to be back")
+        assert get_me(deployment.server.url, load.tokens[0]).status_code == 401  # revoked, where it was written
+        assert _revoke(deployment, load.tokens[0], bearer=admin).status_code == 200
+        replayed = _exchange(deployment, used)
+        assert (replayed.status_code, replayed.json()["error"]) == (400, "invalid_grant")
+    assert load.refusals == []
+    _assert_every_token_recorded(deployment, load.tokens + handed_out, in_doubt=0)
 
 
 def _exchange_ok(deployment: Deployment, handed_out: list[str], assertion: str | None = None) -> bool:
@@ -202,11 +241,3 @@ def _exchange_ok(deployment: Deployment, handed_out: list[str], assertion: str |
         return True
     assert (response.status_code, response.json()) == (503, {"error": "temporarily_unavailable"})
     return False
-
-
-def test_redis_down_then_back(deployment: Deployment) -> None:
-    _outage(deployment, "redis", deployment.redis.kill, deployment.redis.start)
-
-
-def test_postgres_down_then_back(deployment: Deployment) -> None:
-    _outage(deployment, "database", deployment.postgres.stop, deployment.postgres.start)

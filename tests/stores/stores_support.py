@@ -59,8 +59,9 @@ def run(awaitable: Awaitable[T]) -> T:
 class Backend:
     """One backend under test. ``open`` returns a new handle on the same data (as another worker would).
 
-    ``expires_by_itself``: replay claims, revocations and sessions expire on their own (Redis TTLs),
-    so ``purge()`` finds none of them left to delete.
+    ``expires_by_itself``: sessions, the revocations' mirror and the shared rate counters expire on
+    their own (Redis TTLs), so ``purge()`` finds none of them left to delete. Single-use claims are in
+    the database on every backend (decision 0035).
     """
 
     name: str

@@ -8,7 +8,6 @@ Issued-token records and audit rows go to a SQLite store, standing in for Postgr
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import os
 import random
@@ -26,23 +25,21 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from forcegate.errors import AlreadyExists, ConfigurationError, StoreUnavailable
-from forcegate.stores import AuditEvent, IssuedToken, Stores
+from forcegate.stores import Stores
 from forcegate.stores.encryption import SecretBox
-from forcegate.stores.protocols import GrantRecorder, ReplayCache, SessionStore, TokenStore
-from forcegate.stores.rate_hit import RateExceeded, RateHit
+from forcegate.stores.protocols import ReplayCache, SessionStore, TokenStore
 from forcegate.stores.redis_client import RedisOptions, parse_redis_url
 from forcegate.stores.redis_state import (
     RATE_MARGIN,
     REVOCATION_MARGIN,
     RedisParts,
-    WriteRecords,
     open_redis,
     redis_key,
 )
 from forcegate.stores.sqlite import open_sqlite_stores
 from private_servers import PrivateRedis, running
 from stores import redis_support as rs
-from stores.stores_support import NOW, event, session, token
+from stores.stores_support import NOW, session, token
 
 OpenParts = Callable[..., RedisParts]
 
@@ -111,20 +108,6 @@ def records(runner: asyncio.Runner, tmp_path: Path) -> Iterator[Stores]:
     runner.run(close())
 
 
-def writer(records: Stores, calls: list[str]) -> WriteRecords:
-    async def write(token: IssuedToken, event: AuditEvent, grant_key: str) -> bool:
-        calls.append(token.jti)
-        await records.tokens.record_issued(token)
-        await records.audit.append([event])
-        return True
-
-    return write
-
-
-class WriteFailed(Exception):
-    pass
-
-
 def lose_next_reply(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Drop the reply to the next command after the server ran it, as a network cut would.
 
@@ -157,8 +140,7 @@ def test_the_redis_stores_implement_the_protocols(parts: RedisParts, records: St
     replay: ReplayCache = parts.replay
     tokens: TokenStore = parts.tokens(records.tokens)
     sessions: SessionStore = parts.sessions
-    grants: GrantRecorder = parts.grants(writer(records, []))
-    methods = [replay.claim, replay.purge, tokens.is_revoked, tokens.revoke, sessions.get, grants.record_grant]
+    methods = [replay.claim, replay.purge, tokens.is_revoked, tokens.revoke, sessions.get]
     assert all(callable(method) for method in methods)
 
 
@@ -409,135 +391,6 @@ def test_unreadable_values_are_store_unavailable(
     admin.rpush(prefix + "session:" + "d" * 64, "a list")
     with pytest.raises(StoreUnavailable, match="WRONGTYPE"):
         runner.run(parts.sessions.get("d" * 64, now=NOW))
-
-
-# --- the grant recorder ------------------------------------------------------------------------------
-
-
-def test_a_grant_claims_then_writes_and_a_replay_writes_nothing(
-    runner: asyncio.Runner, parts: RedisParts, records: Stores
-) -> None:
-    calls: list[str] = []
-    grants = parts.grants(writer(records, calls))
-    granted = grants.record_grant(replay_key="a1", replay_until=NOW + 300, token=token("t1"), event=event(1), now=NOW)
-    assert runner.run(granted) is True
-    assert runner.run(records.tokens.get_issued("t1")) == token("t1")
-    replayed = grants.record_grant(
-        replay_key="a1", replay_until=NOW + 300, token=token("t2"), event=event(2), now=NOW + 10
-    )
-    assert runner.run(replayed) is False
-    assert calls == ["t1"]
-    assert runner.run(records.tokens.get_issued("t2")) is None
-    assert [e.detail for e in runner.run(records.audit.query())] == ["event 1"]
-    lapsed = grants.record_grant(
-        replay_key="a1", replay_until=NOW + 900, token=token("t3"), event=event(3), now=NOW + 301
-    )
-    assert runner.run(lapsed) is True
-
-
-def test_a_limited_grant_counts_and_claims_in_one_round_trip(
-    runner: asyncio.Runner,
-    parts: RedisParts,
-    records: Stores,
-    admin: redis.Redis,
-    prefix: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    grants = parts.grants(writer(records, []))
-    rate = RateHit("assertions:org", 1_000_020.0, 60, 2)
-    made: list[str] = []  # the Redis calls from now on, by what they do (each is one round trip)
-    run = parts.connection.run
-
-    async def counted(what: str, operation: Any) -> Any:
-        made.append(what)
-        return await run(what, operation)
-
-    monkeypatch.setattr(parts.connection, "run", counted)
-
-    def grant(key: str, jti: str) -> bool:
-        return runner.run(
-            grants.record_grant(
-                replay_key=key, replay_until=NOW + 300, token=token(jti), event=event(1), now=NOW, rate=rate
-            )
-        )
-
-    assert grant("g1", "t1") is True
-    assert made == ["counting a rate hit and claiming"]
-    assert grant("g1", "t2") is False  # a replay: its hit given back in the same call
-    assert grant("g2", "t3") is True
-    with pytest.raises(RateExceeded) as exceeded:
-        grant("g3", "t4")
-    assert exceeded.value.hits == 3
-    assert len(made) == 4  # one call per grant, whatever its outcome
-    assert admin.exists(prefix + "replay:g3") == 0  # past the limit nothing was claimed
-    assert int(admin.get(prefix + "rate:assertions:org@1000020.0") or 0) == 3  # the refused hit stays counted
-    assert [runner.run(records.tokens.get_issued(j)) is not None for j in ("t1", "t2", "t3", "t4")] == [
-        True,
-        False,
-        True,
-        False,
-    ]
-    # A JWT sent directly: its hit and claim in one call too.
-    direct = grants.claim(replay_key="g4", replay_until=NOW + 300, now=NOW, rate=RateHit("assertions:o2", 0.0, 60, 5))
-    assert runner.run(direct) is True
-    assert made[4:] == ["counting a rate hit and claiming"]
-
-
-def test_a_failed_write_gives_the_claim_back(runner: asyncio.Runner, parts: RedisParts, records: Stores) -> None:
-    async def failing(token: IssuedToken, event: AuditEvent, grant_key: str) -> bool:
-        raise WriteFailed("the database refused")
-
-    with pytest.raises(WriteFailed):
-        runner.run(
-            parts.grants(failing).record_grant(
-                replay_key="a1", replay_until=NOW + 300, token=token("t1"), event=event(1), now=NOW
-            )
-        )
-    calls: list[str] = []
-    retried = parts.grants(writer(records, calls)).record_grant(
-        replay_key="a1", replay_until=NOW + 300, token=token("t2"), event=event(2), now=NOW + 1
-    )
-    assert runner.run(retried) is True  # the assertion was not burnt by the failed write
-    assert calls == ["t2"]
-    assert runner.run(records.tokens.get_issued("t1")) is None
-
-
-def test_when_the_release_fails_too_the_write_error_is_raised_and_the_claim_stays(
-    runner: asyncio.Runner,
-    open_parts: OpenParts,
-    admin: redis.Redis,
-    prefix: str,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    doomed = open_parts()
-
-    async def failing(token: IssuedToken, event: AuditEvent, grant_key: str) -> bool:
-        await doomed.close()  # Redis is gone too by the time the claim should be given back
-        raise WriteFailed("the database refused")
-
-    with caplog.at_level(logging.WARNING, logger="forcegate.stores"), pytest.raises(WriteFailed):
-        runner.run(
-            doomed.grants(failing).record_grant(
-                replay_key="a1", replay_until=NOW + 300, token=token("t1"), event=event(1), now=NOW
-            )
-        )
-    assert any("lapses at its expiry" in r.getMessage() for r in caplog.records)
-    assert admin.exists(prefix + "replay:a1") == 1  # fail closed: it lapses by TTL
-    assert runner.run(open_parts().replay.claim("a1", NOW + 300, now=NOW)) is False
-
-
-def test_when_redis_is_down_a_grant_writes_nothing(
-    runner: asyncio.Runner, open_parts: OpenParts, records: Stores
-) -> None:
-    calls: list[str] = []
-    down = open_parts("redis://127.0.0.1:1/0")
-    with pytest.raises(StoreUnavailable):
-        runner.run(
-            down.grants(writer(records, calls)).record_grant(
-                replay_key="a1", replay_until=NOW + 300, token=token("t1"), event=event(1), now=NOW
-            )
-        )
-    assert calls == []
 
 
 # --- failures, health, recovery ----------------------------------------------------------------------
@@ -854,24 +707,6 @@ def test_on_a_real_three_node_cluster(
             return [bool(await handle.client.exists(redis_key(handle.prefix, "revoked", k))) for k in keys]
 
         assert runner.run(mirrored()) == [i % 3 == 0 for i in range(60)]
-        # A limited grant: the hit and the claim are on two shards' keys, made as two calls (a
-        # two-key script would be refused: CROSSSLOT), with the same outcomes as on one server.
-        grants = handle.grants(writer(records, []))
-        rate = RateHit("assertions:org", 1_000_020.0, 60, 2)
-
-        def grant(key: str, jti: str) -> bool:
-            return runner.run(
-                grants.record_grant(
-                    replay_key=key, replay_until=NOW + 300, token=token(jti), event=event(1), now=NOW, rate=rate
-                )
-            )
-
-        assert grant("g1", "t1") is True
-        assert grant("g1", "t2") is False
-        assert grant("g2", "t3") is True
-        with pytest.raises(RateExceeded):
-            grant("g3", "t4")
-        assert runner.run(handle.replay.claim("g3", NOW + 300, now=NOW)) is True  # g3 was never claimed
         for node in nodes:  # the single-key scripts ran on every shard, routed by slot
             with redis.Redis(port=node.port) as direct:
                 assert direct.dbsize() > 0

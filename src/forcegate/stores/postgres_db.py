@@ -125,6 +125,11 @@ class PostgresDatabase:
         """A read (retried once on a fresh connection if the connection was lost)."""
         return await self._read(lambda conn: conn.fetchval(sql, *args))
 
+    async def write_row(self, sql: str, *args: object) -> asyncpg.Record | None:
+        """One write statement that answers a row (``RETURNING``, a data-modifying ``WITH``), atomic on
+        its own. Never retried: whether a lost statement committed is unknown."""
+        return await self._use(lambda conn: conn.fetchrow(sql, *args))
+
     async def execute(self, sql: str, *args: object, duplicate: str | None = None) -> int:
         """One write statement, atomic on its own; returns the number of rows it changed. Never retried.
 

@@ -10,12 +10,12 @@ grant's token record with its audit row, a batch of audit rows.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from forcegate.errors import ConfigurationError
 from forcegate.stores import records
 from forcegate.stores.models import AuditEvent, IssuedCheck, IssuedToken, Session
-from forcegate.stores.postgres_db import Connection, PostgresDatabase, placeholders, rowcount
+from forcegate.stores.postgres_db import PostgresDatabase, placeholders, rowcount
 from forcegate.stores.rate_hit import RateExceeded, RateHit
 from forcegate.stores.values import REVOCATION_MARGIN, check_rate_hit, checked_generation
 
@@ -55,14 +55,62 @@ _CHECK_ISSUED = (
 )
 _AUDIT_VALUES = placeholders(records.AUDIT_COLUMN_COUNT)
 _INSERT_AUDIT = f"INSERT INTO audit_events ({records.AUDIT_COLUMNS}) VALUES ({_AUDIT_VALUES})"  # noqa: S608
-# A grant's two rows in ONE statement: the audit row is inserted only if the token record was (its
-# grant key was new). "INSERT 0 1": granted; "INSERT 0 0": a token was already granted for the key.
-_GRANT_ROWS = (
-    f"WITH granted AS (INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}, grant_key) "  # noqa: S608
-    f"VALUES ({placeholders(records.ISSUED_COLUMN_COUNT + 1)}) ON CONFLICT (grant_key) DO NOTHING RETURNING 1) "
-    f"INSERT INTO audit_events ({records.AUDIT_COLUMNS}) "
-    f"SELECT {placeholders(records.AUDIT_COLUMN_COUNT, first=records.ISSUED_COLUMN_COUNT + 2)} FROM granted"
-)
+# A grant in ONE statement (one round trip, its own implicit transaction; decision 0035): the rate hit
+# (when counted), the single-use claim if the hit is within the limit, then the token record and its
+# audit row if the claim won and no token was granted for the assertion before (its grant key is
+# unique: a second, durable guard). PostgreSQL runs every data-modifying WITH exactly once, in order of
+# the data flowing between them, on one snapshot. The answer: the window's count (NULL when not
+# counted), whether the claim won, whether the rows were written. The parameters of INSERT … SELECT
+# carry their types (they are not bound to a column as in VALUES).
+_ISSUED_TYPES = ("text", "text", "text", "text", "text", "float8", "float8", "text", "text")  # + grant_key
+_AUDIT_TYPES = ("float8", "text", "text", "text", "text", "text", "text", "text", "text", "text", "text", "int4")
+
+
+def _typed(types: Sequence[str], first: int) -> str:
+    return ", ".join(f"${n}::{kind}" for n, kind in enumerate(types, start=first))
+
+
+def _grant_statement(*, counted: bool, rows: bool) -> str:
+    """The statement of a claim (``rows``: with a grant's token record and audit row). Parameters:
+    ``$1`` key, ``$2`` until, ``$3`` now; if ``counted``, ``$4`` counter, ``$5`` window start, ``$6``
+    its end, ``$7`` limit; then, with ``rows``, the record's values, the grant key and the audit row's.
+    The interpolated names and types are constants, never input."""
+    parts: list[str] = []
+    if counted:
+        parts.append(
+            "hit AS (INSERT INTO rate_counters (counter_key, window_start, hits, expires_at) VALUES ($4, $5, 1, $6) "
+            "ON CONFLICT (counter_key, window_start) DO UPDATE SET hits = rate_counters.hits + 1 RETURNING hits)"
+        )
+        claimed = "SELECT $1::text, $2::float8 FROM hit WHERE hits <= $7::int8"
+    else:
+        claimed = "VALUES ($1, $2)"
+    parts.append(
+        f"claim AS (INSERT INTO replay (claim_key, expires_at) {claimed} "
+        "ON CONFLICT (claim_key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at < $3 "
+        "RETURNING 1)"
+    )
+    written = "(SELECT count(*) FROM claim)"
+    if rows:
+        first = 8 if counted else 4
+        audit_first = first + len(_ISSUED_TYPES)
+        parts.append(
+            f"granted AS (INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}, grant_key) "  # noqa: S608
+            f"SELECT {_typed(_ISSUED_TYPES, first)} FROM claim ON CONFLICT (grant_key) DO NOTHING RETURNING 1)"
+        )
+        parts.append(
+            f"audit AS (INSERT INTO audit_events ({records.AUDIT_COLUMNS}) "  # noqa: S608
+            f"SELECT {_typed(_AUDIT_TYPES, audit_first)} FROM granted)"
+        )
+        written = "(SELECT count(*) FROM granted)"
+    hits = "(SELECT hits FROM hit)" if counted else "NULL::int8"
+    return f"WITH {', '.join(parts)} SELECT {hits}, (SELECT count(*) FROM claim), {written}"  # noqa: S608
+
+
+_CLAIM_COUNTED = _grant_statement(counted=True, rows=False)
+_CLAIM_UNCOUNTED = _grant_statement(counted=False, rows=False)
+_GRANT_COUNTED = _grant_statement(counted=True, rows=True)
+_GRANT_UNCOUNTED = _grant_statement(counted=False, rows=True)
+
 _SESSION_VALUES = placeholders(records.SESSION_COLUMN_COUNT)
 _INSERT_SESSION = f"INSERT INTO sessions ({records.SESSION_COLUMNS}) VALUES ({_SESSION_VALUES})"  # noqa: S608
 _SELECT_SESSION = f"SELECT {records.SESSION_COLUMNS} FROM sessions WHERE id_hash = $1 AND expires_at > $2"  # noqa: S608
@@ -100,7 +148,7 @@ class PostgresRateCounter:
 
 
 class PostgresGrantRecorder:
-    """Rate hit + claim (+ token record + audit row) in one transaction."""
+    """Rate hit + claim (+ token record + audit row) in ONE statement (decision 0035)."""
 
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
@@ -115,52 +163,35 @@ class PostgresGrantRecorder:
         now: float,
         rate: RateHit | None = None,
     ) -> bool:
-        audit = records.audit_values(event)
-        return await self._claim(replay_key, replay_until, now, rate, lambda conn: _write_rows(conn, token, audit))
+        # The grant key is the claim's: the token record remembers which assertion it was granted for.
+        rows = (*records.issued_values(token), replay_key, *records.audit_values(event))
+        sql = _GRANT_COUNTED if rate is not None else _GRANT_UNCOUNTED
+        return await self._claim(sql, replay_key, replay_until, now, rate, rows)
 
     async def claim(self, *, replay_key: str, replay_until: float, now: float, rate: RateHit | None = None) -> bool:
-        return await self._claim(replay_key, replay_until, now, rate, None)
+        sql = _CLAIM_COUNTED if rate is not None else _CLAIM_UNCOUNTED
+        return await self._claim(sql, replay_key, replay_until, now, rate, ())
 
     async def _claim(
-        self,
-        replay_key: str,
-        replay_until: float,
-        now: float,
-        rate: RateHit | None,
-        rows: Callable[[Connection], Awaitable[None]] | None,
+        self, sql: str, replay_key: str, replay_until: float, now: float, rate: RateHit | None, rows: Sequence[object]
     ) -> bool:
-        """The rate hit, the claim and then ``rows``, in one transaction."""
-        over: int | None = None
-        async with self._db.transaction() as conn:
-            if rate is not None:
-                hits = int(await conn.fetchval(_HIT, rate.key, rate.window_start, rate.window_end))
-                if hits > rate.limit:
-                    over = hits  # raised once committed: the hit stays counted, nothing is claimed
-            if over is None:
-                if rowcount(await conn.execute(_CLAIM, replay_key, replay_until, now)) != 1:
-                    if rate is not None:
-                        await conn.execute(_REFUND, rate.key, rate.window_start)  # a replay spends no budget
-                    return False  # already claimed: write nothing else
-                if rows is not None:
-                    await rows(conn)
-        if over is not None:
-            raise RateExceeded(over)
-        return True
+        """Run a :func:`_grant_statement`: True when it claimed (and wrote ``rows``).
 
-    async def write_records(self, token: IssuedToken, event: AuditEvent, grant_key: str) -> bool:
-        """The token record and the audit row of a grant, in one transaction, without a claim.
-
-        For a grant recorder whose claims live in another store (Redis): it claims there, then calls
-        this. ``grant_key`` (the assertion's replay key) is unique among the token records: False,
-        writing nothing, when a token was already granted for it — a replay the claim store forgot.
+        Past the limit the hit stays counted and nothing is claimed (:class:`RateExceeded`). A replay
+        (the claim lost, or the assertion already granted) gives its hit back: a second statement,
+        paid only by replays, since one statement cannot change the counter's row twice.
         """
-        values = (*records.issued_values(token), grant_key, *records.audit_values(event))
-        return await self._db.execute(_GRANT_ROWS, *values) == 1
-
-
-async def _write_rows(conn: Connection, token: IssuedToken, audit: Sequence[object]) -> None:
-    await conn.execute(_INSERT_ISSUED, *records.issued_values(token))
-    await conn.execute(_INSERT_AUDIT, *audit)
+        counted = () if rate is None else (rate.key, rate.window_start, rate.window_end, rate.limit)
+        row = await self._db.write_row(sql, replay_key, replay_until, now, *counted, *rows)
+        assert row is not None  # a SELECT without FROM always answers one row
+        hits, claimed, written = row
+        if rate is not None and hits > rate.limit:
+            raise RateExceeded(hits)
+        if claimed and written:
+            return True
+        if rate is not None:
+            await self._db.execute(_REFUND, rate.key, rate.window_start)  # a replay spends no budget
+        return False
 
 
 class PostgresTokenStore:

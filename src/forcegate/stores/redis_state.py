@@ -1,15 +1,15 @@
-"""Per-request state on Redis, shared by every worker and host: replay claims, sessions, rate counters,
+"""Per-request state on Redis, shared by every worker and host: sessions, the failure limits' counters,
 and a mirror of the revocations.
 
-With ``FORCEGATE_REDIS_URL`` set beside a PostgreSQL database, Redis holds what requests claim and
-count (replay claims, rate counters) and the Canvas sessions; PostgreSQL keeps the issued-token
-records, the revocations (mirrored here for workers of an earlier version, decision 0032) and the
-audit log. Every key is
+With ``FORCEGATE_REDIS_URL`` set beside a PostgreSQL database, Redis holds the Canvas sessions and the
+counters every worker hits on a refused attempt; PostgreSQL keeps the issued-token records, the
+revocations (mirrored here for workers of an earlier version, decision 0032), the single-use claims
+and the token endpoint's rate counters (decided with the grant in one statement, decision 0035) and
+the audit log. :class:`RedisReplayCache` remains a claim store on Redis (the claims of earlier
+versions); :func:`~forcegate.stores.scale_out.with_redis` no longer uses it. Every key is
 ``prefix + kind + ":" + id`` (kinds ``replay``, ``revoked``, ``session``, ``rate``), so deployments and
 test runs can share one Redis; an id longer than 200 characters (or starting with ``#``) is replaced by
-``#`` and its SHA-256. Every operation touches ONE key, so all of it works on Redis Cluster — except
-a grant's rate hit and claim, made by one two-key script on a single server or behind Sentinel and by
-two calls on a cluster.
+``#`` and its SHA-256. Every operation touches ONE key, so all of it works on Redis Cluster.
 
 Every write is safe to resend: redis-py resends a command after a connection error, and the first
 send may have run. Claims carry a per-call nonce (a resent claim finds its own nonce and wins);
@@ -31,15 +31,14 @@ import math
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
 from forcegate.core.identity import Identity
 from forcegate.errors import AlreadyExists, ConfigurationError, StoreUnavailable
 from forcegate.settings import MAX_LEEWAY
-from forcegate.stores.models import AuditEvent, IssuedCheck, IssuedToken, Session
+from forcegate.stores.models import IssuedCheck, IssuedToken, Session
 from forcegate.stores.protocols import TokenStore
-from forcegate.stores.rate_hit import RateExceeded, RateHit
 from forcegate.stores.redis_client import (
     DEFAULT_CLIENT_NAME,
     LuaScript,
@@ -52,14 +51,12 @@ from forcegate.stores.values import REVOCATION_MARGIN, check_rate_hit
 __all__ = [
     "RATE_MARGIN",
     "REVOCATION_MARGIN",
-    "RedisGrantRecorder",
     "RedisParts",
     "RedisRateCounter",
     "RedisReplayCache",
     "RedisSessionStore",
     "RedisTokenStore",
     "RevocationCopy",
-    "WriteRecords",
     "open_redis",
     "redis_key",
 ]
@@ -140,22 +137,6 @@ local function hit(key, ttl)
 end
 """
 _HIT = _HIT_FUNCTION + "return hit(KEYS[1], ARGV[1])"
-
-# A grant's rate hit and its claim in ONE script (one round trip instead of two), as the grant's
-# transaction does them on SQL: the hit first; past the limit nothing is claimed (-hits); a replay
-# gives its hit back (0); else the window's count. It touches two keys, so it runs only where both
-# live on one server (not on a cluster: there the hit and the claim stay two calls).
-_HIT_AND_CLAIM = (
-    _HIT_FUNCTION
-    + _CLAIM_FUNCTION
-    + """
-local hits = hit(KEYS[1], ARGV[1])
-if hits > tonumber(ARGV[2]) then return -hits end
-if claim(KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]) == 1 then return hits end
-redis.call('DECR', KEYS[1])
-return 0
-"""
-)
 
 # A counter that expired is not brought back (DECR would create it at -1, without a TTL).
 _REFUND = """
@@ -422,93 +403,6 @@ class RedisSessionStore:
         return 0
 
 
-#: Writes a grant's token record and audit row in one transaction; False (writing nothing) when a
-#: token was already granted for the replay key given as third argument.
-WriteRecords = Callable[[IssuedToken, AuditEvent, str], Awaitable[bool]]
-
-
-class RedisGrantRecorder:
-    """:class:`~forcegate.stores.protocols.GrantRecorder` with the claim on Redis and the rows elsewhere.
-
-    ``write_records`` writes the token record and its audit row in one transaction (PostgreSQL).
-    The claim comes first: a replay writes nothing. If the write fails, the claim is given back so
-    the assertion can be retried; if that fails too, the claim lapses at its expiry (fail closed).
-    A token therefore never leaves without its record.
-    """
-
-    def __init__(
-        self,
-        replay: RedisReplayCache,
-        write_records: WriteRecords,
-        rates: RedisRateCounter,
-        *,
-        connection: RedisConnection,
-    ) -> None:
-        self._replay = replay
-        self._write_records = write_records
-        self._rates = rates
-        self._conn = connection
-        # The hit and the claim are two keys: one script only where one server holds every key.
-        self._hit_and_claim = None if connection.target.mode == "cluster" else LuaScript(_HIT_AND_CLAIM)
-
-    async def record_grant(
-        self,
-        *,
-        replay_key: str,
-        replay_until: float,
-        token: IssuedToken,
-        event: AuditEvent,
-        now: float,
-        rate: RateHit | None = None,
-    ) -> bool:
-        nonce = _new_nonce()
-        if not await self._claim(nonce, replay_key, replay_until, now, rate):
-            return False
-        try:
-            written = await self._write_records(token, event, replay_key)
-        except Exception:
-            # Not on cancellation (BaseException): the write may have committed, so the claim stays.
-            try:
-                await self._replay.release(replay_key, nonce)
-            except Exception as release_error:
-                log.warning(
-                    "a replay claim could not be given back after a failed write; it lapses at its expiry (%s)",
-                    type(release_error).__name__,
-                )
-            raise
-        # Not written: the database had already granted this assertion, and Redis had lost the claim
-        # (a restart without persistence, a failover). The claim just made is right: keep it.
-        return written
-
-    async def claim(self, *, replay_key: str, replay_until: float, now: float, rate: RateHit | None = None) -> bool:
-        return await self._claim(_new_nonce(), replay_key, replay_until, now, rate)
-
-    async def _claim(self, nonce: str, replay_key: str, replay_until: float, now: float, rate: RateHit | None) -> bool:
-        """The rate hit, then the claim (made only within the limit; a replay gives the hit back).
-
-        Redis and the database are two stores: these come first, as they would in the transaction.
-        False: a replay. Raises :class:`RateExceeded` past the limit.
-        """
-        if rate is None:
-            return await self._replay.claim_as(nonce, replay_key, replay_until, now=now)
-        script = self._hit_and_claim
-        if script is not None:
-            counter, ttl = self._rates.counter(rate.key, rate.window_start, rate.window_seconds, now=now)
-            name, args = self._replay.claim_arguments(nonce, replay_key, replay_until, now=now)
-            keys, values = [counter, name], [ttl, rate.limit, *args]
-            outcome = int(await self._conn.run("counting a rate hit and claiming", lambda c: script(c, keys, values)))
-            if outcome < 0:
-                raise RateExceeded(-outcome)
-            return outcome > 0
-        hits = await self._rates.hit(rate.key, rate.window_start, rate.window_seconds, now=now)
-        if hits > rate.limit:
-            raise RateExceeded(hits)
-        if await self._replay.claim_as(nonce, replay_key, replay_until, now=now):
-            return True
-        await self._rates.refund(rate.key, rate.window_start)
-        return False
-
-
 class RedisParts:
     """The Redis half of the scale-out backend: one client, the stores built on it, health, close."""
 
@@ -526,9 +420,6 @@ class RedisParts:
     def tokens(self, records: TokenStore) -> RedisTokenStore:
         """Issued-token records and revocations in ``records``, revocations mirrored here (0032)."""
         return RedisTokenStore(records, self.connection, prefix=self.prefix)
-
-    def grants(self, write_records: WriteRecords) -> RedisGrantRecorder:
-        return RedisGrantRecorder(self.replay, write_records, self.rates, connection=self.connection)
 
     async def check(self) -> str:
         """``"ok"`` or a short reason; never raises; answers within ~2 s when Redis is down."""
