@@ -9,7 +9,9 @@ import pytest
 
 from forcegate.errors import ForcegateError
 from forcegate.stores import IssuedToken, Stores
+from forcegate.stores import Org as OrgRecord
 from forcegate.stores.rate_hit import RateExceeded, RateHit
+from forcegate.stores.registry_moved import RegistryMoved
 from stores import redis_support
 from stores.stores_support import NOW, ORG, Backend, event, run
 
@@ -188,3 +190,62 @@ def test_a_direct_claim_counts_its_rate_hit_refuses_past_the_limit_and_a_replay_
     assert direct_claim(stores, "sha256:e3") is True  # past the limit it was not claimed
     # The refused hit stayed counted: hits e1, e2, e3, then the next.
     assert_next_hit(stores, 4)
+
+
+# --- the registry generation the decision was made at (decision 0036) ---------------------------------
+
+
+def test_a_grant_at_the_current_generation_is_written(stores: Stores) -> None:
+    current = run(stores.trust.generation())
+    granted = stores.grants.record_grant(
+        replay_key="sha256:g1", replay_until=NOW + 360, token=token("t1"), event=event(1), now=NOW, generation=current
+    )
+    assert run(granted) is True
+    assert run(stores.tokens.get_issued("t1")) == token("t1")
+
+
+def test_a_grant_decided_at_another_generation_writes_counts_and_claims_nothing(stores: Stores) -> None:
+    current = run(stores.trust.generation())
+    rate = RateHit(f"assertions:{ORG}", WINDOW, 60, 10)
+    for stale in (current - 1, current + 1):
+        with pytest.raises(RegistryMoved) as moved:
+            run(
+                stores.grants.record_grant(
+                    replay_key="sha256:g2", replay_until=NOW + 360, token=token("t2"), event=event(2), now=NOW,
+                    rate=rate, generation=stale,
+                )
+            )  # fmt: skip
+        assert moved.value.generation == current
+    assert run(stores.tokens.get_issued("t2")) is None
+    assert run(stores.audit.query()) == []
+    assert_next_hit(stores, 1)  # neither refused attempt counted
+    # The assertion was not claimed: decided again at the registry's generation, it is granted.
+    assert limited_grant(stores, "sha256:g2", "t2", limit=10, n=2) is True
+
+
+def test_a_direct_claim_decided_at_another_generation_claims_nothing(stores: Stores) -> None:
+    current = run(stores.trust.generation())
+    for rate in (None, RateHit(f"assertions:{ORG}", WINDOW, 60, 10)):
+        with pytest.raises(RegistryMoved) as moved:
+            run(
+                stores.grants.claim(
+                    replay_key="sha256:g3", replay_until=NOW + 360, now=NOW, rate=rate, generation=current + 7
+                )
+            )
+        assert moved.value.generation == current
+    assert_next_hit(stores, 1)
+    claim = stores.grants.claim(replay_key="sha256:g3", replay_until=NOW + 360, now=NOW, generation=current)
+    assert run(claim) is True
+
+
+def test_a_registry_write_moves_the_generation_a_grant_is_checked_against(stores: Stores) -> None:
+    before = run(stores.trust.generation())
+    run(stores.trust.add_org(OrgRecord(org_id="00D000000000002EAA")))
+    with pytest.raises(RegistryMoved) as moved:
+        run(
+            stores.grants.record_grant(
+                replay_key="sha256:g4", replay_until=NOW + 360, token=token("t4"), event=event(4), now=NOW,
+                generation=before,
+            )
+        )  # fmt: skip
+    assert moved.value.generation == run(stores.trust.generation()) > before

@@ -22,12 +22,12 @@ import hashlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from forcegate._security import secret_matches
 from forcegate.clock import Clock, SystemClock
 from forcegate.core.access_token import AccessTokenIssuer, AccessTokenVerifier, VerifiedAccessToken
-from forcegate.core.assertion import AssertionVerifier
+from forcegate.core.assertion import AssertionVerifier, VerifiedAssertion
 from forcegate.core.grant import TokenGrant, TokenRequest, prepare_grant, token_request
 from forcegate.core.identity import Identity
 from forcegate.core.trust import OrgTrust
@@ -53,6 +53,7 @@ from forcegate.settings import Settings
 from forcegate.stores.bundle import Stores
 from forcegate.stores.models import AuditEvent, IssuedCheck, Session
 from forcegate.stores.rate_hit import RateExceeded, RateHit
+from forcegate.stores.registry_moved import RegistryMoved
 
 __all__ = [
     "RATE_WINDOW",
@@ -67,6 +68,8 @@ log = logging.getLogger("forcegate.service")
 
 #: A token without a ``jti`` to look up (it fails the claims check): no record, nothing revoked.
 _NO_RECORD = IssuedCheck(None, False)
+_V = TypeVar("_V")
+_T = TypeVar("_T")
 
 #: The fixed window of ``token_rate_limit`` (seconds).
 RATE_WINDOW = 60
@@ -191,31 +194,67 @@ class AuthenticationService:
     async def token(self, request: TokenRequest, *, client: str | None) -> TokenGrant:
         """RFC 7523 §2.1: verify the assertion, claim it once, issue the access token, and record it
         and its audit event before it is returned."""
-        await self.refresh()
-        assert self.issuer is not None
-        grant = await prepare_grant(request, verifier=self.assertions, issuer=self.issuer)
-        identity = grant.identity
-        event = self.audit.allowed(identity, endpoint=TOKEN_ENDPOINT, credential="jwt-bearer", client=client)
-        # One atomic write (one transaction on SQL, shared with concurrent requests): the org's rate
-        # hit — after the signature, so a forged assertion spends no one's budget — then the
-        # single-use claim (not made past the limit: the assertion stays usable in the next window;
-        # a replay gives the hit back), the token's record and its audit row. A token never leaves
-        # without its rows.
-        won = await self._counted(
-            identity.org_id,
-            lambda now, rate: self.stores.grants.record_grant(
-                replay_key=grant.assertion.replay_key,
-                replay_until=grant.assertion.replay_until,
-                token=grant.record,
-                event=event,
-                now=now,
-                rate=rate,
-            ),
-        )
-        if not won:
-            raise grant.assertion.replayed()
-        self.audit.recorded(event)
-        return grant
+
+        async def verify() -> TokenGrant:
+            assert self.issuer is not None
+            return await prepare_grant(request, verifier=self.assertions, issuer=self.issuer)
+
+        async def write(grant: TokenGrant, generation: int | None) -> TokenGrant:
+            identity = grant.identity
+            event = self.audit.allowed(identity, endpoint=TOKEN_ENDPOINT, credential="jwt-bearer", client=client)
+            # One atomic write (one transaction on SQL, shared with concurrent requests; one statement
+            # on PostgreSQL): the registry generation checked, the org's rate hit — after the
+            # signature, so a forged assertion spends no one's budget — then the single-use claim
+            # (not made past the limit: the assertion stays usable in the next window; a replay gives
+            # the hit back), the token's record and its audit row. A token never leaves without its rows.
+            won = await self._counted(
+                identity.org_id,
+                lambda now, rate: self.stores.grants.record_grant(
+                    replay_key=grant.assertion.replay_key,
+                    replay_until=grant.assertion.replay_until,
+                    token=grant.record,
+                    event=event,
+                    now=now,
+                    rate=rate,
+                    generation=generation,
+                ),
+            )
+            if not won:
+                raise grant.assertion.replayed()
+            self.audit.recorded(event)
+            return grant
+
+        return await self._decided(verify, write)
+
+    async def _decided(
+        self, verify: Callable[[], Awaitable[_V]], write: Callable[[_V, int | None], Awaitable[_T]]
+    ) -> _T:
+        """A single-use decision: ``verify`` against the registry as cached, then ``write`` it (grant or
+        claim) only if the registry is still at that generation (decision 0036) — no generation read
+        of its own, the write checks it.
+
+        If the registry moved, the cache and keys are brought to the generation the write found and the
+        decision is made again. A refusal may be the stale cache's (an org or certificate just added by
+        another worker): it stands only if the registry has not moved since. Before any key is loaded
+        (or with the keys behind the cache), the registry is read first, as every request once did.
+        """
+        generation = self.registry.generation
+        if self._signing is not None and generation is not None and generation == self._keys_generation:
+            try:
+                verified = await verify()
+            except ForcegateError:
+                await self.refresh()
+                if self.registry.generation == generation:
+                    raise
+            else:
+                try:
+                    return await write(verified, generation)
+                except RegistryMoved as moved:
+                    self.registry.apply(moved.generation)
+                    await self._keys_at(moved.generation)
+        else:
+            await self.refresh()
+        return await write(await verify(), None)
 
     # --- credentials at a protected resource ----------------------------------------------------------
 
@@ -290,21 +329,29 @@ class AuthenticationService:
         # which keys are loaded, so an access token's generation is read with its lookup (0031).
         if token.startswith(self._signing.prefixes) or looks_like_access_token(token):
             return (await self._verify_access_token(token, fresh=fresh)).identity, "access-token"
-        if not fresh:
-            await self.refresh()
         # AssertionVerifier.verify, with the rate limit between the checks and the claim (as at the
         # token endpoint): counted only for a verified assertion, and a refused one stays unused. The
-        # hit and the claim are one unit of work (one write, or one Redis call), as in a grant.
-        verified = await self.assertions.check(token, source="jwt")
-        won = await self._counted(
-            verified.org.org_id,
-            lambda now, rate: self.stores.grants.claim(
-                replay_key=verified.replay_key, replay_until=verified.replay_until, now=now, rate=rate
-            ),
-        )
-        if not won:
-            raise verified.replayed()
-        return verified.identity, "jwt"
+        # generation check, the hit and the claim are one unit of work (one write), as in a grant.
+
+        async def verify() -> VerifiedAssertion:
+            return await self.assertions.check(token, source="jwt")
+
+        async def claim(verified: VerifiedAssertion, generation: int | None) -> tuple[Identity, str]:
+            won = await self._counted(
+                verified.org.org_id,
+                lambda now, rate: self.stores.grants.claim(
+                    replay_key=verified.replay_key,
+                    replay_until=verified.replay_until,
+                    now=now,
+                    rate=rate,
+                    generation=generation,
+                ),
+            )
+            if not won:
+                raise verified.replayed()
+            return verified.identity, "jwt"
+
+        return await self._decided(verify, claim)
 
     async def verify_access_token(self, token: str) -> VerifiedAccessToken:
         """An access token this service issued, not revoked, for an org still enabled."""

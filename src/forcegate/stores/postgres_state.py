@@ -17,6 +17,7 @@ from forcegate.stores import records
 from forcegate.stores.models import AuditEvent, IssuedCheck, IssuedToken, Session
 from forcegate.stores.postgres_db import PostgresDatabase, placeholders, rowcount
 from forcegate.stores.rate_hit import RateExceeded, RateHit
+from forcegate.stores.registry_moved import RegistryMoved
 from forcegate.stores.values import REVOCATION_MARGIN, check_rate_hit, checked_generation
 
 __all__ = [
@@ -55,13 +56,14 @@ _CHECK_ISSUED = (
 )
 _AUDIT_VALUES = placeholders(records.AUDIT_COLUMN_COUNT)
 _INSERT_AUDIT = f"INSERT INTO audit_events ({records.AUDIT_COLUMNS}) VALUES ({_AUDIT_VALUES})"  # noqa: S608
-# A grant in ONE statement (one round trip, its own implicit transaction; decision 0035): the rate hit
-# (when counted), the single-use claim if the hit is within the limit, then the token record and its
-# audit row if the claim won and no token was granted for the assertion before (its grant key is
-# unique: a second, durable guard). PostgreSQL runs every data-modifying WITH exactly once, in order of
-# the data flowing between them, on one snapshot. The answer: the window's count (NULL when not
-# counted), whether the claim won, whether the rows were written. The parameters of INSERT … SELECT
-# carry their types (they are not bound to a column as in VALUES).
+# A grant in ONE statement (one round trip, its own implicit transaction; decision 0035): the registry
+# generation checked (decision 0036), the rate hit (when counted), the single-use claim if the hit is
+# within the limit, then the token record and its audit row if the claim won and no token was granted
+# for the assertion before (its grant key is unique: a second, durable guard). PostgreSQL runs every
+# data-modifying WITH exactly once, on one snapshot; each insert here takes its row from the one before,
+# so nothing is written past the first that writes nothing. The answer: the window's count (NULL when
+# not counted or not current), whether the claim won, whether the rows were written, the generation.
+# The parameters of INSERT … SELECT carry their types (they are not bound to a column as in VALUES).
 _ISSUED_TYPES = ("text", "text", "text", "text", "text", "float8", "float8", "text", "text")  # + grant_key
 _AUDIT_TYPES = ("float8", "text", "text", "text", "text", "text", "text", "text", "text", "text", "text", "int4")
 
@@ -72,26 +74,29 @@ def _typed(types: Sequence[str], first: int) -> str:
 
 def _grant_statement(*, counted: bool, rows: bool) -> str:
     """The statement of a claim (``rows``: with a grant's token record and audit row). Parameters:
-    ``$1`` key, ``$2`` until, ``$3`` now; if ``counted``, ``$4`` counter, ``$5`` window start, ``$6``
-    its end, ``$7`` limit; then, with ``rows``, the record's values, the grant key and the audit row's.
-    The interpolated names and types are constants, never input."""
-    parts: list[str] = []
+    ``$1`` key, ``$2`` until, ``$3`` now, ``$4`` the generation decided at (NULL: unchecked); if
+    ``counted``, ``$5`` counter, ``$6`` window start, ``$7`` its end, ``$8`` limit; then, with ``rows``,
+    the record's values, the grant key and the audit row's. The interpolated names and types are
+    constants, never input."""
+    current = "FROM registry WHERE $4::int8 IS NULL OR generation = $4::int8"
+    parts = ["registry AS (SELECT generation FROM trust_generation WHERE singleton = 1)"]
     if counted:
         parts.append(
-            "hit AS (INSERT INTO rate_counters (counter_key, window_start, hits, expires_at) VALUES ($4, $5, 1, $6) "
+            "hit AS (INSERT INTO rate_counters (counter_key, window_start, hits, expires_at) "
+            f"SELECT $5::text, $6::float8, 1, $7::float8 {current} "
             "ON CONFLICT (counter_key, window_start) DO UPDATE SET hits = rate_counters.hits + 1 RETURNING hits)"
         )
-        claimed = "SELECT $1::text, $2::float8 FROM hit WHERE hits <= $7::int8"
+        claimed = "FROM hit WHERE hits <= $8::int8"
     else:
-        claimed = "VALUES ($1, $2)"
+        claimed = current
     parts.append(
-        f"claim AS (INSERT INTO replay (claim_key, expires_at) {claimed} "
+        f"claim AS (INSERT INTO replay (claim_key, expires_at) SELECT $1::text, $2::float8 {claimed} "
         "ON CONFLICT (claim_key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at < $3 "
         "RETURNING 1)"
     )
     written = "(SELECT count(*) FROM claim)"
     if rows:
-        first = 8 if counted else 4
+        first = 9 if counted else 5
         audit_first = first + len(_ISSUED_TYPES)
         parts.append(
             f"granted AS (INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}, grant_key) "  # noqa: S608
@@ -103,7 +108,10 @@ def _grant_statement(*, counted: bool, rows: bool) -> str:
         )
         written = "(SELECT count(*) FROM granted)"
     hits = "(SELECT hits FROM hit)" if counted else "NULL::int8"
-    return f"WITH {', '.join(parts)} SELECT {hits}, (SELECT count(*) FROM claim), {written}"  # noqa: S608
+    return (
+        f"WITH {', '.join(parts)} "  # noqa: S608
+        f"SELECT {hits}, (SELECT count(*) FROM claim), {written}, (SELECT generation FROM registry)"
+    )
 
 
 _CLAIM_COUNTED = _grant_statement(counted=True, rows=False)
@@ -148,7 +156,7 @@ class PostgresRateCounter:
 
 
 class PostgresGrantRecorder:
-    """Rate hit + claim (+ token record + audit row) in ONE statement (decision 0035)."""
+    """Generation check + rate hit + claim (+ token record + audit row) in ONE statement (decisions 0035, 0036)."""
 
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
@@ -162,29 +170,48 @@ class PostgresGrantRecorder:
         event: AuditEvent,
         now: float,
         rate: RateHit | None = None,
+        generation: int | None = None,
     ) -> bool:
         # The grant key is the claim's: the token record remembers which assertion it was granted for.
         rows = (*records.issued_values(token), replay_key, *records.audit_values(event))
         sql = _GRANT_COUNTED if rate is not None else _GRANT_UNCOUNTED
-        return await self._claim(sql, replay_key, replay_until, now, rate, rows)
+        return await self._claim(sql, replay_key, replay_until, now, rate, generation, rows)
 
-    async def claim(self, *, replay_key: str, replay_until: float, now: float, rate: RateHit | None = None) -> bool:
+    async def claim(
+        self,
+        *,
+        replay_key: str,
+        replay_until: float,
+        now: float,
+        rate: RateHit | None = None,
+        generation: int | None = None,
+    ) -> bool:
         sql = _CLAIM_COUNTED if rate is not None else _CLAIM_UNCOUNTED
-        return await self._claim(sql, replay_key, replay_until, now, rate, ())
+        return await self._claim(sql, replay_key, replay_until, now, rate, generation, ())
 
     async def _claim(
-        self, sql: str, replay_key: str, replay_until: float, now: float, rate: RateHit | None, rows: Sequence[object]
+        self,
+        sql: str,
+        replay_key: str,
+        replay_until: float,
+        now: float,
+        rate: RateHit | None,
+        generation: int | None,
+        rows: Sequence[object],
     ) -> bool:
         """Run a :func:`_grant_statement`: True when it claimed (and wrote ``rows``).
 
-        Past the limit the hit stays counted and nothing is claimed (:class:`RateExceeded`). A replay
-        (the claim lost, or the assertion already granted) gives its hit back: a second statement,
-        paid only by replays, since one statement cannot change the counter's row twice.
+        At another generation nothing is done (:class:`RegistryMoved`). Past the limit the hit stays
+        counted and nothing is claimed (:class:`RateExceeded`). A replay (the claim lost, or the
+        assertion already granted) gives its hit back: a second statement, paid only by replays, since
+        one statement cannot change the counter's row twice.
         """
         counted = () if rate is None else (rate.key, rate.window_start, rate.window_end, rate.limit)
-        row = await self._db.write_row(sql, replay_key, replay_until, now, *counted, *rows)
+        row = await self._db.write_row(sql, replay_key, replay_until, now, generation, *counted, *rows)
         assert row is not None  # a SELECT without FROM always answers one row
-        hits, claimed, written = row
+        hits, claimed, written, current = row
+        if generation is not None and current != generation:
+            raise RegistryMoved(checked_generation(current))
         if rate is not None and hits > rate.limit:
             raise RateExceeded(hits)
         if claimed and written:

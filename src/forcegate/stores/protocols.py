@@ -253,9 +253,8 @@ class TokenStore(Protocol):
 class GrantRecorder(Protocol):
     """The token endpoint's one write: claim the assertion, record the token, audit the decision.
 
-    All or nothing where the backend allows (one transaction on SQL): a token never leaves without
-    its record and audit row, and a failed write does not burn the assertion. Where the claim lives
-    in another store than the rows (Redis beside PostgreSQL), claim first, then write the rows.
+    All or nothing (one transaction on SQL, one statement on PostgreSQL): a token never leaves without
+    its record and audit row, and a failed write does not burn the assertion.
     """
 
     async def record_grant(
@@ -267,19 +266,32 @@ class GrantRecorder(Protocol):
         event: AuditEvent,
         now: float,
         rate: RateHit | None = None,
+        generation: int | None = None,
     ) -> bool:
         """False, writing nothing, when ``replay_key`` is already claimed (live at ``now``).
 
         ``rate``: count this hit first, in the same unit of work; past its limit, raise
         :class:`~forcegate.stores.rate_hit.RateExceeded` having claimed and written nothing else (the
         hit stays counted, as :meth:`RateCounter.hit`'s do); a replay gives the hit back.
+        ``generation``: the registry generation the grant was decided at; if the registry is at
+        another, raise :class:`~forcegate.stores.registry_moved.RegistryMoved` having counted,
+        claimed and written nothing (decision 0036).
         """
         ...
 
-    async def claim(self, *, replay_key: str, replay_until: float, now: float, rate: RateHit | None = None) -> bool:
+    async def claim(
+        self,
+        *,
+        replay_key: str,
+        replay_until: float,
+        now: float,
+        rate: RateHit | None = None,
+        generation: int | None = None,
+    ) -> bool:
         """The single use of an assertion that is not exchanged for a token (an Apex JWT sent directly
         as a bearer credential): :meth:`record_grant`'s rate hit and claim, in one unit of work, with
-        no rows. False when ``replay_key`` is already claimed; ``rate`` as in :meth:`record_grant`."""
+        no rows. False when ``replay_key`` is already claimed; ``rate`` and ``generation`` as in
+        :meth:`record_grant`."""
         ...
 
 

@@ -26,6 +26,7 @@ from forcegate.stores.records import (
     session_from_row,
     session_values,
 )
+from forcegate.stores.registry_moved import RegistryMoved
 from forcegate.stores.sqlite_db import Row, SqliteDatabase, Tally
 from forcegate.stores.values import REVOCATION_MARGIN, check_rate_hit, checked_generation
 
@@ -95,6 +96,7 @@ _CHECK_ISSUED = (
     "SELECT (SELECT mac FROM issued_tokens WHERE jti = ?1), EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1), "
     "(SELECT generation FROM trust_generation)"
 )
+_GENERATION = "SELECT generation FROM trust_generation"
 _INSERT_AUDIT = f"INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ({', '.join('?' * AUDIT_COLUMN_COUNT)})"  # noqa: S608
 _INSERT_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({', '.join('?' * SESSION_COLUMN_COUNT)})"  # noqa: S608
 _SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id_hash = ? AND expires_at > ?"  # noqa: S608
@@ -115,6 +117,7 @@ class SqliteGrantRecorder:
         event: AuditEvent,
         now: float,
         rate: RateHit | None = None,
+        generation: int | None = None,
     ) -> bool:
         issued = issued_values(token)
         audit = audit_values(event)
@@ -123,10 +126,18 @@ class SqliteGrantRecorder:
             conn.execute(_INSERT_ISSUED, issued)
             conn.execute(_INSERT_AUDIT, audit)
 
-        return await self._claim(replay_key, replay_until, now, rate, rows)
+        return await self._claim(replay_key, replay_until, now, rate, generation, rows)
 
-    async def claim(self, *, replay_key: str, replay_until: float, now: float, rate: RateHit | None = None) -> bool:
-        return await self._claim(replay_key, replay_until, now, rate, None)
+    async def claim(
+        self,
+        *,
+        replay_key: str,
+        replay_until: float,
+        now: float,
+        rate: RateHit | None = None,
+        generation: int | None = None,
+    ) -> bool:
+        return await self._claim(replay_key, replay_until, now, rate, generation, None)
 
     async def _claim(
         self,
@@ -134,14 +145,24 @@ class SqliteGrantRecorder:
         replay_until: float,
         now: float,
         rate: RateHit | None,
+        generation: int | None,
         rows: Callable[[sqlite3.Connection], None] | None,
     ) -> bool:
-        """The rate hit, the claim and then ``rows``, in one unit of the group commit."""
+        """The generation check, the rate hit, the claim and then ``rows``, in one unit of the group commit."""
+        moved: list[int] = []
 
         def unit(conn: sqlite3.Connection, hits: int = 0) -> int:
-            # 1 granted, 0 a replay, -hits over the rate limit (a unit returns; it never raises
-            # inside the group-commit transaction it shares with other requests). ``hits``: the
-            # window's count with this grant's hit, counted by the batch (SqliteDatabase.execute_tallied).
+            # 1 granted, 0 a replay (or the registry moved: ``moved``), -hits over the rate limit (a
+            # unit returns; it never raises inside the group-commit transaction it shares with other
+            # requests). ``hits``: the window's count with this grant's hit, counted by the batch
+            # (SqliteDatabase.execute_tallied). Inside the write lock the generation cannot move.
+            if generation is not None:
+                current = checked_generation(conn.execute(_GENERATION).fetchone()[0])
+                if current != generation:
+                    moved.append(current)
+                    if rate is not None:
+                        conn.execute(_REFUND, (rate.key, rate.window_start))  # nothing was decided
+                    return 0
             if rate is not None and hits > rate.limit:
                 return -hits  # counted; nothing claimed
             if conn.execute(_CLAIM, (replay_key, replay_until, now)).rowcount != 1:
@@ -156,6 +177,8 @@ class SqliteGrantRecorder:
             outcome = await self._db.execute_grouped(unit)
         else:
             outcome = await self._db.execute_tallied(unit, Tally(rate.key, rate.window_start, rate.window_end))
+        if moved:
+            raise RegistryMoved(moved[0])
         if outcome < 0:
             raise RateExceeded(-outcome)
         return outcome == 1
