@@ -29,6 +29,7 @@ from forcegate.cli.main import cli
 from forcegate.clock import FixedClock
 from forcegate.core.access_token import new_signing_key
 from forcegate.errors import InvalidAccessToken, OrgDisabled
+from forcegate.server.endpoints.hot import ME_ENDPOINT as ME
 from forcegate.service.authentication import AuthenticationService as Service
 from forcegate.settings import Settings
 from forcegate.stores import Org as OrgRecord
@@ -234,15 +235,16 @@ def test_an_api_call_on_sqlite_checks_the_generation_in_its_token_lookup(
     generation_reads = counted(monkeypatch, stores.trust, "generation")
     lookups = counted(monkeypatch, stores.tokens, "check_issued")
 
-    assert run(service.authenticate_bearer(token))[0].org_id == ORG  # uncached: checked against its record
-    assert run(service.authenticate_bearer(token))[0].org_id == ORG  # cached: the revocation only
+    # Uncached: checked against its record; then cached: the revocation only.
+    assert run(service.authenticate_bearer(token, endpoint=ME, client=None))[0].org_id == ORG
+    assert run(service.authenticate_bearer(token, endpoint=ME, client=None))[0].org_id == ORG
     assert (len(generation_reads), len(lookups)) == (0, 2)
     # The lookup still is the generation check: a registry change made just before a call applies to it.
     run(stores.trust.update_org(ORG, enabled=False))
     with pytest.raises(OrgDisabled):
-        run(service.authenticate_bearer(token))
+        run(service.authenticate_bearer(token, endpoint=ME, client=None))
     run(stores.trust.update_org(ORG, enabled=True))
-    assert run(service.authenticate_bearer(token))[0].org_id == ORG
+    assert run(service.authenticate_bearer(token, endpoint=ME, client=None))[0].org_id == ORG
     assert len(generation_reads) == 0
 
 
@@ -259,7 +261,7 @@ def test_another_workers_rotation_and_retirement_apply_to_the_next_api_call(stor
     assert one.issuer is not None
     old, old_record = one.issuer.issue(identity(), client_id=ORG)
     run(stores.tokens.record_issued(old_record))
-    assert run(one.authenticate_bearer(old))[0].org_id == ORG
+    assert run(one.authenticate_bearer(old, endpoint=ME, client=None))[0].org_id == ORG
 
     run(stores.keys.add_signing_key(second_key))
     run(other.load_signing_keys())
@@ -267,10 +269,10 @@ def test_another_workers_rotation_and_retirement_apply_to_the_next_api_call(stor
     new, new_record = other.issuer.issue(identity(), client_id=ORG)
     run(stores.tokens.record_issued(new_record))
     assert kid_of(new) == second_key.kid
-    assert run(one.authenticate_bearer(new))[0].org_id == ORG
-    assert run(one.authenticate_bearer(old))[0].org_id == ORG
+    assert run(one.authenticate_bearer(new, endpoint=ME, client=None))[0].org_id == ORG
+    assert run(one.authenticate_bearer(old, endpoint=ME, client=None))[0].org_id == ORG
 
     run(stores.keys.retire_signing_key(first_key.kid))
     with pytest.raises(InvalidAccessToken, match="kid"):
-        run(one.authenticate_bearer(old))
-    assert run(one.authenticate_bearer(new))[0].org_id == ORG
+        run(one.authenticate_bearer(old, endpoint=ME, client=None))
+    assert run(one.authenticate_bearer(new, endpoint=ME, client=None))[0].org_id == ORG

@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from forcegate.clock import FixedClock
 from forcegate.core.access_token import new_signing_key
 from forcegate.core.grant import TokenGrant, token_request
-from forcegate.errors import ForcegateError, OrgDisabled
+from forcegate.errors import ForcegateError, InsufficientScope, OrgDisabled
+from forcegate.server.endpoints.hot import ME_ENDPOINT as ME
 from forcegate.service.authentication import AuthenticationService
 from forcegate.settings import Settings
 from forcegate.stores import Org as OrgRecord
@@ -76,7 +77,9 @@ def test_at_an_unchanged_registry_a_grant_and_a_direct_jwt_read_no_generation(
     grant(service, org)  # the first request reads the registry and loads the keys
     reads = generation_reads(monkeypatch, stores)
     assert grant(service, org).identity.org_id == ORG_ID
-    identity, credential = run(service.authenticate_bearer(org.assertion(service.settings.token_endpoint)))
+    identity, credential = run(
+        service.authenticate_bearer(org.assertion(service.settings.token_endpoint), endpoint=ME, client=None)
+    )
     assert (identity.org_id, credential) == (ORG_ID, "jwt")
     assert reads == []
 
@@ -98,12 +101,12 @@ def test_another_workers_change_applies_to_the_next_grant(
         grant(one, org)
     assertion = org.assertion(one.settings.token_endpoint)
     with pytest.raises(OrgDisabled):
-        run(one.authenticate_bearer(assertion))
+        run(one.authenticate_bearer(assertion, endpoint=ME, client=None))
     # The refused decisions wrote nothing: one more token (the re-decided one) and no claim of the
     # refused assertion, which is granted once the org is enabled again.
     assert len(run(stores.audit.query())) == issued + 1
     run(stores.trust.update_org(ORG_ID, enabled=True))
-    assert run(one.authenticate_bearer(assertion))[1] == "jwt"
+    assert run(one.authenticate_bearer(assertion, endpoint=ME, client=None))[1] == "jwt"
 
 
 def test_an_org_another_worker_just_registered_is_granted_on_its_first_request(
@@ -132,3 +135,28 @@ def test_a_refusal_at_an_unchanged_registry_stands_after_one_generation_read(
     with pytest.raises(ForcegateError):
         grant(one, stranger)
     assert reads == [1]
+
+
+def test_a_direct_jwt_is_audited_with_its_claim_and_one_refused_for_its_scopes_stays_unused(
+    stores: Stores, tmp_path: Path, clock: FixedClock, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    org = make_org(ORG_ID, rsa_key, clock)
+    register(stores, org)
+    service = worker(stores, tmp_path, clock)
+    assertion = org.assertion(service.settings.token_endpoint)
+    with pytest.raises(InsufficientScope):
+        run(service.authenticate_bearer(assertion, endpoint=ME, client="10.0.0.1", scopes=("admin",)))
+    assert run(stores.audit.query()) == []
+    identity, credential = run(service.authenticate_bearer(assertion, endpoint=ME, client="10.0.0.1", scopes=("api",)))
+    assert (identity.org_id, credential) == (ORG_ID, "jwt")
+    [row] = run(stores.audit.query())
+    assert (row.endpoint, row.credential, row.result, row.client, row.org_id) == (
+        ME,
+        "jwt",
+        "allowed",
+        "10.0.0.1",
+        ORG_ID,
+    )
+    with pytest.raises(ForcegateError, match="replay"):
+        run(service.authenticate_bearer(assertion, endpoint=ME, client="10.0.0.1"))
+    assert len(run(stores.audit.query())) == 1

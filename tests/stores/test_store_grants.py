@@ -249,3 +249,27 @@ def test_a_registry_write_moves_the_generation_a_grant_is_checked_against(stores
             )
         )  # fmt: skip
     assert moved.value.generation == run(stores.trust.generation()) > before
+
+
+# --- a direct JWT's audit row, written with its claim -------------------------------------------------
+
+
+def test_a_direct_claim_writes_its_audit_row_only_when_it_wins(stores: Stores) -> None:
+    def claim_with(key: str, n: int, *, limit: int | None = None, generation: int | None = None) -> bool:
+        rate = None if limit is None else RateHit(f"assertions:{ORG}", WINDOW, 60, limit)
+        return run(
+            stores.grants.claim(
+                replay_key=key, replay_until=NOW + 360, now=NOW, rate=rate, generation=generation, event=event(n)
+            )
+        )
+
+    assert claim_with("sha256:a1", 1) is True
+    assert claim_with("sha256:a1", 2) is False  # a replay: no row
+    assert claim_with("sha256:a2", 3, limit=5) is True
+    with pytest.raises(RateExceeded):
+        claim_with("sha256:a3", 4, limit=1)  # past the limit: no row
+    with pytest.raises(RegistryMoved):
+        claim_with("sha256:a4", 5, generation=run(stores.trust.generation()) + 1)  # moved: no row
+    assert [e.detail for e in run(stores.audit.query())] == ["event 3", "event 1"]
+    # No token record either: only a grant writes one.
+    assert grant(stores, "sha256:a1", "t1") is False

@@ -264,13 +264,11 @@ class AuthenticationService:
         """The identity behind ``credentials``, with ``scopes`` enforced, and the decision audited.
 
         A refusal is queued (and raised); a direct JWT, which consumed a single-use assertion, is
-        written before returning; other credentials are queued. No credential at all
+        written with its claim, before returning; other credentials are queued. No credential at all
         (:class:`NoCredentials`) is not audited: it is every anonymous request.
         """
         try:
-            identity, credential = await self.authenticate(credentials)
-            if not identity.has_scopes(scopes):
-                raise InsufficientScope(f"missing scope(s): {' '.join(sorted(set(scopes) - identity.scopes))}")
+            identity, credential = await self.authenticate(credentials, endpoint=endpoint, client=client, scopes=scopes)
         except NoCredentials:
             raise
         except ForcegateError as exc:
@@ -291,11 +289,8 @@ class AuthenticationService:
             if refusal is exc:
                 raise
             raise refusal from None
-        event = self.audit.allowed(identity, endpoint=endpoint, credential=credential, client=client)
-        if credential == "jwt":
-            await self.audit.write(event)
-        else:
-            self.audit.enqueue(event)
+        if credential != "jwt":  # a direct JWT's was written with its claim
+            self.audit.enqueue(self.audit.allowed(identity, endpoint=endpoint, credential=credential, client=client))
         return identity
 
     @staticmethod
@@ -308,20 +303,32 @@ class AuthenticationService:
         if counts_as_failure(exc):
             await self.failures.record(client, org_id)
 
-    async def authenticate(self, credentials: Credentials) -> tuple[Identity, str]:
-        """Identity and credential kind: the bearer token when one is sent, else the Canvas session."""
+    async def authenticate(
+        self, credentials: Credentials, *, endpoint: str, client: str | None, scopes: Collection[str] = ()
+    ) -> tuple[Identity, str]:
+        """Identity and credential kind, ``scopes`` enforced: the bearer token when one is sent, else the
+        Canvas session (see :meth:`authenticate_bearer` for ``endpoint`` and ``client``)."""
         token = credentials.bearer()
         if token is not None:
-            return await self.authenticate_bearer(token)
-        if credentials.session is not None:
-            return await self.authenticate_session(credentials.session), "session"
-        raise NoCredentials("no bearer token and no session cookie")
+            identity, credential = await self.authenticate_bearer(
+                token, endpoint=endpoint, client=client, scopes=scopes
+            )
+        elif credentials.session is not None:
+            identity, credential = await self.authenticate_session(credentials.session), "session"
+        else:
+            raise NoCredentials("no bearer token and no session cookie")
+        _require_scopes(identity, scopes)
+        return identity, credential
 
-    async def authenticate_bearer(self, token: str) -> tuple[Identity, str]:
+    async def authenticate_bearer(
+        self, token: str, *, endpoint: str, client: str | None, scopes: Collection[str] = ()
+    ) -> tuple[Identity, str]:
         """The identity behind ``Authorization: Bearer <token>`` and the credential kind.
 
         An access token of ours carries ``typ: at+jwt``; anything else is treated as an Apex-signed
-        JWT sent directly, held to the token endpoint's rules, single use included.
+        JWT sent directly, held to the token endpoint's rules, single use included: its ``scopes`` are
+        checked before it is claimed (a refused JWT stays unused), and the "allowed" audit row of
+        ``endpoint`` and ``client`` is written with its claim, in the same unit of work.
         """
         fresh = await self._load_keys_once()
         assert self._signing is not None
@@ -334,9 +341,12 @@ class AuthenticationService:
         # generation check, the hit and the claim are one unit of work (one write), as in a grant.
 
         async def verify() -> VerifiedAssertion:
-            return await self.assertions.check(token, source="jwt")
+            verified = await self.assertions.check(token, source="jwt")
+            _require_scopes(verified.identity, scopes)
+            return verified
 
         async def claim(verified: VerifiedAssertion, generation: int | None) -> tuple[Identity, str]:
+            event = self.audit.allowed(verified.identity, endpoint=endpoint, credential="jwt", client=client)
             won = await self._counted(
                 verified.org.org_id,
                 lambda now, rate: self.stores.grants.claim(
@@ -345,10 +355,12 @@ class AuthenticationService:
                     now=now,
                     rate=rate,
                     generation=generation,
+                    event=event,
                 ),
             )
             if not won:
                 raise verified.replayed()
+            self.audit.recorded(event)
             return verified.identity, "jwt"
 
         return await self._decided(verify, claim)
@@ -519,3 +531,8 @@ class AuthenticationService:
         except ForcegateError as audit_exc:
             log.error("audit store refused a %s event: %s", event.endpoint, audit_exc)
             raise audit_exc from None
+
+
+def _require_scopes(identity: Identity, scopes: Collection[str]) -> None:
+    if not identity.has_scopes(scopes):
+        raise InsufficientScope(f"missing scope(s): {' '.join(sorted(set(scopes) - identity.scopes))}")

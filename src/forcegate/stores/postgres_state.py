@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Literal
 
 from forcegate.errors import ConfigurationError
 from forcegate.stores import records
@@ -72,12 +73,12 @@ def _typed(types: Sequence[str], first: int) -> str:
     return ", ".join(f"${n}::{kind}" for n, kind in enumerate(types, start=first))
 
 
-def _grant_statement(*, counted: bool, rows: bool) -> str:
-    """The statement of a claim (``rows``: with a grant's token record and audit row). Parameters:
-    ``$1`` key, ``$2`` until, ``$3`` now, ``$4`` the generation decided at (NULL: unchecked); if
-    ``counted``, ``$5`` counter, ``$6`` window start, ``$7`` its end, ``$8`` limit; then, with ``rows``,
-    the record's values, the grant key and the audit row's. The interpolated names and types are
-    constants, never input."""
+def _grant_statement(*, counted: bool, rows: Literal["none", "audit", "grant"]) -> str:
+    """The statement of a claim (``rows``: with a direct JWT's audit row, or with a grant's token record
+    and audit row). Parameters: ``$1`` key, ``$2`` until, ``$3`` now, ``$4`` the generation decided at
+    (NULL: unchecked); if ``counted``, ``$5`` counter, ``$6`` window start, ``$7`` its end, ``$8``
+    limit; then the record's values and the grant key (``grant``), then the audit row's. The
+    interpolated names and types are constants, never input."""
     current = "FROM registry WHERE $4::int8 IS NULL OR generation = $4::int8"
     parts = ["registry AS (SELECT generation FROM trust_generation WHERE singleton = 1)"]
     if counted:
@@ -94,30 +95,32 @@ def _grant_statement(*, counted: bool, rows: bool) -> str:
         "ON CONFLICT (claim_key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at < $3 "
         "RETURNING 1)"
     )
-    written = "(SELECT count(*) FROM claim)"
-    if rows:
-        first = 9 if counted else 5
-        audit_first = first + len(_ISSUED_TYPES)
+    written, audited, first = "claim", "claim", 9 if counted else 5
+    if rows == "grant":
         parts.append(
             f"granted AS (INSERT INTO issued_tokens ({records.ISSUED_COLUMNS}, grant_key) "  # noqa: S608
             f"SELECT {_typed(_ISSUED_TYPES, first)} FROM claim ON CONFLICT (grant_key) DO NOTHING RETURNING 1)"
         )
+        written, audited, first = "granted", "granted", first + len(_ISSUED_TYPES)
+    if rows != "none":
         parts.append(
             f"audit AS (INSERT INTO audit_events ({records.AUDIT_COLUMNS}) "  # noqa: S608
-            f"SELECT {_typed(_AUDIT_TYPES, audit_first)} FROM granted)"
+            f"SELECT {_typed(_AUDIT_TYPES, first)} FROM {audited})"
         )
-        written = "(SELECT count(*) FROM granted)"
     hits = "(SELECT hits FROM hit)" if counted else "NULL::int8"
     return (
         f"WITH {', '.join(parts)} "  # noqa: S608
-        f"SELECT {hits}, (SELECT count(*) FROM claim), {written}, (SELECT generation FROM registry)"
+        f"SELECT {hits}, (SELECT count(*) FROM claim), (SELECT count(*) FROM {written}), "
+        "(SELECT generation FROM registry)"
     )
 
 
-_CLAIM_COUNTED = _grant_statement(counted=True, rows=False)
-_CLAIM_UNCOUNTED = _grant_statement(counted=False, rows=False)
-_GRANT_COUNTED = _grant_statement(counted=True, rows=True)
-_GRANT_UNCOUNTED = _grant_statement(counted=False, rows=True)
+# By (counted, rows).
+_STATEMENTS = {
+    (counted, rows): _grant_statement(counted=counted, rows=rows)
+    for counted in (False, True)
+    for rows in ("none", "audit", "grant")
+}
 
 _SESSION_VALUES = placeholders(records.SESSION_COLUMN_COUNT)
 _INSERT_SESSION = f"INSERT INTO sessions ({records.SESSION_COLUMNS}) VALUES ({_SESSION_VALUES})"  # noqa: S608
@@ -174,7 +177,7 @@ class PostgresGrantRecorder:
     ) -> bool:
         # The grant key is the claim's: the token record remembers which assertion it was granted for.
         rows = (*records.issued_values(token), replay_key, *records.audit_values(event))
-        sql = _GRANT_COUNTED if rate is not None else _GRANT_UNCOUNTED
+        sql = _STATEMENTS[rate is not None, "grant"]
         return await self._claim(sql, replay_key, replay_until, now, rate, generation, rows)
 
     async def claim(
@@ -185,9 +188,14 @@ class PostgresGrantRecorder:
         now: float,
         rate: RateHit | None = None,
         generation: int | None = None,
+        event: AuditEvent | None = None,
     ) -> bool:
-        sql = _CLAIM_COUNTED if rate is not None else _CLAIM_UNCOUNTED
-        return await self._claim(sql, replay_key, replay_until, now, rate, generation, ())
+        if event is None:
+            return await self._claim(
+                _STATEMENTS[rate is not None, "none"], replay_key, replay_until, now, rate, generation, ()
+            )
+        sql = _STATEMENTS[rate is not None, "audit"]
+        return await self._claim(sql, replay_key, replay_until, now, rate, generation, records.audit_values(event))
 
     async def _claim(
         self,

@@ -287,11 +287,12 @@ class GrantRecorder(Protocol):
         now: float,
         rate: RateHit | None = None,
         generation: int | None = None,
+        event: AuditEvent | None = None,
     ) -> bool:
         """The single use of an assertion that is not exchanged for a token (an Apex JWT sent directly
         as a bearer credential): :meth:`record_grant`'s rate hit and claim, in one unit of work, with
-        no rows. False when ``replay_key`` is already claimed; ``rate`` and ``generation`` as in
-        :meth:`record_grant`."""
+        ``event``'s audit row if given and the claim won (no token record). False when ``replay_key``
+        is already claimed; ``rate`` and ``generation`` as in :meth:`record_grant`."""
         ...
 
 

@@ -136,8 +136,16 @@ class SqliteGrantRecorder:
         now: float,
         rate: RateHit | None = None,
         generation: int | None = None,
+        event: AuditEvent | None = None,
     ) -> bool:
-        return await self._claim(replay_key, replay_until, now, rate, generation, None)
+        if event is None:
+            return await self._claim(replay_key, replay_until, now, rate, generation, None)
+        audit = audit_values(event)
+
+        def row(conn: sqlite3.Connection) -> None:
+            conn.execute(_INSERT_AUDIT, audit)
+
+        return await self._claim(replay_key, replay_until, now, rate, generation, row)
 
     async def _claim(
         self,
