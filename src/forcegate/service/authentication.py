@@ -310,15 +310,12 @@ class AuthenticationService:
         Canvas session (see :meth:`authenticate_bearer` for ``endpoint`` and ``client``)."""
         token = credentials.bearer()
         if token is not None:
-            identity, credential = await self.authenticate_bearer(
-                token, endpoint=endpoint, client=client, scopes=scopes
-            )
-        elif credentials.session is not None:
-            identity, credential = await self.authenticate_session(credentials.session), "session"
-        else:
-            raise NoCredentials("no bearer token and no session cookie")
-        _require_scopes(identity, scopes)
-        return identity, credential
+            return await self.authenticate_bearer(token, endpoint=endpoint, client=client, scopes=scopes)
+        if credentials.session is not None:
+            identity = await self.authenticate_session(credentials.session)
+            _require_scopes(identity, scopes)
+            return identity, "session"
+        raise NoCredentials("no bearer token and no session cookie")
 
     async def authenticate_bearer(
         self, token: str, *, endpoint: str, client: str | None, scopes: Collection[str] = ()
@@ -326,8 +323,8 @@ class AuthenticationService:
         """The identity behind ``Authorization: Bearer <token>`` and the credential kind.
 
         An access token of ours carries ``typ: at+jwt``; anything else is treated as an Apex-signed
-        JWT sent directly, held to the token endpoint's rules, single use included: its ``scopes`` are
-        checked before it is claimed (a refused JWT stays unused), and the "allowed" audit row of
+        JWT sent directly, held to the token endpoint's rules, single use included. ``scopes`` are
+        enforced on both; a JWT's before it is claimed (a refused JWT stays unused), and the "allowed" audit row of
         ``endpoint`` and ``client`` is written with its claim, in the same unit of work.
         """
         fresh = await self._load_keys_once()
@@ -335,7 +332,9 @@ class AuthenticationService:
         # The prefixes only spare decoding the header of a token of ours: the route does not depend on
         # which keys are loaded, so an access token's generation is read with its lookup (0031).
         if token.startswith(self._signing.prefixes) or looks_like_access_token(token):
-            return (await self._verify_access_token(token, fresh=fresh)).identity, "access-token"
+            identity = (await self._verify_access_token(token, fresh=fresh)).identity
+            _require_scopes(identity, scopes)
+            return identity, "access-token"
         # AssertionVerifier.verify, with the rate limit between the checks and the claim (as at the
         # token endpoint): counted only for a verified assertion, and a refused one stays unused. The
         # generation check, the hit and the claim are one unit of work (one write), as in a grant.

@@ -17,6 +17,7 @@ from forcegate.errors import ConfigurationError
 from forcegate.stores import records
 from forcegate.stores.models import AuditEvent, IssuedCheck, IssuedToken, Session
 from forcegate.stores.postgres_db import PostgresDatabase, placeholders, rowcount
+from forcegate.stores.postgres_trust import GENERATION
 from forcegate.stores.rate_hit import RateExceeded, RateHit
 from forcegate.stores.registry_moved import RegistryMoved
 from forcegate.stores.values import REVOCATION_MARGIN, check_rate_hit, checked_generation
@@ -80,7 +81,7 @@ def _grant_statement(*, counted: bool, rows: Literal["none", "audit", "grant"]) 
     limit; then the record's values and the grant key (``grant``), then the audit row's. The
     interpolated names and types are constants, never input."""
     current = "FROM registry WHERE $4::int8 IS NULL OR generation = $4::int8"
-    parts = ["registry AS (SELECT generation FROM trust_generation WHERE singleton = 1)"]
+    parts = [f"registry AS ({GENERATION})"]
     if counted:
         parts.append(
             "hit AS (INSERT INTO rate_counters (counter_key, window_start, hits, expires_at) "
@@ -146,10 +147,10 @@ class PostgresRateCounter:
 
     async def hit(self, key: str, window_start: float, window_seconds: int, *, now: float) -> int:
         check_rate_hit(key, window_start, window_seconds)
-        # Not db.fetchval(): that retries a read on a fresh connection, and a retried hit counts twice.
-        async with self._db.connection() as conn:
-            hits = await conn.fetchval(_HIT, key, window_start, window_start + window_seconds)
-        return int(hits)
+        # A write (never retried): a retried hit would count twice.
+        row = await self._db.write_row(_HIT, key, window_start, window_start + window_seconds)
+        assert row is not None  # RETURNING of an upsert always answers one row
+        return int(row[0])
 
     async def refund(self, key: str, window_start: float) -> None:
         await self._db.execute(_REFUND, key, window_start)
@@ -190,12 +191,9 @@ class PostgresGrantRecorder:
         generation: int | None = None,
         event: AuditEvent | None = None,
     ) -> bool:
-        if event is None:
-            return await self._claim(
-                _STATEMENTS[rate is not None, "none"], replay_key, replay_until, now, rate, generation, ()
-            )
-        sql = _STATEMENTS[rate is not None, "audit"]
-        return await self._claim(sql, replay_key, replay_until, now, rate, generation, records.audit_values(event))
+        audit = () if event is None else records.audit_values(event)
+        sql = _STATEMENTS[rate is not None, "none" if event is None else "audit"]
+        return await self._claim(sql, replay_key, replay_until, now, rate, generation, audit)
 
     async def _claim(
         self,

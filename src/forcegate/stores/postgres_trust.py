@@ -27,7 +27,7 @@ from forcegate.stores.models import App, AppSecret, CertificateRecord, Certifica
 from forcegate.stores.postgres_db import Connection, FreshRead, PostgresDatabase, placeholders, rowcount
 from forcegate.stores.protocols import UNSET
 
-__all__ = ["BUMP_GENERATION", "PostgresTrustStore", "insert_certificates"]
+__all__ = ["BUMP_GENERATION", "GENERATION", "PostgresTrustStore", "insert_certificates"]
 
 _MAX_PAGE = 1000
 # The interpolated names are constants, never input.
@@ -45,7 +45,8 @@ _SELECT_CERTS = f"SELECT {records.CERT_COLUMNS} FROM certificates WHERE org_id =
 _OTHER_HOLDERS_BY_FINGERPRINT = "SELECT org_id FROM certificates WHERE sha256_fingerprint = $1 AND org_id <> $2 LIMIT 4"
 _OTHER_HOLDERS_BY_KEY = "SELECT org_id FROM certificates WHERE key_sha256 = $1 AND org_id <> $2 LIMIT 4"
 #: The hot path (every request): one primary-key lookup.
-_GENERATION = "SELECT generation FROM trust_generation WHERE singleton = 1"
+#: The registry generation (one row), also read inside a grant's statement (decision 0036).
+GENERATION = "SELECT generation FROM trust_generation WHERE singleton = 1"
 #: First statement of every registry write: bumps the generation and locks its row (serialising writes).
 BUMP_GENERATION = "UPDATE trust_generation SET generation = generation + 1 WHERE singleton = 1"
 
@@ -110,7 +111,7 @@ class PostgresTrustStore:
         return await self._generation()
 
     async def _read_generation(self) -> int:
-        return values.checked_generation(await self._db.fetchval(_GENERATION))
+        return values.checked_generation(await self._db.fetchval(GENERATION))
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[Connection]:

@@ -73,7 +73,7 @@ _MAX_ID_LENGTH = 200
 # A claim is stored as "<expires_at> <nonce>". ONE script decides, so two callers racing on a key
 # cannot both win; a caller whose nonce is already there is a resend of a claim that ran, and wins.
 # A value without a separator is not ours to interpret: refuse (fail closed).
-_CLAIM_FUNCTION = """
+_CLAIM = """
 local function claim(key, until_, now, nonce, ttl)
   local current = redis.call('GET', key)
   if current then
@@ -86,8 +86,8 @@ local function claim(key, until_, now, nonce, ttl)
   redis.call('SET', key, until_ .. ' ' .. nonce, 'PX', ttl)
   return 1
 end
+return claim(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 """
-_CLAIM = _CLAIM_FUNCTION + "return claim(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])"
 
 # Compare-and-delete: only the claim this nonce made is given back.
 _RELEASE = """
@@ -129,14 +129,14 @@ return 1
 # INCR and the TTL in ONE script: a counter never exists without its expiry (a crash between two
 # commands would leave one that never expires). Only a counter without a TTL gets one, so the first
 # hit of the window sets it and later hits (from workers with other clocks) leave it alone.
-_HIT_FUNCTION = """
+_HIT = """
 local function hit(key, ttl)
   local hits = redis.call('INCR', key)
   if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ttl) end
   return hits
 end
+return hit(KEYS[1], ARGV[1])
 """
-_HIT = _HIT_FUNCTION + "return hit(KEYS[1], ARGV[1])"
 
 # A counter that expired is not brought back (DECR would create it at -1, without a TTL).
 _REFUND = """
@@ -184,21 +184,16 @@ class RedisReplayCache:
         ``now`` (the caller's clock) decides whether a held claim has lapsed, and the Redis TTL is
         ``expires_at - now`` (at least 1 s), so Redis forgets the claim by itself.
         """
-        name, args = self.claim_arguments(nonce, key, expires_at, now=now)
-        won = await self._conn.run("claiming a replay key", lambda c: self._claim(c, [name], args))
-        return bool(won == 1)
-
-    def claim_arguments(
-        self, nonce: str, key: str, expires_at: float, *, now: float | None = None
-    ) -> tuple[str, list[str | int]]:
-        """The claim's Redis key and the claim script's arguments (until, now, nonce, TTL in ms)."""
         if not isinstance(key, str) or not key:
             raise ConfigurationError("a replay key is a non-empty string")
         if not nonce or " " in nonce:
             raise ConfigurationError("a claim nonce is a non-empty string without spaces")
         until = _finite(expires_at, "a claim's expiry")
         at = time.time() if now is None else now
-        return redis_key(self._prefix, "replay", key), [until, _finite(at, "now"), nonce, _ttl_ms(expires_at - at)]
+        name = redis_key(self._prefix, "replay", key)
+        args: list[str | int] = [until, _finite(at, "now"), nonce, _ttl_ms(expires_at - at)]
+        won = await self._conn.run("claiming a replay key", lambda c: self._claim(c, [name], args))
+        return bool(won == 1)
 
     async def release(self, key: str, nonce: str) -> bool:
         """Give back the claim ``nonce`` made (compare-and-delete); False if it is not held by ``nonce``."""
@@ -223,15 +218,11 @@ class RedisRateCounter:
     async def hit(self, key: str, window_start: float, window_seconds: int, *, now: float) -> int:
         """The TTL is the rest of the window (``window_start + window_seconds - now``) plus
         :data:`RATE_MARGIN`, at least 1 s: Redis forgets the counter by itself."""
-        name, ttl = self.counter(key, window_start, window_seconds, now=now)
-        hits = await self._conn.run("counting a rate hit", lambda c: self._hit(c, [name], [ttl]))
-        return int(hits)
-
-    def counter(self, key: str, window_start: float, window_seconds: int, *, now: float) -> tuple[str, int]:
-        """The window's Redis key and the TTL (ms) a hit gives a counter that has none."""
         check_rate_hit(key, window_start, window_seconds)
         at = float(_finite(now, "now"))
-        return self._name(key, window_start), _ttl_ms(window_start + window_seconds - at + RATE_MARGIN)
+        name, ttl = self._name(key, window_start), _ttl_ms(window_start + window_seconds - at + RATE_MARGIN)
+        hits = await self._conn.run("counting a rate hit", lambda c: self._hit(c, [name], [ttl]))
+        return int(hits)
 
     async def refund(self, key: str, window_start: float) -> None:
         name = self._name(key, window_start)

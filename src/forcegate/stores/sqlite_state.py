@@ -28,6 +28,7 @@ from forcegate.stores.records import (
 )
 from forcegate.stores.registry_moved import RegistryMoved
 from forcegate.stores.sqlite_db import Row, SqliteDatabase, Tally
+from forcegate.stores.sqlite_trust import GENERATION
 from forcegate.stores.values import REVOCATION_MARGIN, check_rate_hit, checked_generation
 
 __all__ = [
@@ -96,7 +97,6 @@ _CHECK_ISSUED = (
     "SELECT (SELECT mac FROM issued_tokens WHERE jti = ?1), EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1), "
     "(SELECT generation FROM trust_generation)"
 )
-_GENERATION = "SELECT generation FROM trust_generation"
 _INSERT_AUDIT = f"INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ({', '.join('?' * AUDIT_COLUMN_COUNT)})"  # noqa: S608
 _INSERT_SESSION = f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({', '.join('?' * SESSION_COLUMN_COUNT)})"  # noqa: S608
 _SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id_hash = ? AND expires_at > ?"  # noqa: S608
@@ -165,7 +165,7 @@ class SqliteGrantRecorder:
             # requests). ``hits``: the window's count with this grant's hit, counted by the batch
             # (SqliteDatabase.execute_tallied). Inside the write lock the generation cannot move.
             if generation is not None:
-                current = checked_generation(conn.execute(_GENERATION).fetchone()[0])
+                current = checked_generation(conn.execute(GENERATION).fetchone()[0])
                 if current != generation:
                     moved.append(current)
                     if rate is not None:

@@ -54,7 +54,7 @@ from forcegate.stores.values import (
     org_values,
 )
 
-__all__ = ["SqliteTrustStore", "bump_generation", "insert_certificates"]
+__all__ = ["GENERATION", "SqliteTrustStore", "bump_generation", "insert_certificates"]
 
 _MAX_PAGE = 1000
 # The interpolated names are the module's constants, never input.
@@ -123,6 +123,10 @@ def _bind_apps(conn: sqlite3.Connection, org_id: str, apps: Sequence[str], now: 
         conn.execute("INSERT INTO org_apps (org_id, consumer_key, created_at) VALUES (?, ?, ?)", (org_id, key, now))
 
 
+#: The registry generation (one row), also read inside a grant's write (decision 0036).
+GENERATION = "SELECT generation FROM trust_generation"
+
+
 class SqliteTrustStore:
     """:class:`~forcegate.stores.protocols.TrustStore` on SQLite; consumer secrets sealed with ``box``."""
 
@@ -131,7 +135,7 @@ class SqliteTrustStore:
         self._box = box
 
     async def generation(self) -> int:
-        row = self._db.read_one("SELECT generation FROM trust_generation")
+        row = self._db.read_one(GENERATION)
         return checked_generation(None if row is None else row[0])
 
     # --- apps -----------------------------------------------------------------------------------------
