@@ -285,3 +285,39 @@ def test_a_connection_left_busy_by_a_client_side_refusal_is_not_handed_out_again
         assert run(db.fetchval("SELECT 2")) == 2  # a fresh connection, not the busy one
     finally:
         run(db.close())
+
+
+def test_asyncpg_losing_track_of_a_connection_is_a_lost_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Seen when the server terminated a pooled connection's backend: asyncpg's protocol refuses the next
+    # statement with InternalClientError. A read is retried on a fresh connection; a write is refused
+    # as the store being unavailable, never a bare asyncpg error.
+    db = run(PostgresDatabase.open(shared_database_url(), pool_size=1))
+    broken: list[int] = []
+
+    def losing_track(method: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[object]]:
+        async def call(*args: object) -> object:
+            if not broken:
+                broken.append(1)
+                raise asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress")
+            return await method(*args)
+
+        return call
+
+    async def own_pid() -> int:
+        async with db.connection() as conn:
+            return await pid(conn)
+
+    try:
+        before = run(own_pid())
+        with monkeypatch.context() as patch:
+            patch.setattr(asyncpg.Connection, "fetchval", losing_track(asyncpg.Connection.fetchval))
+            assert run(db.fetchval("SELECT 1")) == 1
+        assert broken == [1]
+        assert run(own_pid()) != before  # the connection it lost track of is not used again
+        broken.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(asyncpg.Connection, "fetchrow", losing_track(asyncpg.Connection.fetchrow))
+            with pytest.raises(StoreUnavailable, match="another operation"):
+                run(db.write_row("SELECT 1"))
+    finally:
+        run(db.close())

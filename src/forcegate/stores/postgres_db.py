@@ -72,7 +72,10 @@ def _lost(exc: BaseException) -> bool:
         # "pool is closing") and for misuse ("another operation is in progress", arguments it
         # refuses): only the first kind is an outage. Its classes do not tell them apart; the text does.
         return "closed" in str(exc) or "closing" in str(exc)
-    return isinstance(exc, _CONNECTION_LOST)
+    # asyncpg's protocol lost track of its connection ("cannot switch to state …; another operation is
+    # in progress"), seen on a pooled connection whose backend the server had just terminated: as good
+    # as lost, and a read on a fresh connection succeeds (it reached callers as a bare exception: a 500).
+    return isinstance(exc, (*_CONNECTION_LOST, asyncpg.InternalClientError))
 
 
 class PostgresDatabase:
