@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from forcegate.errors import AlreadyExists, ConfigurationError, ForcegateError, RegistryError, StoreUnavailable
+from forcegate.stores.sqlite_checkpoint import Checkpointer, is_busy
 
 __all__ = ["BUSY_TIMEOUT_MS", "LOOP_BUSY_TIMEOUT_MS", "Row", "SqliteDatabase", "TalliedUnit", "Tally", "is_duplicate"]
 
@@ -64,6 +65,7 @@ class SqliteDatabase:
         self._flush_deadline: float | None = None  # while a batch waits for another process's lock
         self._flush_retry = 0.0
         self._busy_timeout_ms = BUSY_TIMEOUT_MS
+        self._checkpointer: Checkpointer | None = None
 
     @classmethod
     def open(cls, path: str) -> SqliteDatabase:
@@ -233,7 +235,7 @@ class SqliteDatabase:
 
     def _waitable(self, refused: sqlite3.Error, deadline: float) -> bool:
         """Whether a refused ``BEGIN`` is worth another try: another process holds the lock, and there is time."""
-        return _busy(refused) and not self._closed and time.monotonic() < deadline
+        return is_busy(refused) and not self._closed and time.monotonic() < deadline
 
     @contextlib.contextmanager
     def _begun(self) -> Iterator[sqlite3.Connection]:
@@ -241,6 +243,8 @@ class SqliteDatabase:
         try:
             yield self._conn
             self._conn.execute("COMMIT")
+            if self._checkpointer is not None:
+                self._checkpointer.committed(self._conn)
         except sqlite3.Error as exc:
             self._rollback()
             raise self._map(exc) from exc
@@ -292,10 +296,19 @@ class SqliteDatabase:
             delay = _backoff(delay)
 
     def serve_from_event_loop(self) -> None:
-        """From now on no call blocks the loop in the busy handler for more than :data:`LOOP_BUSY_TIMEOUT_MS`."""
+        """From now on no call blocks the loop in the busy handler for more than :data:`LOOP_BUSY_TIMEOUT_MS`,
+        and no commit blocks it copying the WAL back: checkpoints run on a thread (decision 0037)."""
         with self.locked() as conn:
             conn.execute(f"PRAGMA busy_timeout = {LOOP_BUSY_TIMEOUT_MS}")
-        self._busy_timeout_ms = LOOP_BUSY_TIMEOUT_MS
+            self._busy_timeout_ms = LOOP_BUSY_TIMEOUT_MS
+            if self._checkpointer is None and conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                self._checkpointer = Checkpointer(self.path)
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+    @property
+    def checkpointer(self) -> Checkpointer | None:
+        """The thread checkpointing the WAL, once serving from the event loop (None before, or in memory)."""
+        return self._checkpointer
 
     async def health(self) -> str:
         """``"ok"`` or a short reason; never raises. Reads, then takes the write lock (and lets it go):
@@ -308,7 +321,7 @@ class SqliteDatabase:
             if self._closed:
                 return "closed"
             cause = exc.__cause__
-            if isinstance(cause, sqlite3.Error) and _busy(cause):
+            if isinstance(cause, sqlite3.Error) and is_busy(cause):
                 return f"locked: another process has held the write lock for over {HEALTH_WRITE_WAIT:g} s"
             return str(cause or exc.reason)
         return "ok"
@@ -316,6 +329,9 @@ class SqliteDatabase:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
             self._conn.close()
 
     def _rollback(self) -> None:
@@ -386,11 +402,6 @@ def _count_tallies(conn: sqlite3.Connection, batch: Sequence[_Pending]) -> list[
 def _backoff(delay: float) -> float:
     """The next wait for another process's write lock: doubling from :data:`_RETRY_FIRST` to :data:`_RETRY_MAX`."""
     return min(_RETRY_MAX, delay * 2 or _RETRY_FIRST)
-
-
-def _busy(exc: sqlite3.Error) -> bool:
-    """Another connection holds the lock (``SQLITE_BUSY`` / ``SQLITE_LOCKED``, any extended code)."""
-    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _run(conn: sqlite3.Connection, op: _Pending, hits: int) -> int:
