@@ -4,12 +4,14 @@ and the WAL stays bounded however continuously the loop writes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +38,18 @@ def _writer(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA wal_autocheckpoint = 0")
     conn.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v BLOB)")
     return conn
+
+
+@contextlib.contextmanager
+def _checkpointed(path: Path, **options: Any) -> Iterator[tuple[sqlite3.Connection, Checkpointer]]:
+    """A writing connection and a checkpointer of ``options`` on ``path``, both closed after."""
+    writer = _writer(path)
+    checkpointer = Checkpointer(str(path), **options)
+    try:
+        yield writer, checkpointer
+    finally:
+        checkpointer.close()
+        writer.close()
 
 
 def _wal_pages(path: Path) -> int:
@@ -82,9 +96,7 @@ def test_an_in_memory_database_has_no_checkpointer() -> None:
 
 def test_the_wal_stays_bounded_while_writes_never_pause(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
-    writer = _writer(path)
-    checkpointer = Checkpointer(str(path), interval=0.001, frames_cap=64)
-    try:
+    with _checkpointed(path, interval=0.001, frames_cap=64) as (writer, checkpointer):
         for _ in range(3000):  # ~4 frames a commit: 12,000 frames, 47 MB of WAL if it never started over
             writer.execute("BEGIN IMMEDIATE")
             writer.execute("INSERT INTO t (v) VALUES (?)", (ROW,))
@@ -94,17 +106,11 @@ def test_the_wal_stays_bounded_while_writes_never_pause(tmp_path: Path) -> None:
         assert checkpointer.checkpoints > 10
         assert checkpointer.handed_back >= 1
         assert _wal_pages(path) < 2000, f"the WAL grew to {_wal_pages(path)} pages"
-    finally:
-        checkpointer.close()
-        writer.close()
 
 
 def test_a_wal_left_past_its_cap_is_checkpointed_once_by_the_writer_and_starts_over(tmp_path: Path) -> None:
     path = tmp_path / "cap.db"
-    writer = _writer(path)
-    checkpointer = Checkpointer(str(path), interval=30.0, frames_cap=16)
-    probe = sqlite3.connect(path, isolation_level=None)
-    try:
+    with _checkpointed(path, interval=30.0, frames_cap=16) as (writer, checkpointer):
         for _ in range(40):
             writer.execute("INSERT INTO t (v) VALUES (?)", (ROW,))
         checkpointer.committed(writer)
@@ -119,51 +125,41 @@ def test_a_wal_left_past_its_cap_is_checkpointed_once_by_the_writer_and_starts_o
         assert not checkpointer.due
         writer.execute("INSERT INTO t (v) VALUES (?)", (ROW,))
         # This write started the WAL over: a handful of frames, not 40 and more.
-        assert probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1] < 16
-    finally:
-        probe.close()
-        checkpointer.close()
-        writer.close()
+        assert writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1] < 16
 
 
 def test_a_long_reader_keeps_the_wal_without_holding_writers_off(tmp_path: Path) -> None:
     path = tmp_path / "r.db"
-    writer = _writer(path)
-    checkpointer = Checkpointer(str(path), interval=0.001, frames_cap=16)
-    reader = sqlite3.connect(path, isolation_level=None)
-    try:
-        reader.execute("BEGIN")
-        reader.execute("SELECT count(*) FROM t").fetchone()  # holds its snapshot: the WAL cannot start over
-        slowest = 0.0
-        for _ in range(300):
-            started = time.monotonic()
-            writer.execute("INSERT INTO t (v) VALUES (?)", (ROW,))
-            slowest = max(slowest, time.monotonic() - started)
-            checkpointer.committed(writer)
-            time.sleep(0.001)
-        # Passive checkpoints, the writer's own included, never wait for the reader.
-        assert slowest < 0.2, f"a write waited {slowest:.3f} s"
-        assert checkpointer.last[0] >= 300  # every frame kept while the reader may need them
-        assert checkpointer.handed_back >= 1
-        reader.execute("COMMIT")
+    with _checkpointed(path, interval=0.001, frames_cap=16) as (writer, checkpointer):
+        reader = sqlite3.connect(path, isolation_level=None)
+        try:
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM t").fetchone()  # holds its snapshot: the WAL cannot start over
+            slowest = 0.0
+            for _ in range(300):
+                started = time.monotonic()
+                writer.execute("INSERT INTO t (v) VALUES (?)", (ROW,))
+                slowest = max(slowest, time.monotonic() - started)
+                checkpointer.committed(writer)
+                time.sleep(0.001)
+            # Passive checkpoints, the writer's own included, never wait for the reader.
+            assert slowest < 0.2, f"a write waited {slowest:.3f} s"
+            assert checkpointer.last[0] >= 300  # every frame kept while the reader may need them
+            assert checkpointer.handed_back >= 1
+            reader.execute("COMMIT")
 
-        def started_over() -> bool:
-            writer.execute("INSERT INTO t (v) VALUES (?)", (ROW,))
-            checkpointer.committed(writer)
-            return checkpointer.last[0] < 16
+            def started_over() -> bool:
+                writer.execute("INSERT INTO t (v) VALUES (?)", (ROW,))
+                checkpointer.committed(writer)
+                return checkpointer.last[0] < 16
 
-        assert _wait_for(started_over)
-    finally:
-        checkpointer.close()
-        reader.close()
-        writer.close()
+            assert _wait_for(started_over)
+        finally:
+            reader.close()
 
 
 def test_close_stops_the_thread_without_waiting_out_the_interval(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    writer = _writer(path)
-    checkpointer = Checkpointer(str(path), interval=30.0)
-    try:
+    with _checkpointed(tmp_path / "s.db", interval=30.0) as (writer, checkpointer):
         writer.execute("INSERT INTO t (v) VALUES (?)", (ROW,))
         checkpointer.committed(writer)
         assert _wait_for(lambda: checkpointer.checkpoints == 1)
@@ -171,18 +167,13 @@ def test_close_stops_the_thread_without_waiting_out_the_interval(tmp_path: Path)
         checkpointer.close()
         assert time.monotonic() - started < 1.0
         assert not checkpointer._thread.is_alive()
-    finally:
-        writer.close()
 
 
 def test_a_failing_checkpoint_is_logged_once_and_the_thread_lives_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path = tmp_path / "f.db"
-    writer = _writer(path)
-    checkpointer = Checkpointer(str(path), interval=0.001)
-    checkpointer._conn.close()  # every checkpoint now fails
-    try:
+    with _checkpointed(tmp_path / "f.db", interval=0.001) as (writer, checkpointer):
+        checkpointer._conn.close()  # every checkpoint now fails
         with caplog.at_level(logging.WARNING, logger="forcegate.stores.sqlite"):
             for _ in range(20):
                 writer.execute("INSERT INTO t (v) VALUES (?)", (ROW,))
@@ -192,6 +183,3 @@ def test_a_failing_checkpoint_is_logged_once_and_the_thread_lives_on(
         assert len(warnings) == 1
         assert checkpointer.checkpoints == 0
         assert checkpointer._thread.is_alive()
-    finally:
-        checkpointer.close()
-        writer.close()
