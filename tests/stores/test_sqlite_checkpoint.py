@@ -96,7 +96,7 @@ def test_an_in_memory_database_has_no_checkpointer() -> None:
 
 def test_the_wal_stays_bounded_while_writes_never_pause(tmp_path: Path) -> None:
     path = tmp_path / "w.db"
-    with _checkpointed(path, interval=0.001, frames_cap=64) as (writer, checkpointer):
+    with _checkpointed(path, interval=0.001, frames_cap=64, frames_per_checkpoint=32) as (writer, checkpointer):
         for _ in range(3000):  # ~4 frames a commit: 12,000 frames, 47 MB of WAL if it never started over
             writer.execute("BEGIN IMMEDIATE")
             writer.execute("INSERT INTO t (v) VALUES (?)", (ROW,))
@@ -130,7 +130,7 @@ def test_a_wal_left_past_its_cap_is_checkpointed_once_by_the_writer_and_starts_o
 
 def test_a_long_reader_keeps_the_wal_without_holding_writers_off(tmp_path: Path) -> None:
     path = tmp_path / "r.db"
-    with _checkpointed(path, interval=0.001, frames_cap=16) as (writer, checkpointer):
+    with _checkpointed(path, interval=0.001, frames_cap=16, frames_per_checkpoint=16) as (writer, checkpointer):
         reader = sqlite3.connect(path, isolation_level=None)
         try:
             reader.execute("BEGIN")

@@ -6,9 +6,11 @@ committing thread is the event loop. Under token load that blocked the loop for 
 most of it waiting for the disk rather than computing.
 
 The checkpointer has its own connection to the same file and runs ``wal_checkpoint(PASSIVE)`` (which
-never waits for a writer or a reader) when a commit pokes it, at most once per
-:data:`CHECKPOINT_INTERVAL`. ``sqlite3`` releases the GIL inside the call, so the loop keeps serving
-meanwhile.
+never waits for a writer or a reader) when a commit pokes it. ``sqlite3`` releases the GIL inside the
+call, so the loop keeps serving meanwhile. Between two checkpoints it pauses for as long as the
+commits take to write about :data:`FRAMES_PER_CHECKPOINT` frames (SQLite's own threshold), between
+:data:`CHECKPOINT_INTERVAL` and :data:`LONGEST_PAUSE`: checkpointing more often copies the same hot
+pages (the ends of the append-only indexes, the counters) more often, for more CPU and more syncs.
 
 Copying every frame is not enough for the WAL to start over from its beginning: a writer restarts it
 only when it begins a transaction while nothing is left to copy, and under load the next commit
@@ -31,17 +33,17 @@ import sqlite3
 import threading
 import time
 
-__all__ = ["CHECKPOINT_INTERVAL", "WAL_FRAMES_CAP", "Checkpointer", "is_busy"]
+__all__ = ["CHECKPOINT_INTERVAL", "FRAMES_PER_CHECKPOINT", "LONGEST_PAUSE", "WAL_FRAMES_CAP", "Checkpointer", "is_busy"]
 
 log = logging.getLogger("forcegate.stores.sqlite")
 
-#: At most one checkpoint per this many seconds; commits meanwhile are copied by the next one. At the
-#: token endpoint's peak (~80 pages per group commit, ~100 commits/s) that is ~800 pages a checkpoint,
-#: SQLite's own threshold being 1,000. Each checkpoint takes the GIL from the loop twice (when the
-#: thread wakes, when the call returns): rarer is cheaper.
+#: The shortest pause between two checkpoints (seconds); commits meanwhile are copied by the next one.
+#: Each checkpoint also takes the GIL from the loop twice (when the thread wakes, when the call returns).
 CHECKPOINT_INTERVAL = 0.1
-#: How long the thread sleeps without a poke before it copies commits a pause left behind (seconds).
-_IDLE_WAIT = 1.0
+#: The longest pause while commits keep coming (a commit left behind is copied within it).
+LONGEST_PAUSE = 1.0
+#: The frames a checkpoint aims to copy: the pause follows the write rate to keep near it.
+FRAMES_PER_CHECKPOINT = 1000
 #: Frames left in the WAL after a checkpoint past which the writing connection checkpoints once
 #: itself so that the WAL starts over (16 MB of 4 KiB pages).
 WAL_FRAMES_CAP = 4000
@@ -59,14 +61,25 @@ class Checkpointer:
     The connection that writes calls :meth:`committed` after each commit.
     """
 
-    def __init__(self, path: str, *, interval: float = CHECKPOINT_INTERVAL, frames_cap: int = WAL_FRAMES_CAP) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        interval: float = CHECKPOINT_INTERVAL,
+        frames_cap: int = WAL_FRAMES_CAP,
+        frames_per_checkpoint: int = FRAMES_PER_CHECKPOINT,
+    ) -> None:
         self._conn = sqlite3.connect(path, timeout=_OPEN_WAIT, isolation_level=None, check_same_thread=False)
         try:
             self._conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error:
             self._conn.close()
             raise
-        self._interval = interval
+        self._shortest = interval
+        self._longest = max(interval, LONGEST_PAUSE)
+        self._pause = interval
+        self._frames_per_checkpoint = frames_per_checkpoint
+        self._frames_before = 0  # the WAL's frames at the last checkpoint
         self._frames_cap = frames_cap
         self._wake = threading.Event()
         self._stop = False
@@ -108,7 +121,7 @@ class Checkpointer:
 
     def _run(self) -> None:
         while True:
-            woken = self._wake.wait(_IDLE_WAIT)
+            woken = self._wake.wait(self._longest)
             if self._stop:
                 return
             if not woken and not self._left:
@@ -116,7 +129,7 @@ class Checkpointer:
             self._wake.clear()
             self._left = False
             self._checkpoint()
-            self._next = time.monotonic() + self._interval
+            self._next = time.monotonic() + self._pause
 
     def _checkpoint(self) -> None:
         try:
@@ -140,6 +153,12 @@ class Checkpointer:
         self._failing = False
         self.last = (frames, copied)
         self.checkpoints += 1
+        if frames >= self._frames_before:
+            # No restart since the last checkpoint: the frames it added measure the write rate. (After
+            # a restart they undercount it: the pause stays.) Lengthened at most twofold at a time.
+            wanted = self._pause * self._frames_per_checkpoint / max(frames - self._frames_before, 1)
+            self._pause = min(self._longest, max(self._shortest, min(wanted, 2 * self._pause)))
+        self._frames_before = frames
         if frames >= self._frames_cap:
             self.due = True
 
